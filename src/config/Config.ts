@@ -1,0 +1,32 @@
+/** The whole configuration as one frozen, typed object (scripts read `values` as `mona.configs`). */
+export interface Config {
+  readonly host: string;
+  readonly publicHost: string;
+  readonly application: { readonly dir: string };
+  readonly rtmp: {
+    readonly port: number;
+    readonly host: string;
+    readonly timeoutMs: number;
+    readonly chunkSize: number;
+    readonly windowAckSize: number;
+    readonly maxMessageSize: number;
+    readonly maxConnections: number;
+  };
+  readonly media: {
+    readonly gopCache: boolean;
+    readonly gopCacheMaxBytes: number;
+    readonly subscriberQueueBytes: number;
+    readonly subscriberTimeoutMs: number;
+  };
+  readonly logs: {
+    readonly level: number;
+    readonly directory: string;
+    readonly name: string;
+    readonly rotation: number;
+    readonly maxSize: number;
+  };
+  /** Every key, flat as in MonaServer (`RTMP.port`), defaults included, unknown keys kept for scripts. */
+  readonly values: Readonly<Record<string, string>>;
+  /** Where the values came from, for the startup log. */
+  readonly file: string | null;
+}

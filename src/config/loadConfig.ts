@@ -1,0 +1,192 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError, MediaServerError } from '../errors.js';
+import type { Config } from './Config.js';
+import { parseIni } from './ini.js';
+import { type ConfigKey, type KeyKind, cliOnlyKeys, knownKeys, schema } from './schema.js';
+
+export interface LoadConfigOptions {
+  /** `--config FILE`; when absent, `nimbus.ini` in `cwd` is read if present. */
+  file?: string | null;
+  /** `--section.key=value` overrides, applied after the file. */
+  overrides?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Unknown keys and similar: the caller logs them once the logger is configured. */
+  warnings: string[];
+}
+
+const distance = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+};
+
+export const nearestKey = (key: string): string => {
+  let best: string = knownKeys[0];
+  let bestScore = Infinity;
+  for (const known of knownKeys) {
+    const score = distance(key.toLowerCase(), known.toLowerCase());
+    if (score < bestScore) {
+      best = known;
+      bestScore = score;
+    }
+  }
+  return best;
+};
+
+const describe = (kind: KeyKind): string => {
+  switch (kind.type) {
+    case 'int': {
+      return `an integer from ${kind.min} to ${kind.max}`;
+    }
+    case 'number': {
+      return `a number from ${kind.min} to ${kind.max}`;
+    }
+    case 'bool': {
+      return 'true or false';
+    }
+    case 'enum': {
+      return `one of ${kind.values.join(', ')}`;
+    }
+    case 'string': {
+      return 'a string';
+    }
+  }
+};
+
+const parseValue = (key: string, raw: string, kind: KeyKind): string | number | boolean => {
+  const fail = (): never => {
+    throw new ConfigError(`configuration key ${key}: "${raw}" is not valid, expected ${describe(kind)}`);
+  };
+  switch (kind.type) {
+    case 'string': {
+      return raw;
+    }
+    case 'bool': {
+      const v = raw.toLowerCase();
+      if (v === 'true' || v === 'yes' || v === 'on' || v === '1') {
+        return true;
+      }
+      if (v === 'false' || v === 'no' || v === 'off' || v === '0') {
+        return false;
+      }
+      return fail();
+    }
+    case 'enum': {
+      return kind.values.includes(raw) ? raw : fail();
+    }
+    case 'int':
+    case 'number': {
+      const n = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isFinite(n) || n < kind.min || n > kind.max || (kind.type === 'int' && !Number.isInteger(n))) {
+        return fail();
+      }
+      return n;
+    }
+  }
+};
+
+const deepFreeze = <T extends object>(value: T): T => {
+  for (const v of Object.values(value)) {
+    if (typeof v === 'object' && v !== null) {
+      deepFreeze(v as object);
+    }
+  }
+  return Object.freeze(value);
+};
+
+/** Reads the file and overrides, validates every known key once, and returns a deep-frozen Config. */
+export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
+  const cwd = options.cwd ?? process.cwd();
+  const warnings: string[] = [];
+  const values: Record<string, string> = {};
+  for (const key of knownKeys) {
+    values[key] = schema[key].default;
+  }
+
+  let file: string | null = null;
+  if (options.file != null) {
+    file = resolve(cwd, options.file);
+    if (!existsSync(file)) {
+      throw new MediaServerError('MS_ERR_CONFIG_FILE', `configuration file ${file} does not exist`);
+    }
+  } else if (existsSync(resolve(cwd, 'nimbus.ini'))) {
+    file = resolve(cwd, 'nimbus.ini');
+  }
+
+  const given = new Map<string, string>();
+  if (file !== null) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new MediaServerError('MS_ERR_CONFIG_FILE', `cannot read configuration file ${file}`, { cause: err });
+    }
+    for (const entry of parseIni(text)) {
+      given.set(entry.key, entry.value);
+    }
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (!cliOnlyKeys.has(key)) {
+      given.set(key, value);
+    }
+  }
+
+  for (const [key, value] of given) {
+    if (!(key in schema)) {
+      warnings.push(`unknown configuration key ${key} (kept for scripts); did you mean ${nearestKey(key)}?`);
+    }
+    values[key] = value;
+  }
+
+  const parsed = {} as Record<ConfigKey, string | number | boolean>;
+  for (const key of knownKeys) {
+    parsed[key] = parseValue(key, values[key], schema[key].kind);
+  }
+  const str = (k: ConfigKey): string => parsed[k] as string;
+  const num = (k: ConfigKey): number => parsed[k] as number;
+  const bool = (k: ConfigKey): boolean => parsed[k] as boolean;
+
+  const config: Config = {
+    host: str('host'),
+    publicHost: str('publicHost'),
+    application: { dir: resolve(cwd, str('application.dir')) },
+    rtmp: {
+      port: num('RTMP.port'),
+      host: str('RTMP.host') === '' ? str('host') : str('RTMP.host'),
+      timeoutMs: num('RTMP.timeout') * 1000,
+      chunkSize: num('RTMP.chunkSize'),
+      windowAckSize: num('RTMP.windowAckSize'),
+      maxMessageSize: num('RTMP.maxMessageSize'),
+      maxConnections: num('RTMP.maxConnections'),
+    },
+    media: {
+      gopCache: bool('media.gopCache'),
+      gopCacheMaxBytes: num('media.gopCacheMaxBytes'),
+      subscriberQueueBytes: num('media.subscriberQueueBytes'),
+      subscriberTimeoutMs: num('media.subscriberTimeout') * 1000,
+    },
+    logs: {
+      level: num('logs.level'),
+      directory: str('logs.directory'),
+      name: str('logs.name'),
+      rotation: num('logs.rotation'),
+      maxSize: num('logs.maxSize'),
+    },
+    values,
+    file,
+  };
+  return { config: deepFreeze(config), warnings };
+};

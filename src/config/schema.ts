@@ -1,0 +1,50 @@
+/**
+ * Every configuration key Nimbus knows, with its default and what values are allowed. One table:
+ * the validator, the typed Config and the "did you mean" warnings all come from it.
+ */
+export type KeyKind =
+  | { type: 'string' }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'number'; min: number; max: number }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] };
+
+export interface KeySpec {
+  kind: KeyKind;
+  default: string;
+  doc: string;
+}
+
+const port = { type: 'int', min: 0, max: 65535 } as const;
+const seconds = (max: number) => ({ type: 'number', min: 0, max }) as const;
+
+export const schema = {
+  host: { kind: { type: 'string' }, default: '0.0.0.0', doc: 'bind address of every listener' },
+  publicHost: { kind: { type: 'string' }, default: '', doc: 'host name or address clients are redirected to' },
+  'application.dir': { kind: { type: 'string' }, default: '.', doc: 'folder that holds www/ (server applications)' },
+
+  'RTMP.port': { kind: port, default: '1935', doc: 'RTMP TCP port (0 disables RTMP)' },
+  'RTMP.host': { kind: { type: 'string' }, default: '', doc: 'bind address of RTMP (default: host)' },
+  'RTMP.timeout': { kind: seconds(86400), default: '60', doc: 'seconds without any byte received before a session is closed (0 = never)' },
+  'RTMP.chunkSize': { kind: { type: 'int', min: 128, max: 65536 }, default: '4096', doc: 'outgoing chunk size announced to clients' },
+  'RTMP.windowAckSize': { kind: { type: 'int', min: 1024, max: 0x7fffffff }, default: '2500000', doc: 'acknowledgement window announced to clients' },
+  'RTMP.maxMessageSize': { kind: { type: 'int', min: 65536, max: 0x7fffffff }, default: '16777216', doc: 'largest message accepted from a client (bytes)' },
+  'RTMP.maxConnections': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMP sessions (0 = unlimited)' },
+
+  'media.gopCache': { kind: { type: 'bool' }, default: 'true', doc: 'late joiners start at the last keyframe' },
+  'media.gopCacheMaxBytes': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '8388608', doc: 'largest cached group of pictures (bytes); past it the cache waits for the next keyframe' },
+  'media.subscriberQueueBytes': { kind: { type: 'int', min: 16384, max: 0x7fffffff }, default: '2097152', doc: 'bytes queued for one subscriber before frames are dropped to the next keyframe' },
+  'media.subscriberTimeout': { kind: seconds(3600), default: '10', doc: 'seconds a subscriber may stay behind (dropping) before it is closed' },
+
+  'logs.level': { kind: { type: 'int', min: 0, max: 8 }, default: '6', doc: '0 nothing .. 6 info .. 8 trace (same as --log)' },
+  'logs.directory': { kind: { type: 'string' }, default: '', doc: 'write logs to files in this folder (empty: standard error)' },
+  'logs.name': { kind: { type: 'string' }, default: 'log', doc: 'log file base name (name.0, name.1, ...)' },
+  'logs.rotation': { kind: { type: 'int', min: 1, max: 1000 }, default: '10', doc: 'how many log files are kept' },
+  'logs.maxSize': { kind: { type: 'int', min: 1024, max: 0x7fffffff }, default: '1000000', doc: 'size of a log file before it rotates (bytes)' },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof schema;
+export const knownKeys = Object.keys(schema) as ConfigKey[];
+
+/** Keys read from command-line flags that are not configuration (`--config`, `--log`, `--help`). */
+export const cliOnlyKeys = new Set(['config', 'log', 'help']);

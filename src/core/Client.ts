@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+
+/** What a script can do to a client's connection: implemented by each protocol's session. */
+export interface ClientWriter {
+  /** Call a method on the client (`NetConnection` client object): RTMP/RTMFP invocation. */
+  writeInvocation(name: string, ...args: unknown[]): void;
+  /** Send values the client receives as an `onMessage`-style data message. */
+  writeMessage(...args: unknown[]): void;
+  /** Close the connection, with an optional reason that is logged and, where the protocol can, told to the client. */
+  close(reason?: string): void;
+}
+
+export type ClientState = 'connecting' | 'connected' | 'closed';
+
+/**
+ * One connected client, whatever its protocol. Fields mirror MonaServer's `client` object
+ * (mona-api.md §1.4). The protocol creates it, the core registers it once `onConnection` accepts.
+ */
+export class Client {
+  /** 32 raw bytes; for RTMFP the peer ID, for RTMP random. */
+  readonly rawId: Buffer;
+  /** `rawId` as 64 lowercase hex characters (MonaServer's `client.id`). */
+  readonly id: string;
+  state: ClientState = 'connecting';
+  /** Connect-object fields (tcUrl, app, flashVer...) and URL query parameters. */
+  properties: Record<string, unknown> = {};
+  /** Per-protocol settings, overridden by what `onConnection` returns. */
+  parameters: Record<string, unknown> = {};
+  /** Application path, "" for the root app, "/a/b" otherwise. */
+  path = '';
+  /** Raw query string of the connection URL (without '?'). */
+  query = '';
+  /** Round-trip time in ms, updated by the protocol's pings. */
+  ping = 0;
+  lastReceptionTime = Date.now();
+  /** Script-owned state (user fields, RPC methods) lives here, keyed by the scripting runtime. */
+  readonly data = new Map<unknown, unknown>();
+
+  constructor(
+    readonly protocol: string,
+    /** Remote "ip:port" (IPv6 as "[ip]:port"). */
+    public address: string,
+    readonly writer: ClientWriter,
+    rawId?: Buffer,
+  ) {
+    this.rawId = rawId ?? randomBytes(32);
+    this.id = this.rawId.toString('hex');
+  }
+}
+
+/** "ip:port" for IPv4, "[ip]:port" for IPv6 (IPv4-mapped addresses shown as IPv4), as MonaServer prints them. */
+export const formatAddress = (host: string, port: number): string => {
+  const h = host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host;
+  return h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`;
+};

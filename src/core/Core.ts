@@ -1,0 +1,218 @@
+import { RejectionError, errorMessage, rejectPlay, rejectPublish } from '../errors.js';
+import { Logger } from '../util/Logger.js';
+import type { Client } from './Client.js';
+import { Listener, type MediaSink } from './Listener.js';
+import { Publication } from './Publication.js';
+import type { ConnectionResponse, ServerHooks } from './ServerHooks.js';
+
+const log = new Logger('core');
+
+export interface CoreOptions {
+  gopCache: boolean;
+  gopCacheMaxBytes: number;
+  subscriberQueueBytes: number;
+  subscriberTimeoutMs: number;
+}
+
+/** A hook failure as a rejection: a RejectionError keeps its code, anything else becomes `fallback` with its message. */
+const asRejection = (err: unknown, fallback: (reason: string) => RejectionError): RejectionError =>
+  err instanceof RejectionError ? err : fallback(errorMessage(err));
+
+/** `name?a=1&b=2` → ['name', {a:'1', b:'2'}] */
+export const splitStreamName = (full: string): [string, Record<string, string>] => {
+  const q = full.indexOf('?');
+  if (q < 0) {
+    return [full, {}];
+  }
+  const parameters: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(full.slice(q + 1))) {
+    parameters[k] = v;
+  }
+  return [full.slice(0, q), parameters];
+};
+
+/**
+ * The protocol-agnostic core: registries of clients and publications and the one place where
+ * hooks are applied. Protocols call it; it knows no socket, no wire format and no script.
+ */
+export class Core {
+  readonly clients = new Map<string, Client>();
+  readonly publications = new Map<string, Publication>();
+
+  constructor(
+    public hooks: ServerHooks,
+    private readonly options: CoreOptions,
+  ) {}
+
+  /** Runs `onConnection`; resolves to the response fields, rejects with a RejectionError. */
+  async connect(client: Client, args: readonly unknown[]): Promise<ConnectionResponse> {
+    let response: ConnectionResponse | undefined;
+    try {
+      response = await this.hooks.onConnection(client, args);
+    } catch (err) {
+      throw asRejection(err, (reason) => new RejectionError('MS_ERR_CONNECT_REJECTED', reason));
+    }
+    if (client.state === 'closed') {
+      throw new RejectionError('MS_ERR_CONNECT_REJECTED', 'client left during onConnection');
+    }
+    client.state = 'connected';
+    this.clients.set(client.id, client);
+    if (response !== undefined) {
+      Object.assign(client.parameters, response);
+    }
+    return response ?? {};
+  }
+
+  /** The client is gone: its publications and listeners must have been released by the protocol first. */
+  disconnect(client: Client): void {
+    const wasConnected = client.state === 'connected';
+    client.state = 'closed';
+    if (!wasConnected) {
+      return;
+    }
+    this.clients.delete(client.id);
+    this.callQuietly('onDisconnection', () => this.hooks.onDisconnection(client));
+  }
+
+  publication(name: string): Publication | undefined {
+    return this.publications.get(name);
+  }
+
+  private publicationFor(name: string): Publication {
+    let publication = this.publications.get(name);
+    if (publication === undefined) {
+      publication = new Publication(name, this.options);
+      this.publications.set(name, publication);
+    }
+    return publication;
+  }
+
+  /**
+   * Start publishing `name` for `client` (null: a script or the mesh). `onAccepted` runs once the
+   * hook agreed and before any frame can flow, so the protocol sends its status first.
+   */
+  async publish(client: Client | null, name: string, onAccepted?: (p: Publication) => void): Promise<Publication> {
+    if (name === '') {
+      throw rejectPublish('empty publication name');
+    }
+    const existing = this.publications.get(name);
+    if (existing?.running === true) {
+      throw rejectPublish(`${name} is already published`);
+    }
+    const publication = this.publicationFor(name);
+    if (client !== null) {
+      try {
+        await this.hooks.onPublish(client, publication);
+      } catch (err) {
+        this.dropIfIdle(publication);
+        throw asRejection(err, rejectPublish);
+      }
+      if (publication.running) {
+        throw rejectPublish(`${name} is already published`);
+      }
+      if (client.state === 'closed') {
+        this.dropIfIdle(publication);
+        throw rejectPublish('client left during onPublish');
+      }
+    }
+    onAccepted?.(publication);
+    publication.start(client);
+    log.info(`publication ${name} started${client === null ? '' : ` by ${client.protocol} ${client.address}`}`);
+    return publication;
+  }
+
+  unpublish(publication: Publication): void {
+    if (!publication.running) {
+      return;
+    }
+    const publisher = publication.publisher;
+    publication.stop();
+    log.info(`publication ${publication.name} stopped (${publication.frames} frames)`);
+    if (publisher !== null) {
+      this.callQuietly('onUnpublish', () => this.hooks.onUnpublish(publisher, publication));
+    }
+    this.dropIfIdle(publication);
+  }
+
+  /**
+   * Subscribe `client` to `fullName` (`name?query`). The publication need not be running yet.
+   * `onAccepted` runs after the hook agreed and before the cached frames are sent.
+   */
+  async subscribe(
+    client: Client | null,
+    fullName: string,
+    sink: MediaSink,
+    onAccepted?: (l: Listener) => void,
+  ): Promise<Listener> {
+    const [name, parameters] = splitStreamName(fullName);
+    if (name === '') {
+      throw rejectPlay('empty stream name');
+    }
+    const publication = this.publicationFor(name);
+    const listener = new Listener(
+      client,
+      publication,
+      sink,
+      parameters,
+      this.options.subscriberQueueBytes,
+      this.options.subscriberTimeoutMs,
+    );
+    if (client !== null) {
+      try {
+        await this.hooks.onSubscribe(client, listener);
+      } catch (err) {
+        this.dropIfIdle(publication);
+        throw asRejection(err, rejectPlay);
+      }
+      if (client.state === 'closed') {
+        this.dropIfIdle(publication);
+        throw rejectPlay('client left during onSubscribe');
+      }
+    }
+    onAccepted?.(listener);
+    publication.attach(listener);
+    return listener;
+  }
+
+  unsubscribe(listener: Listener): void {
+    if (listener.released) {
+      return;
+    }
+    listener.released = true;
+    listener.closed = true;
+    const publication = listener.publication;
+    publication.detach(listener);
+    const client = listener.client;
+    if (client !== null) {
+      this.callQuietly('onUnsubscribe', () => this.hooks.onUnsubscribe(client, listener));
+    }
+    this.dropIfIdle(publication);
+  }
+
+  /** RPC from a client: resolves to the values for `_result`, rejects with a CALL_FAILED RejectionError. */
+  async call(client: Client, name: string, args: readonly unknown[]): Promise<readonly unknown[]> {
+    try {
+      return await this.hooks.onMessage(client, name, args);
+    } catch (err) {
+      throw asRejection(err, (reason) => new RejectionError('MS_ERR_CALL_FAILED', reason));
+    }
+  }
+
+  private dropIfIdle(publication: Publication): void {
+    if (publication.idle && this.publications.get(publication.name) === publication) {
+      this.publications.delete(publication.name);
+    }
+  }
+
+  /** Hooks whose answer changes nothing: an error is logged, never propagated into a session. */
+  private callQuietly(hook: string, fn: () => unknown): void {
+    try {
+      const result = fn();
+      if (result instanceof Promise) {
+        result.catch((err: unknown) => log.error(`${hook} failed: ${errorMessage(err)}`));
+      }
+    } catch (err) {
+      log.error(`${hook} failed: ${errorMessage(err)}`);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import { FrameCache } from '../media/FrameCache.js';
+import { FrameKind, type MediaFrame } from '../media/MediaFrame.js';
+import { Verdict } from '../media/DropPolicy.js';
+import type { Client } from './Client.js';
+import type { Listener } from './Listener.js';
+import { Logger } from '../util/Logger.js';
+
+const log = new Logger('publication');
+
+export interface PublicationOptions {
+  gopCache: boolean;
+  gopCacheMaxBytes: number;
+}
+
+/** Called for every frame when a script defined `publication:onVideo/onAudio/onData`; null costs one check. */
+export type FrameObserver = (publication: Publication, frame: MediaFrame) => void;
+
+/**
+ * A named stream (names are global to the server, as in MonaServer). It exists while it has a
+ * publisher or listeners: a player may subscribe before the publisher arrives and gets the stream
+ * when it does. `push` is the hot path: cache update, then one `writeFrame` per listener, where
+ * the sink reuses the frame's memoized wire bytes.
+ */
+export class Publication {
+  publisher: Client | null = null;
+  /** True while someone (a client, a script, a mesh relay) publishes. */
+  running = false;
+  readonly listeners = new Set<Listener>();
+  /** Metadata (`onMetaData` object), or null. */
+  properties: Record<string, unknown> | null = null;
+  lastTime = 0;
+  droppedFrames = 0;
+  /** Frames and bytes received since the publisher started (for QoS and logs). */
+  frames = 0;
+  bytes = 0;
+  observer: FrameObserver | null = null;
+  readonly cache: FrameCache;
+
+  constructor(
+    readonly name: string,
+    options: PublicationOptions,
+  ) {
+    this.cache = new FrameCache(options.gopCache, options.gopCacheMaxBytes);
+  }
+
+  push(frame: MediaFrame): void {
+    this.lastTime = frame.timestamp;
+    this.frames++;
+    this.bytes += frame.payload.length;
+    this.cache.add(frame);
+    if (this.observer !== null) {
+      try {
+        this.observer(this, frame);
+      } catch (err) {
+        log.error(`${this.name}: frame observer failed: ${String(err)}`);
+      }
+    }
+    if (this.listeners.size === 0) {
+      return;
+    }
+    const now = Date.now();
+    const hasVideo = this.cache.hasVideo;
+    for (const listener of this.listeners) {
+      this.deliver(listener, frame, hasVideo, now);
+    }
+  }
+
+  private deliver(listener: Listener, frame: MediaFrame, hasVideo: boolean, now: number): void {
+    if (!frame.isConfig) {
+      if (frame.kind === FrameKind.AUDIO ? !listener.receiveAudio : frame.kind === FrameKind.VIDEO && !listener.receiveVideo) {
+        return;
+      }
+    }
+    const verdict = listener.drops.judge(frame, listener.sink.queuedBytes, hasVideo, now);
+    if (verdict === Verdict.SEND) {
+      listener.sink.writeFrame(frame, listener);
+    } else if (verdict === Verdict.CLOSE) {
+      this.listeners.delete(listener);
+      listener.closed = true;
+      listener.sink.onListenerClose(listener, 'subscriber too slow: stayed behind past media.subscriberTimeout');
+    }
+  }
+
+  /** Attach a listener and bring it up to date (metadata, decoder configs, last GOP). */
+  attach(listener: Listener): void {
+    this.listeners.add(listener);
+    if (!this.running) {
+      return;
+    }
+    this.sendSnapshot(listener);
+  }
+
+  private sendSnapshot(listener: Listener): void {
+    const snapshot = this.cache.snapshot();
+    if (this.cache.hasVideo && this.cache.gopFrameCount === 0) {
+      listener.drops.waitForKeyframe();
+    }
+    const now = Date.now();
+    for (const frame of snapshot) {
+      this.deliver(listener, frame, this.cache.hasVideo, now);
+    }
+  }
+
+  detach(listener: Listener): void {
+    this.listeners.delete(listener);
+  }
+
+  start(publisher: Client | null): void {
+    this.publisher = publisher;
+    this.running = true;
+    this.frames = 0;
+    this.bytes = 0;
+    this.droppedFrames = 0;
+    for (const listener of this.listeners) {
+      listener.drops.reset();
+      listener.sink.onPublisherChange(listener, true);
+    }
+  }
+
+  stop(): void {
+    this.publisher = null;
+    this.running = false;
+    this.properties = null;
+    this.cache.reset();
+    for (const listener of this.listeners) {
+      listener.sink.onPublisherChange(listener, false);
+    }
+  }
+
+  get idle(): boolean {
+    return !this.running && this.listeners.size === 0;
+  }
+}

@@ -1,0 +1,52 @@
+import { RejectionError } from '../errors.js';
+import type { Client } from './Client.js';
+import type { Listener } from './Listener.js';
+import type { Publication } from './Publication.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** Fields `onConnection` returned: written into the connect response and into `client.parameters`. */
+export type ConnectionResponse = Record<string, unknown>;
+
+/**
+ * The contract between protocols and server applications (Cumulus/Mona `Handler`). Protocols call
+ * the core, the core calls these. To refuse, a hook throws a `RejectionError` (or any error: its
+ * message becomes the reason); each protocol maps it to its own status (mona-api.md §1.6).
+ */
+export interface ServerHooks {
+  onConnection(client: Client, args: readonly unknown[]): Awaitable<ConnectionResponse | undefined>;
+  onDisconnection(client: Client): Awaitable<void>;
+  onPublish(client: Client, publication: Publication): Awaitable<void>;
+  onUnpublish(client: Client, publication: Publication): Awaitable<void>;
+  onSubscribe(client: Client, listener: Listener): Awaitable<void>;
+  onUnsubscribe(client: Client, listener: Listener): Awaitable<void>;
+  /** RPC: `NetConnection.call(name, responder, ...args)`; the values returned go into `_result`. */
+  onMessage(client: Client, name: string, args: readonly unknown[]): Awaitable<readonly unknown[]>;
+}
+
+/** Until an application says otherwise: accept everything, and no RPC methods exist. */
+export class DefaultHooks implements ServerHooks {
+  onConnection(_client: Client, _args: readonly unknown[]): Awaitable<ConnectionResponse | undefined> {
+    return undefined;
+  }
+
+  onDisconnection(_client: Client): Awaitable<void> {}
+
+  onPublish(_client: Client, _publication: Publication): Awaitable<void> {}
+
+  onUnpublish(_client: Client, _publication: Publication): Awaitable<void> {}
+
+  onSubscribe(_client: Client, _listener: Listener): Awaitable<void> {}
+
+  onUnsubscribe(_client: Client, _listener: Listener): Awaitable<void> {}
+
+  onMessage(client: Client, name: string, _args?: readonly unknown[]): Awaitable<readonly unknown[]> {
+    throw new MethodNotFound(name, client.path);
+  }
+}
+
+class MethodNotFound extends RejectionError {
+  constructor(name: string, path: string) {
+    super('MS_ERR_CALL_FAILED', `Method client '${name}' not found in application ${path === '' ? '/' : path}`);
+  }
+}

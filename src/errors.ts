@@ -1,0 +1,81 @@
+/**
+ * One error module with stable machine codes (style rule 6). Parsers on hot paths return values;
+ * these classes are for the edges (config, public API) and for hook rejections that a protocol
+ * maps to its own status.
+ */
+export type ErrorCode =
+  | 'MS_ERR_CONFIG_INVALID'
+  | 'MS_ERR_CONFIG_FILE'
+  | 'MS_ERR_AMF_PARSE'
+  | 'MS_ERR_AMF_ENCODE'
+  | 'MS_ERR_RTMP_HANDSHAKE'
+  | 'MS_ERR_RTMP_PROTOCOL'
+  | 'MS_ERR_RTMP_MESSAGE_TOO_LARGE'
+  | 'MS_ERR_SESSION_TIMEOUT'
+  | 'MS_ERR_SUBSCRIBER_TOO_SLOW'
+  | 'MS_ERR_INVALID_STATE'
+  | 'MS_ERR_UNSUPPORTED'
+  | 'MS_ERR_CONNECT_REJECTED'
+  | 'MS_ERR_CONNECT_INVALID_APP'
+  | 'MS_ERR_PUBLISH_REJECTED'
+  | 'MS_ERR_PLAY_REJECTED'
+  | 'MS_ERR_CALL_FAILED';
+
+const brand = Symbol.for('nimbus.error');
+
+export class MediaServerError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, brand, { value: true });
+  }
+
+  /** instanceof that also works across two copies of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === MediaServerError) {
+      return typeof value === 'object' && value !== null && brand in value;
+    }
+    return typeof value === 'object' && value !== null && Object.prototype.isPrototypeOf.call(this.prototype, value);
+  }
+}
+
+/** Malformed bytes from the wire: the session that sent them is closed, nothing else. */
+export class ProtocolError extends MediaServerError {}
+
+export class ConfigError extends MediaServerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MS_ERR_CONFIG_INVALID', message, options);
+  }
+}
+
+export class InvalidStateError extends MediaServerError {
+  constructor(message: string) {
+    super('MS_ERR_INVALID_STATE', message);
+  }
+}
+
+export class UnsupportedError extends MediaServerError {
+  constructor(message: string) {
+    super('MS_ERR_UNSUPPORTED', message);
+  }
+}
+
+/**
+ * A hook said no. Each protocol maps the code to its own status (mona-api.md §1.6):
+ * CONNECT_REJECTED → NetConnection.Connect.Rejected, CONNECT_INVALID_APP → Connect.InvalidApp,
+ * PUBLISH_REJECTED → NetStream.Publish.BadName, PLAY_REJECTED → NetStream.Play.Failed,
+ * CALL_FAILED → NetConnection.Call.Failed.
+ */
+export class RejectionError extends MediaServerError {}
+
+export const rejectConnection = (reason = 'client rejected'): RejectionError =>
+  new RejectionError('MS_ERR_CONNECT_REJECTED', reason);
+export const rejectPublish = (reason: string): RejectionError => new RejectionError('MS_ERR_PUBLISH_REJECTED', reason);
+export const rejectPlay = (reason: string): RejectionError => new RejectionError('MS_ERR_PLAY_REJECTED', reason);
+export const callFailed = (reason: string): RejectionError => new RejectionError('MS_ERR_CALL_FAILED', reason);
+
+/** The message of anything thrown, for logs and protocol statuses. */
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -1,0 +1,122 @@
+/**
+ * One immutable media frame, as FLV tag types name them (8 audio, 9 video, 18 data). The flags are
+ * sniffed once at creation so fan-out, caches and drop policies never parse the payload again.
+ * `wire` memoizes the frame's serialized forms (one per output format: RTMP chunks at a chunk
+ * size, RTMFP fragments, mesh frames) so a frame is encoded once, whatever the subscriber count.
+ */
+export const FrameKind = { AUDIO: 8, VIDEO: 9, DATA: 18 } as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+export const FrameFlag = {
+  /** Video frame a decoder can start from (AVC/HEVC/AV1 key frame, any codec). */
+  KEYFRAME: 1,
+  /** Decoder configuration: AVC/HEVC/AV1 sequence start, AAC AudioSpecificConfig, enhanced audio sequence start. */
+  SEQUENCE_HEADER: 2,
+  /** `onMetaData` data message (kept for late joiners). */
+  METADATA: 4,
+  /** Enhanced RTMP (FourCC) payload. */
+  ENHANCED: 8,
+} as const;
+
+const AAC = 10;
+const AVC = 7;
+const HEVC_LEGACY = 12;
+const ENHANCED_AUDIO = 9;
+const EX_SEQUENCE_START = 0;
+
+const sniffVideo = (p: Buffer): number => {
+  if (p.length === 0) {
+    return 0;
+  }
+  const b0 = p[0];
+  if ((b0 & 0x80) !== 0) {
+    // Enhanced RTMP: [IsExHeader:1][FrameType:3][PacketType:4][FourCC:4]...
+    const frameType = (b0 >> 4) & 0x07;
+    const packetType = b0 & 0x0f;
+    let flags = FrameFlag.ENHANCED;
+    if (packetType === EX_SEQUENCE_START) {
+      flags |= FrameFlag.SEQUENCE_HEADER;
+    } else if (frameType === 1) {
+      flags |= FrameFlag.KEYFRAME;
+    }
+    return flags;
+  }
+  const frameType = b0 >> 4;
+  const codec = b0 & 0x0f;
+  if ((codec === AVC || codec === HEVC_LEGACY) && p.length > 1 && p[1] === 0) {
+    return FrameFlag.SEQUENCE_HEADER;
+  }
+  // frame type 5 is "video info/command frame": not decodable, never a keyframe.
+  return frameType === 1 ? FrameFlag.KEYFRAME : 0;
+};
+
+const sniffAudio = (p: Buffer): number => {
+  if (p.length < 2) {
+    return 0;
+  }
+  const format = p[0] >> 4;
+  if (format === AAC) {
+    return p[1] === 0 ? FrameFlag.SEQUENCE_HEADER : 0;
+  }
+  if (format === ENHANCED_AUDIO) {
+    // Enhanced audio: [SoundFormat=9:4][AudioPacketType:4][FourCC:4]
+    return FrameFlag.ENHANCED | ((p[0] & 0x0f) === EX_SEQUENCE_START ? FrameFlag.SEQUENCE_HEADER : 0);
+  }
+  return 0;
+};
+
+/** AMF0 string "onMetaData" at the start of a data payload: 02 00 0A "onMetaData". */
+const ON_METADATA = Buffer.from('02000a6f6e4d65746144617461', 'hex');
+
+export class MediaFrame {
+  readonly flags: number;
+  /** Serialized forms, keyed by output format; filled lazily by the first subscriber of each format. */
+  wire: Map<string, Buffer> | null = null;
+
+  constructor(
+    readonly kind: FrameKind,
+    /** Milliseconds, 32-bit unsigned as on the wire. */
+    readonly timestamp: number,
+    readonly payload: Buffer,
+  ) {
+    this.flags =
+      kind === FrameKind.VIDEO
+        ? sniffVideo(payload)
+        : kind === FrameKind.AUDIO
+          ? sniffAudio(payload)
+          : payload.subarray(0, ON_METADATA.length).equals(ON_METADATA)
+            ? FrameFlag.METADATA
+            : 0;
+  }
+
+  get isKeyframe(): boolean {
+    return (this.flags & FrameFlag.KEYFRAME) !== 0;
+  }
+
+  get isSequenceHeader(): boolean {
+    return (this.flags & FrameFlag.SEQUENCE_HEADER) !== 0;
+  }
+
+  get isMetadata(): boolean {
+    return (this.flags & FrameFlag.METADATA) !== 0;
+  }
+
+  /** Frames a late joiner or a lagging subscriber must never miss. */
+  get isConfig(): boolean {
+    return (this.flags & (FrameFlag.SEQUENCE_HEADER | FrameFlag.METADATA)) !== 0;
+  }
+
+  /** The serialized form for `format`, built by `encode` the first time it is asked for. */
+  encoded(format: string, encode: (frame: MediaFrame) => Buffer): Buffer {
+    let wire = this.wire;
+    if (wire === null) {
+      wire = this.wire = new Map();
+    }
+    let bytes = wire.get(format);
+    if (bytes === undefined) {
+      bytes = encode(this);
+      wire.set(format, bytes);
+    }
+    return bytes;
+  }
+}
