@@ -20,6 +20,8 @@ export interface RtmpClientOptions {
   chunkSize?: number;
   /** Answer ping requests and send acknowledgements (default true). A "never reads" client sets false and pauses. */
   polite?: boolean;
+  /** 3: connect with objectEncoding 3 and send commands as AMF3 command messages (type 17). */
+  objectEncoding?: 0 | 3;
 }
 
 interface PendingCall {
@@ -85,7 +87,7 @@ export class RtmpClient extends EventEmitter {
       audioCodecs: 4071,
       videoCodecs: 252,
       videoFunction: 1,
-      objectEncoding: 0,
+      objectEncoding: this.options.objectEncoding ?? 0,
       ...commandExtra,
     }, ...args);
     return (values[0] ?? {}) as RtmpStatus;
@@ -182,6 +184,15 @@ export class RtmpClient extends EventEmitter {
     this.socket?.write(encodeMessage(csid, type, streamId, timestamp, payload, this.chunkSize));
   }
 
+  /** A command message: AMF0 (type 20), or with objectEncoding 3 a type 17 message (one 0 byte, then AMF0). */
+  private sendCommand(streamId: number, payload: Buffer, csid: number = ChunkStreamId.COMMAND): void {
+    if (this.options.objectEncoding === 3) {
+      this.send(MessageType.COMMAND_AMF3, streamId, Buffer.concat([Buffer.alloc(1), payload]), csid);
+    } else {
+      this.send(MessageType.COMMAND_AMF0, streamId, payload, csid);
+    }
+  }
+
   /** NetConnection.call: resolves with the values after the command object of `_result`. */
   call(name: string, commandObject: unknown = null, ...args: unknown[]): Promise<unknown[]> {
     const transaction = this.nextTransaction++;
@@ -191,7 +202,7 @@ export class RtmpClient extends EventEmitter {
         return;
       }
       this.calls.set(transaction, { resolve, reject });
-      this.send(MessageType.COMMAND_AMF0, 0, encodeAmf0(name, transaction, commandObject, ...args));
+      this.sendCommand(0, encodeAmf0(name, transaction, commandObject, ...args));
     });
   }
 
@@ -202,7 +213,7 @@ export class RtmpClient extends EventEmitter {
 
   /** Sends a command on a stream (publish, play, pause...) without waiting for an answer. */
   streamCommand(streamId: number, name: string, ...args: unknown[]): void {
-    this.send(MessageType.COMMAND_AMF0, streamId, encodeAmf0(name, 0, null, ...args), 8);
+    this.sendCommand(streamId, encodeAmf0(name, 0, null, ...args), 8);
   }
 
   /** Resolves with the first status on `streamId` whose code is one of `codes`. */

@@ -4,6 +4,7 @@ import { Verdict } from '../media/DropPolicy.js';
 import type { Client } from './Client.js';
 import type { Listener } from './Listener.js';
 import { Logger } from '../util/Logger.js';
+import { readMetadata } from './metadata.js';
 
 const log = new Logger('publication');
 
@@ -48,6 +49,9 @@ export class Publication {
     this.frames++;
     this.bytes += frame.payload.length;
     this.cache.add(frame);
+    if (frame.isMetadata) {
+      this.properties = readMetadata(frame.payload);
+    }
     if (this.observer !== null) {
       try {
         this.observer(this, frame);

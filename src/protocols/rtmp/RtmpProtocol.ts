@@ -17,6 +17,8 @@ export class RtmpProtocol implements Protocol {
   readonly name = 'RTMP';
   private readonly log = new Logger('rtmp');
   private readonly sessions = new Set<RtmpSession>();
+  /** Every open socket, including those of sessions closing gracefully: stop() destroys them all. */
+  private readonly sockets = new Set<Socket>();
   private server: Server | null = null;
   private timer: NodeJS.Timeout | null = null;
 
@@ -54,6 +56,8 @@ export class RtmpProtocol implements Protocol {
   }
 
   private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     if (this.options.maxConnections > 0 && this.sessions.size >= this.options.maxConnections) {
       this.log.warn(`${socket.remoteAddress}:${socket.remotePort}: refused, RTMP.maxConnections (${this.options.maxConnections}) reached`);
       socket.destroy();
@@ -77,6 +81,9 @@ export class RtmpProtocol implements Protocol {
     }
     for (const session of [...this.sessions]) {
       session.close('server stopping');
+    }
+    for (const socket of this.sockets) {
+      socket.destroy();
     }
     const server = this.server;
     this.server = null;

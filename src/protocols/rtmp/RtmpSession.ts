@@ -418,8 +418,13 @@ export class RtmpSession implements ClientWriter {
     this.streams.clear();
     this.core.disconnect(this.client);
     if (graceful) {
-      this.socket.end();
-      this.socket.setTimeout(5000, () => this.socket.destroy());
+      // Let the last statuses reach the client; reading on (a pending hook may have paused the
+      // socket) lets the peer's FIN close it, and a timer bounds how long a silent peer holds it.
+      const socket = this.socket;
+      socket.resume();
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), 2000);
+      socket.once('close', () => clearTimeout(timer));
     } else {
       this.socket.destroy();
     }
