@@ -92,7 +92,7 @@ describe('RTMP features', { timeout: 60_000 }, () => {
     await until(() => got.filter((g) => g.type !== 18).length >= 4);
     const media = got.filter((g) => g.type !== 18);
     assert.deepEqual(media.map((g) => [g.type, g.timestamp]), [[9, 1000], [9, 1000], [8, 1010], [9, 1040]]);
-    assert.ok(media[3]!.payload.equals(videoFrame(false, 3)));
+    assert.ok(media[3].payload.equals(videoFrame(false, 3)));
     pub.close();
     client.close();
   });
@@ -113,7 +113,7 @@ describe('RTMP features', { timeout: 60_000 }, () => {
     await client.play('hevc');
     await until(() => got.filter((g) => g.type === 9).length >= 3);
     const video = got.filter((g) => g.type === 9).map((g) => g.payload);
-    assert.ok(video[0]!.equals(seqStart) && video[1]!.equals(key) && video[2]!.equals(inter));
+    assert.ok(video[0].equals(seqStart) && video[1].equals(key) && video[2].equals(inter));
     pub.close();
     client.close();
   });

@@ -47,7 +47,8 @@ export class RtmpNetStream implements MediaSink {
       case 'play2': {
         const arg = args[0];
         const streamName = typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && 'streamName' in arg ? String(arg.streamName) : '';
-        return this.play(streamName);
+        // play(name, start, duration, reset): only live streams exist here; reset=false skips Play.Reset.
+        return this.play(streamName, args[3] !== false);
       }
       case 'pause':
       case 'pauseRaw': {
@@ -109,7 +110,7 @@ export class RtmpNetStream implements MediaSink {
     }
   }
 
-  private async play(fullName: string): Promise<void> {
+  private async play(fullName: string, reset: boolean): Promise<void> {
     if (this.publication !== null || this.listener !== null) {
       this.status('error', 'NetStream.Play.Failed', 'stream already in use');
       return;
@@ -122,7 +123,9 @@ export class RtmpNetStream implements MediaSink {
         this.session.log.info(`${client.address}: playing ${this.name}`);
         this.session.writeControl(userControl(UserControlEvent.STREAM_IS_RECORDED, this.id));
         this.session.writeControl(userControl(UserControlEvent.STREAM_BEGIN, this.id));
-        this.status('status', 'NetStream.Play.Reset', `Playing and resetting ${this.name}.`, { details: this.name });
+        if (reset) {
+          this.status('status', 'NetStream.Play.Reset', `Playing and resetting ${this.name}.`, { details: this.name });
+        }
         this.status('status', 'NetStream.Play.Start', `Started playing ${this.name}.`, { details: this.name });
         this.writeData(sampleAccess());
         if (listener.publication.running) {
