@@ -1,5 +1,6 @@
 import { RejectionError } from '../errors.js';
 import type { Client } from './Client.js';
+import type { Group } from './Group.js';
 import type { Listener } from './Listener.js';
 import type { Publication } from './Publication.js';
 
@@ -22,6 +23,32 @@ export interface ServerHooks {
   onUnsubscribe(client: Client, listener: Listener): Awaitable<void>;
   /** RPC: `NetConnection.call(name, responder, ...args)`; the values returned go into `_result`. */
   onMessage(client: Client, name: string, args: readonly unknown[]): Awaitable<readonly unknown[]>;
+
+  // Optional hooks: a protocol that has the event calls them when defined (absent = default behaviour).
+
+  /**
+   * RTMFP handshake (IHello with a URL): addresses ("host:port", or "myself" for this server as the
+   * client reached it) to redirect the client to; an empty list lets the handshake go on here.
+   */
+  onHandshake?(info: HandshakeInfo): Awaitable<readonly string[]>;
+  /** RTMFP rendezvous for a peer ID no local session has: addresses of servers to try, or empty. */
+  onRendezVousUnknown?(protocol: string, peerId: Buffer): Awaitable<readonly string[]>;
+  onJoinGroup?(client: Client, group: Group): Awaitable<void>;
+  onUnjoinGroup?(client: Client, group: Group): Awaitable<void>;
+  /** RTMFP address mobility: the client's packets now come from `client.address`. */
+  onAddressChanged?(client: Client, oldAddress: string): Awaitable<void>;
+}
+
+export interface HandshakeInfo {
+  protocol: string;
+  /** Client "ip:port". */
+  address: string;
+  /** Application path from the URL ("" or "/a/b"). */
+  path: string;
+  /** URL query parameters. */
+  properties: Record<string, string>;
+  /** 1 for the first IHello of this tag, then 2, 3... (lets a script avoid redirect loops). */
+  attempts: number;
 }
 
 /** Until an application says otherwise: accept everything, and no RPC methods exist. */
