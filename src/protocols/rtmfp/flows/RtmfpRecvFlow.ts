@@ -1,0 +1,208 @@
+/**
+ * Receiving side of one RTMFP flow (RFC 7016 §3.6.3): reorders User Data fragments by sequence
+ * number, honours the forward sequence number (everything ≤ FSN is delivered or abandoned),
+ * reassembles fragmented messages, and describes what to acknowledge. Pure state: the session
+ * feeds it parsed chunks and sends the acks it describes.
+ */
+
+/** User Data flag bits (RFC 7016 §2.3.11). */
+export const UserDataFlag = {
+  OPTIONS: 0x80,
+  FRAGMENT_MASK: 0x30,
+  /** FRA values: whole message, first, last, middle fragment. */
+  WHOLE: 0x00,
+  BEGIN: 0x10,
+  END: 0x20,
+  MIDDLE: 0x30,
+  ABANDONED: 0x02,
+  FINAL: 0x01,
+} as const;
+
+interface Fragment {
+  flags: number;
+  data: Buffer;
+}
+
+export interface RecvFlowLimits {
+  /** Largest reassembled message. */
+  maxMessageBytes: number;
+  /** Bytes held out of order or in reassembly. */
+  maxBufferedBytes: number;
+  /** How far ahead of the cumulative point a sequence number may be. */
+  maxWindow: number;
+}
+
+export const defaultRecvLimits: RecvFlowLimits = {
+  maxMessageBytes: 16 * 1024 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  maxWindow: 65_536,
+};
+
+export class RtmfpRecvFlow {
+  /** Every sequence number ≤ this was delivered or abandoned. */
+  cumulative = 0;
+  /** Sequence number carrying FIN, once seen. */
+  finalSeq = -1;
+  /** Fragments above the cumulative point, waiting for the gap before them. */
+  private readonly pending = new Map<number, Fragment>();
+  private bufferedBytes = 0;
+  private assembly: Buffer[] | null = null;
+  private assemblyBytes = 0;
+  /** Set when a limit was exceeded: the session rejects the flow. */
+  failure: string | null = null;
+  /** Data chunks received since the last ack was sent (acks go out after 2, RFC 7016 §3.6.3.4). */
+  unacked = 0;
+
+  constructor(
+    readonly id: number,
+    /** Flow metadata (e.g. `TC 04 00`), as received in the first chunk's options. */
+    readonly metadata: Buffer,
+    /** Flow ID of ours this flow answers (return association option), or -1. */
+    readonly associatedFlowId: number,
+    private readonly deliver: (message: Buffer) => void,
+    private readonly limits: RecvFlowLimits = defaultRecvLimits,
+  ) {}
+
+  /** Bytes the receive buffer can still take, in 1024-byte blocks, for the ack. */
+  get bufferBlocksAvailable(): number {
+    return Math.max(0, Math.floor((this.limits.maxBufferedBytes - this.bufferedBytes) / 1024));
+  }
+
+  /** True once FIN arrived and everything up to it was handled. */
+  get complete(): boolean {
+    return this.finalSeq >= 0 && this.cumulative >= this.finalSeq;
+  }
+
+  /**
+   * One User Data fragment. Returns true when the ack should go out at once (out of order,
+   * duplicate), false when it may be delayed.
+   */
+  receive(seq: number, fsn: number, flags: number, data: Buffer): boolean {
+    this.unacked++;
+    if (this.failure !== null) {
+      return true;
+    }
+    if ((flags & UserDataFlag.FINAL) !== 0) {
+      this.finalSeq = seq;
+    }
+    const fresh = seq > this.cumulative && !this.pending.has(seq);
+    if (fresh) {
+      if (seq - this.cumulative > this.limits.maxWindow) {
+        this.failure = `sequence number ${seq} is too far ahead of ${this.cumulative}`;
+        return true;
+      }
+      // No room: drop it; the sender retransmits (reliable) or abandons it (media).
+      if (this.bufferedBytes + data.length <= this.limits.maxBufferedBytes) {
+        this.pending.set(seq, { flags, data });
+        this.bufferedBytes += data.length;
+      }
+    }
+    const inOrder = seq === this.cumulative + 1;
+    // The FSN is news even on a duplicate (a sender's forward notice may repeat a sequence number).
+    if (fsn > this.cumulative && fsn - this.cumulative <= this.limits.maxWindow) {
+      this.skipTo(fsn);
+    }
+    this.drain();
+    return !fresh || !inOrder || this.pending.size > 0;
+  }
+
+  /** The sender declared everything ≤ fsn delivered or abandoned: give up on the gaps below it. */
+  private skipTo(fsn: number): void {
+    const below = [...this.pending.keys()].filter((s) => s <= fsn).sort((a, b) => a - b);
+    for (const seq of below) {
+      if (seq !== this.cumulative + 1) {
+        this.dropAssembly();
+      }
+      this.cumulative = seq;
+      this.take(seq);
+    }
+    if (fsn > this.cumulative) {
+      this.dropAssembly();
+      this.cumulative = fsn;
+    }
+  }
+
+  private drain(): void {
+    while (this.failure === null && this.pending.has(this.cumulative + 1)) {
+      this.cumulative++;
+      this.take(this.cumulative);
+    }
+  }
+
+  private take(seq: number): void {
+    const fragment = this.pending.get(seq)!;
+    this.pending.delete(seq);
+    this.bufferedBytes -= fragment.data.length;
+    if ((fragment.flags & UserDataFlag.ABANDONED) !== 0) {
+      this.dropAssembly();
+      return;
+    }
+    switch (fragment.flags & UserDataFlag.FRAGMENT_MASK) {
+      case UserDataFlag.WHOLE: {
+        this.dropAssembly();
+        this.deliver(fragment.data);
+        return;
+      }
+      case UserDataFlag.BEGIN: {
+        this.dropAssembly();
+        this.assembly = [fragment.data];
+        this.assemblyBytes = fragment.data.length;
+        this.bufferedBytes += fragment.data.length;
+        return;
+      }
+      default: {
+        // MIDDLE or END: continues a message only if its beginning was kept.
+        if (this.assembly === null) {
+          return;
+        }
+        this.assembly.push(fragment.data);
+        this.assemblyBytes += fragment.data.length;
+        this.bufferedBytes += fragment.data.length;
+        if (this.assemblyBytes > this.limits.maxMessageBytes) {
+          this.failure = `message over ${this.limits.maxMessageBytes} bytes`;
+          this.dropAssembly();
+          return;
+        }
+        if ((fragment.flags & UserDataFlag.FRAGMENT_MASK) === UserDataFlag.END) {
+          const message = Buffer.concat(this.assembly, this.assemblyBytes);
+          this.dropAssembly();
+          this.deliver(message);
+        }
+      }
+    }
+  }
+
+  private dropAssembly(): void {
+    if (this.assembly !== null) {
+      this.bufferedBytes -= this.assemblyBytes;
+      this.assembly = null;
+      this.assemblyBytes = 0;
+    }
+  }
+
+  /**
+   * Ack ranges above the cumulative point as RFC 7016 Ack chunk pairs:
+   * [holesMinusOne, receivedMinusOne, ...], in order.
+   */
+  ackRanges(maxPairs = 32): number[] {
+    if (this.pending.size === 0) {
+      return [];
+    }
+    const seqs = [...this.pending.keys()].sort((a, b) => a - b);
+    const out: number[] = [];
+    let last = this.cumulative;
+    let i = 0;
+    while (i < seqs.length && out.length < maxPairs * 2) {
+      const start = seqs[i]!;
+      let end = start;
+      while (i + 1 < seqs.length && seqs[i + 1] === end + 1) {
+        i++;
+        end++;
+      }
+      i++;
+      out.push(start - last - 2, end - start);
+      last = end;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,322 @@
+import { type Congestion, MAX_PACKET } from './Congestion.js';
+import { UserDataFlag } from './RtmfpRecvFlow.js';
+
+/**
+ * Sending side of one RTMFP flow (RFC 7016 §3.6.2): messages are cut into fragments that each
+ * take one sequence number; reliable fragments are retransmitted (after 3 later acks or the
+ * session's ERTO) until acked; unreliable ones (media) are sent once and abandoned when lost or
+ * past their deadline, which moves the forward sequence number (FSN) so the receiver stops
+ * waiting. The session asks `nextFragment` for what to put in its packets and feeds acks back.
+ */
+
+/** Largest fragment payload: a packet minus SSID, checksum, header, chunk and User Data headers. */
+export const MAX_FRAGMENT = MAX_PACKET - 4 - 2 - 5 - 3 - 20;
+/** A reliable fragment unacked this long fails the flow (RFC 7016 suggests 120 s). */
+const GIVE_UP_MS = 120_000;
+const NAK_THRESHOLD = 3;
+
+export class OutFragment {
+  sentAt = 0;
+  sendCount = 0;
+  nakCount = 0;
+  /** Acked, or abandoned: nothing more to do but leave the queue. */
+  done = false;
+  inFlight = false;
+  /** When it was first sent (the give-up clock of reliable fragments). */
+  firstSentAt = 0;
+  /** An empty ABANDONED fragment that only tells the peer the FSN; not queued, not counted. */
+  notice = false;
+
+  constructor(
+    readonly seq: number,
+    /** FRA bits, plus FINAL on the flow's last fragment. ABANDONED is added when abandoned. */
+    public flags: number,
+    readonly data: Buffer,
+    readonly reliable: boolean,
+    /** Epoch ms after which an unreliable fragment is abandoned instead of sent; 0 = none. */
+    readonly deadline: number,
+  ) {}
+}
+
+export class RtmfpSendFlow {
+  private nextSeq = 1;
+  /** Fragments not yet done, in sequence order. */
+  private queue: OutFragment[] = [];
+  private head = 0;
+  /** Options (metadata, return association) ride on this flow's chunks until the first ack. */
+  optionsAcked = false;
+  /** Receive window the peer announced for this flow, in bytes; 0 closes the flow for new data. */
+  peerWindow = 64 * 1024;
+  /** Set when the peer rejected the flow (0x5E) or a reliable fragment could not be delivered. */
+  failure: string | null = null;
+  private finished = false;
+  /** Bytes of fragments queued and not yet sent (the media drop policy looks at it). */
+  queuedBytes = 0;
+  /** The peer's cumulative point from its last ack. */
+  private peerCumulative = 0;
+  /** When the last forward-sequence notice went out (see `forwardNotice`). */
+  private noticeSentAt = 0;
+  private abandonedSinceNotice = false;
+  /** Fragments sent or resent; for stats. */
+  sent = 0;
+  retransmitted = 0;
+  abandoned = 0;
+
+  constructor(
+    readonly id: number,
+    /** Flow metadata option value (e.g. `TC 04 00`, `GC`). */
+    readonly metadata: Buffer,
+    /** Peer flow ID this flow answers (return association option), or -1. */
+    readonly associatedFlowId: number,
+    private readonly congestion: Congestion,
+  ) {}
+
+  /** Sequence numbers ≤ FSN are acked or abandoned. */
+  get fsn(): number {
+    for (let i = this.head; i < this.queue.length; i++) {
+      if (!this.queue[i]!.done) {
+        return this.queue[i]!.seq - 1;
+      }
+    }
+    return this.nextSeq - 1;
+  }
+
+  /** True when everything written was acked (or abandoned) and the FIN, if any, too. */
+  get idle(): boolean {
+    return this.head >= this.queue.length;
+  }
+
+  get closed(): boolean {
+    return this.finished;
+  }
+
+  /** Queue a message. Unreliable messages get `deadlineMs` from now (0 = no deadline). */
+  write(message: Buffer, reliable: boolean, now: number, deadlineMs = 0): void {
+    if (this.finished || this.failure !== null) {
+      return;
+    }
+    const deadline = reliable || deadlineMs === 0 ? 0 : now + deadlineMs;
+    if (message.length <= MAX_FRAGMENT) {
+      this.push(new OutFragment(this.nextSeq++, UserDataFlag.WHOLE, message, reliable, deadline));
+      return;
+    }
+    for (let offset = 0; offset < message.length; offset += MAX_FRAGMENT) {
+      const end = Math.min(message.length, offset + MAX_FRAGMENT);
+      const flags = offset === 0 ? UserDataFlag.BEGIN : end === message.length ? UserDataFlag.END : UserDataFlag.MIDDLE;
+      this.push(new OutFragment(this.nextSeq++, flags, message.subarray(offset, end), reliable, deadline));
+    }
+  }
+
+  /** Ends the flow: an empty final fragment (FIN with ABN, as Flash expects it). */
+  finish(): void {
+    if (this.finished) {
+      return;
+    }
+    this.finished = true;
+    this.push(new OutFragment(this.nextSeq++, UserDataFlag.FINAL | UserDataFlag.ABANDONED, Buffer.alloc(0), true, 0));
+  }
+
+  private push(fragment: OutFragment): void {
+    this.queue.push(fragment);
+    this.queuedBytes += fragment.data.length;
+  }
+
+  /**
+   * The next fragment to put in a packet, or null: an unsent fragment when the windows allow,
+   * or a reliable one due for retransmission. Unreliable fragments past their deadline are
+   * abandoned on the way.
+   */
+  nextFragment(now: number): OutFragment | null {
+    if (this.failure !== null) {
+      return null;
+    }
+    const rto = this.congestion.erto;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const f = this.queue[i]!;
+      if (f.done) {
+        continue;
+      }
+      if (f.sendCount === 0) {
+        if (f.deadline !== 0 && now > f.deadline) {
+          this.abandon(f);
+          continue;
+        }
+        if (!this.congestion.canSend || (this.peerWindow === 0 && f.data.length > 0)) {
+          return null;
+        }
+        return f;
+      }
+      if (!f.reliable) {
+        // Sent once; it is abandoned when acks show it lost, or after a timeout.
+        if (now - f.sentAt > rto) {
+          this.abandon(f);
+        }
+        continue;
+      }
+      // The session's ERTO already backs off (×√2 per timeout, up to 10 s).
+      if (f.nakCount >= NAK_THRESHOLD || now - f.sentAt > rto) {
+        if (f.nakCount < NAK_THRESHOLD) {
+          this.congestion.onTimeout(now);
+        }
+        if (now - f.firstSentAt > GIVE_UP_MS) {
+          this.failure = `message not acknowledged within ${GIVE_UP_MS / 1000} s`;
+          return null;
+        }
+        return f;
+      }
+    }
+    this.compact();
+    return this.forwardNotice(now);
+  }
+
+  /**
+   * When fragments were abandoned and nothing later carries the new FSN to the peer, the peer
+   * would wait for them forever: send an empty ABANDONED fragment with the highest abandoned
+   * sequence number (it carries the FSN), again every ERTO until an ack shows the peer moved on.
+   */
+  private forwardNotice(now: number): OutFragment | null {
+    if (this.head < this.queue.length) {
+      return null;
+    }
+    const fsn = this.fsn;
+    if (fsn <= this.peerCumulative || (!this.abandonedSinceNotice && now - this.noticeSentAt < this.congestion.erto)) {
+      return null;
+    }
+    const notice = new OutFragment(fsn, UserDataFlag.ABANDONED, Buffer.alloc(0), false, 0);
+    notice.notice = true;
+    return notice;
+  }
+
+  /** The session put `f` in a packet. */
+  markSent(f: OutFragment, now: number): void {
+    if (f.notice) {
+      this.noticeSentAt = now;
+      this.abandonedSinceNotice = false;
+      return;
+    }
+    if (f.sendCount === 0) {
+      this.queuedBytes -= f.data.length;
+      f.firstSentAt = now;
+    } else {
+      this.retransmitted++;
+      if (f.inFlight) {
+        this.congestion.onLeft(f.data.length);
+      }
+    }
+    f.sendCount++;
+    f.sentAt = now;
+    f.nakCount = 0;
+    f.inFlight = true;
+    this.sent++;
+    this.congestion.onSent(f.data.length);
+  }
+
+  private abandon(f: OutFragment): void {
+    if (f.sendCount === 0) {
+      this.queuedBytes -= f.data.length;
+    }
+    if (f.inFlight) {
+      this.congestion.onLeft(f.data.length);
+      f.inFlight = false;
+    }
+    f.done = true;
+    this.abandoned++;
+    this.abandonedSinceNotice = true;
+  }
+
+  /**
+   * An Ack chunk for this flow: cumulative point, then [holesMinusOne, receivedMinusOne]* ranges.
+   * Marks fragments done, samples RTT (Karn: only fragments sent once), counts NAKs.
+   */
+  onAck(cumulative: number, ranges: readonly number[], bufferBlocks: number, now: number): void {
+    this.peerWindow = bufferBlocks * 1024;
+    this.peerCumulative = Math.max(this.peerCumulative, cumulative);
+    this.optionsAcked = true;
+    let highest = cumulative;
+    const acked = (seq: number): boolean => {
+      if (seq <= cumulative) {
+        return true;
+      }
+      let last = cumulative;
+      for (let i = 0; i + 1 < ranges.length; i += 2) {
+        const start = last + ranges[i]! + 2;
+        const end = start + ranges[i + 1]!;
+        if (seq < start) {
+          return false;
+        }
+        if (seq <= end) {
+          return true;
+        }
+        last = end;
+      }
+      return false;
+    };
+    if (ranges.length >= 2) {
+      let last = cumulative;
+      for (let i = 0; i + 1 < ranges.length; i += 2) {
+        last = last + ranges[i]! + 2 + ranges[i + 1]!;
+      }
+      highest = last;
+    }
+    let newest = -1;
+    let ackedBytes = 0;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const f = this.queue[i]!;
+      if (f.seq > highest) {
+        break;
+      }
+      if (f.done || f.sendCount === 0) {
+        continue;
+      }
+      if (acked(f.seq)) {
+        f.done = true;
+        if (f.inFlight) {
+          f.inFlight = false;
+          this.congestion.onLeft(f.data.length);
+        }
+        ackedBytes += f.data.length;
+        if (f.sendCount === 1 && f.sentAt > newest) {
+          newest = f.sentAt;
+        }
+      } else if (++f.nakCount >= NAK_THRESHOLD) {
+        if (f.inFlight) {
+          f.inFlight = false;
+          this.congestion.onLeft(f.data.length);
+        }
+        this.congestion.onLoss(now);
+        if (!f.reliable) {
+          this.abandon(f);
+        }
+      }
+    }
+    if (newest > 0) {
+      this.congestion.sample(now - newest);
+    }
+    if (ackedBytes > 0) {
+      this.congestion.onAcked(ackedBytes);
+    }
+    this.compact();
+  }
+
+  /** The peer rejected the flow (Flow Exception 0x5E). */
+  reject(code: number): void {
+    this.failure = `flow rejected by the peer (code ${code})`;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const f = this.queue[i]!;
+      if (!f.done) {
+        this.abandon(f);
+      }
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    while (this.head < this.queue.length && this.queue[this.head]!.done) {
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
