@@ -2,14 +2,17 @@ import type { Socket } from 'node:net';
 import { AmfReader } from '../../amf/index.js';
 import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
-import { ProtocolError, RejectionError, errorMessage } from '../../errors.js';
+import { ProtocolError, errorMessage } from '../../errors.js';
+import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
 import type { Logger } from '../../util/Logger.js';
+import { FlashNetConnection } from '../flash/FlashNetConnection.js';
+import type { FlashTransport } from '../flash/FlashTransport.js';
+import { invocation } from '../flash/flashStatus.js';
 import { RtmpChunkReader, type RtmpMessage } from './RtmpChunkReader.js';
-import { encodeMessage, setChunkSize, setPeerBandwidth, userControl, windowAckSize, acknowledgement } from './RtmpChunkWriter.js';
+import { acknowledgement, encodeMessage, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './RtmpChunkWriter.js';
 import { RtmpServerHandshake } from './RtmpHandshake.js';
-import { RtmpNetStream } from './RtmpNetStream.js';
+import { unpackAggregate } from './aggregate.js';
 import { BandwidthLimit, ChunkStreamId, MessageType, UserControlEvent } from './constants.js';
-import { connectResult, errorCommand, invocation, resultCommand, statusInfo } from './rtmpStatus.js';
 
 export interface RtmpSessionOptions {
   chunkSize: number;
@@ -18,36 +21,37 @@ export interface RtmpSessionOptions {
   timeoutMs: number;
 }
 
-/** Commands handled by the server itself; anything else is an RPC for the application. */
-const STREAM_COMMANDS = new Set([
-  'publish', 'play', 'play2', 'pause', 'pauseRaw', 'seek', 'receiveAudio', 'receiveVideo', 'closeStream',
-]);
-
 /** Most messages a session queues while a hook is pending (the socket is paused meanwhile). */
 const MAX_PENDING_MESSAGES = 4096;
 /** Time a client has from TCP connect to a finished `connect` command. */
 const CONNECT_DEADLINE_MS = 15_000;
 const PING_INTERVAL_MS = 10_000;
 
+const csidOf = (kind: FrameKind): number =>
+  kind === FrameKind.VIDEO ? ChunkStreamId.VIDEO : kind === FrameKind.AUDIO ? ChunkStreamId.AUDIO : ChunkStreamId.DATA;
+
 /**
- * One RTMP connection: handshake, chunk stream, protocol control, NetConnection commands. Streams
- * (publish/play) live in RtmpNetStream. Commands run in order: while a hook is pending, incoming
- * messages wait in a bounded queue and the socket is paused.
+ * One RTMP connection: handshake, chunk stream, protocol control; NetConnection/NetStream
+ * semantics come from the shared flash layer, to which this session is the transport. Commands
+ * run in order: while a hook is pending, incoming messages wait in a bounded queue and the socket
+ * is paused.
  */
-export class RtmpSession implements ClientWriter {
+export class RtmpSession implements ClientWriter, FlashTransport {
+  readonly protocolName = 'RTMP';
+  objectEncoding = 0;
   readonly client: Client;
   readonly startedAt = Date.now();
   private handshake: RtmpServerHandshake | null = new RtmpServerHandshake();
   private readonly reader: RtmpChunkReader;
-  private readonly streams = new Map<number, RtmpNetStream>();
-  private nextStreamId = 1;
+  private readonly connection: FlashNetConnection;
   private pending: RtmpMessage[] | null = null;
   private peerWindowAck = 0;
   private lastAckSent = 0;
   private lastPingSent = 0;
   private closed = false;
-  private objectEncoding = 0;
   readonly outChunkSize: number;
+  /** Frame wire-memo keys per stream id ("rtmp:<chunk size>:<stream id>"). */
+  private readonly wireKeys = new Map<number, string>();
 
   constructor(
     readonly socket: Socket,
@@ -59,6 +63,7 @@ export class RtmpSession implements ClientWriter {
     this.outChunkSize = options.chunkSize;
     this.client = new Client('RTMP', formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0), this);
     this.reader = new RtmpChunkReader((msg) => this.onMessage(msg), { maxMessageSize: options.maxMessageSize });
+    this.connection = new FlashNetConnection(this);
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
@@ -67,11 +72,6 @@ export class RtmpSession implements ClientWriter {
 
   get isClosed(): boolean {
     return this.closed;
-  }
-
-  /** Bytes waiting in the socket's user-space buffer: what the media drop policy looks at. */
-  get queuedBytes(): number {
-    return this.socket.writableLength;
   }
 
   private onData(data: Buffer): void {
@@ -188,14 +188,24 @@ export class RtmpSession implements ClientWriter {
       case MessageType.AUDIO:
       case MessageType.VIDEO:
       case MessageType.DATA_AMF0:
-      case MessageType.DATA_AMF3:
-      case MessageType.AGGREGATE: {
-        const stream = this.streams.get(msg.streamId);
+      case MessageType.DATA_AMF3: {
+        const stream = this.connection.streams.get(msg.streamId);
         if (stream === undefined) {
-          this.log.debug(`${this.client.address}: message type ${msg.type} on unknown stream ${msg.streamId} ignored`);
+          this.log.debug(`${this.client.address}: message type ${msg.type} on unknown stream ${msg.streamId}`);
           return;
         }
-        stream.onMessage(msg);
+        stream.onMedia(msg.type, msg.timestamp, msg.payload);
+        return;
+      }
+      case MessageType.AGGREGATE: {
+        const parts = unpackAggregate(msg.payload, msg.timestamp);
+        if (parts === null) {
+          throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'malformed aggregate message');
+        }
+        const stream = this.connection.streams.get(msg.streamId);
+        for (const part of parts) {
+          stream?.onMedia(part.type, part.timestamp, part.payload);
+        }
         return;
       }
       case MessageType.SHARED_OBJECT_AMF0:
@@ -237,122 +247,39 @@ export class RtmpSession implements ClientWriter {
 
   private onCommand(msg: RtmpMessage): Promise<void> | null {
     // AMF3 command messages start with one 0 byte, then AMF0 values (which may switch to AMF3).
-    const reader = new AmfReader(msg.payload, msg.type === MessageType.COMMAND_AMF3 ? 1 : 0);
-    const values = reader.readAllAmf0();
-    const name = values[0];
-    const transactionId = typeof values[1] === 'number' ? values[1] : 0;
-    if (typeof name !== 'string') {
-      throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'command without a name');
-    }
-    const args = values.slice(3);
-    if (this.client.state === 'connecting' && name !== 'connect') {
-      throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', `command ${name} before connect`);
-    }
-    switch (name) {
-      case 'connect': {
-        return this.onConnect(transactionId, values[2], args);
-      }
-      case 'createStream': {
-        const id = this.nextStreamId++;
-        if (this.streams.size >= 64) {
-          throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'too many streams');
-        }
-        this.streams.set(id, new RtmpNetStream(this, id));
-        this.writeCommand(0, resultCommand(transactionId, null, id));
-        return null;
-      }
-      case 'deleteStream': {
-        const id = typeof args[0] === 'number' ? args[0] : -1;
-        this.streams.get(id)?.close();
-        this.streams.delete(id);
-        return null;
-      }
-      case 'releaseStream':
-      case 'getStreamLength':
-      case '_checkbw': {
-        // ffmpeg treats an _error here as fatal for getStreamLength: answer like FMS does.
-        this.writeCommand(0, resultCommand(transactionId, null, name === 'getStreamLength' ? 0 : undefined));
-        return null;
-      }
-      case 'FCPublish':
-      case 'FCUnpublish':
-      case 'FCSubscribe':
-      case 'FCUnsubscribe': {
-        const code = name === 'FCPublish' ? 'NetStream.Publish.Start' : name === 'FCSubscribe' ? 'NetStream.Play.Start' : 'NetStream.Unpublish.Success';
-        this.writeCommand(0, invocation(`on${name}`, { code, description: typeof args[0] === 'string' ? args[0] : '' }));
-        return null;
-      }
-      case '_result':
-      case '_error':
-      case 'onBWDone':
-      case 'onStatus': {
-        return null;
-      }
-      default: {
-        if (STREAM_COMMANDS.has(name)) {
-          const stream = this.streams.get(msg.streamId);
-          if (stream === undefined) {
-            this.log.warn(`${this.client.address}: ${name} on unknown stream ${msg.streamId}`);
-            return null;
-          }
-          return stream.onCommand(name, transactionId, args);
-        }
-        return this.onCall(name, transactionId, args);
-      }
-    }
+    const values = new AmfReader(msg.payload, msg.type === MessageType.COMMAND_AMF3 ? 1 : 0).readAllAmf0();
+    return this.connection.onCommand(msg.streamId, values);
   }
 
-  private async onConnect(transactionId: number, commandObject: unknown, args: unknown[]): Promise<void> {
-    if (this.client.state !== 'connecting') {
-      throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'second connect on one connection');
-    }
-    const props = (typeof commandObject === 'object' && commandObject !== null ? commandObject : {}) as Record<string, unknown>;
-    this.objectEncoding = props.objectEncoding === 3 ? 3 : 0;
-    const app = typeof props.app === 'string' ? props.app : '';
-    const [path, query] = splitApp(app, typeof props.tcUrl === 'string' ? props.tcUrl : '');
-    this.client.path = path;
-    this.client.query = query;
-    const properties: Record<string, unknown> = { ...props };
-    for (const [k, v] of new URLSearchParams(query)) {
-      properties[k] = v;
-    }
-    this.client.properties = properties;
+  // FlashTransport
 
+  onConnectStart(): void {
     this.socket.write(windowAckSize(this.options.windowAckSize));
     this.socket.write(setPeerBandwidth(this.options.windowAckSize, BandwidthLimit.DYNAMIC));
     this.socket.write(setChunkSize(this.outChunkSize));
-    let response: Record<string, unknown>;
-    try {
-      response = await this.core.connect(this.client, args);
-    } catch (err) {
-      const reason = errorMessage(err);
-      const code = err instanceof RejectionError && err.code === 'MS_ERR_CONNECT_INVALID_APP' ? 'NetConnection.Connect.InvalidApp' : 'NetConnection.Connect.Rejected';
-      this.log.info(`${this.client.address}: connect to ${path === '' ? '/' : path} rejected: ${reason}`);
-      this.writeCommand(0, errorCommand(transactionId, statusInfo('error', code, reason)));
-      this.writeCommand(0, invocation('close'));
-      this.close(`connect rejected: ${reason}`, true);
-      return;
-    }
-    if (this.closed) {
-      return;
-    }
-    this.writeCommand(0, connectResult(transactionId, this.objectEncoding, response));
-    this.log.info(`${this.client.address}: connected to ${path === '' ? '/' : path}`);
   }
 
-  private async onCall(name: string, transactionId: number, args: unknown[]): Promise<void> {
-    try {
-      const values = await this.core.call(this.client, name, args);
-      if (transactionId !== 0 && !this.closed) {
-        this.writeCommand(0, resultCommand(transactionId, null, ...values));
-      }
-    } catch (err) {
-      const reason = errorMessage(err);
-      this.log.debug(`${this.client.address}: call ${name} failed: ${reason}`);
-      if (!this.closed) {
-        this.writeCommand(0, errorCommand(transactionId, statusInfo('error', 'NetConnection.Call.Failed', reason)));
-      }
+  writeData(streamId: number, payload: Buffer): void {
+    this.writeRaw(ChunkStreamId.DATA, MessageType.DATA_AMF0, streamId, 0, payload);
+  }
+
+  writeUserControl(event: number, streamId: number): void {
+    this.writeControl(userControl(event, streamId));
+  }
+
+  writeFrame(streamId: number, frame: MediaFrame): void {
+    let key = this.wireKeys.get(streamId);
+    if (key === undefined) {
+      key = `rtmp:${this.outChunkSize}:${streamId}`;
+      this.wireKeys.set(streamId, key);
     }
+    const type = frame.kind === FrameKind.DATA ? MessageType.DATA_AMF0 : frame.kind;
+    const chunkSize = this.outChunkSize;
+    this.socket.write(frame.encoded(key, (f) => encodeMessage(csidOf(f.kind), type, streamId, f.timestamp, f.payload, chunkSize)));
+  }
+
+  queuedBytes(): number {
+    return this.socket.writableLength;
   }
 
   /** Write a whole message (chunked at our outgoing chunk size). */
@@ -412,10 +339,7 @@ export class RtmpSession implements ClientWriter {
     this.closed = true;
     const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
     this.log[level](`${this.client.address}: session closed: ${reason}`);
-    for (const stream of this.streams.values()) {
-      stream.close();
-    }
-    this.streams.clear();
+    this.connection.close();
     this.core.disconnect(this.client);
     if (graceful) {
       // Let the last statuses reach the client; reading on (a pending hook may have paused the
@@ -431,24 +355,3 @@ export class RtmpSession implements ClientWriter {
     this.onClosed(this);
   }
 }
-
-/**
- * The application path from `connect`'s `app` (e.g. "live", "live/sub?x=1"): "" for the root,
- * "/a/b" otherwise, and the query from `app` or else from `tcUrl`.
- */
-export const splitApp = (app: string, tcUrl: string): [string, string] => {
-  let query = '';
-  let name = app;
-  const q = app.indexOf('?');
-  if (q >= 0) {
-    query = app.slice(q + 1);
-    name = app.slice(0, q);
-  } else {
-    const t = tcUrl.indexOf('?');
-    if (t >= 0) {
-      query = tcUrl.slice(t + 1);
-    }
-  }
-  const parts = name.split('/').filter((s) => s !== '');
-  return [parts.length === 0 ? '' : `/${parts.join('/')}`, query];
-};

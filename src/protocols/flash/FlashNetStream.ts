@@ -1,41 +1,56 @@
 import type { Listener, MediaSink } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
-import { ProtocolError, errorMessage } from '../../errors.js';
+import { errorMessage } from '../../errors.js';
 import { FrameKind, MediaFrame } from '../../media/MediaFrame.js';
-import type { RtmpMessage } from './RtmpChunkReader.js';
-import { encodeMessage, userControl } from './RtmpChunkWriter.js';
-import type { RtmpSession } from './RtmpSession.js';
-import { unpackAggregate } from './aggregate.js';
-import { ChunkStreamId, MessageType, UserControlEvent } from './constants.js';
-import { onStatusCommand, resultCommand, sampleAccess, statusInfo } from './rtmpStatus.js';
+import type { FlashTransport } from './FlashTransport.js';
+import { onStatusCommand, resultCommand, sampleAccess, statusInfo } from './flashStatus.js';
 
 /** AMF0 "@setDataFrame" string as it prefixes a publisher's metadata: 02 00 0D "@setDataFrame". */
 const SET_DATA_FRAME = Buffer.from('02000d40736574446174614672616d65', 'hex');
 
-const csidOf = (kind: FrameKind): number =>
-  kind === FrameKind.VIDEO ? ChunkStreamId.VIDEO : kind === FrameKind.AUDIO ? ChunkStreamId.AUDIO : ChunkStreamId.DATA;
+/** Message types shared by RTMP and RTMFP (FLV tag types and AMF messages). */
+export const FlashType = {
+  USER_CONTROL: 4,
+  AUDIO: 8,
+  VIDEO: 9,
+  DATA_AMF3: 15,
+  COMMAND_AMF3: 17,
+  DATA_AMF0: 18,
+  COMMAND_AMF0: 20,
+} as const;
+
+export const FlashUserControl = {
+  STREAM_BEGIN: 0,
+  STREAM_EOF: 1,
+  STREAM_IS_RECORDED: 4,
+} as const;
 
 /**
- * One NetStream of an RTMP session: either publishing or playing (or idle). As a MediaSink it
- * writes frames to a player; the chunked bytes are memoized on the frame per (chunk size, stream
- * id), so N players of a stream cost one encoding and N socket writes.
+ * One NetStream of a session, RTMP or RTMFP: publishing, playing or idle (MonaServer's
+ * FlashStream). As a MediaSink it hands frames to the transport, which reuses the frame's memoized
+ * wire bytes, so N players cost one encoding.
  */
-export class RtmpNetStream implements MediaSink {
+export class FlashNetStream implements MediaSink {
   private publication: Publication | null = null;
   private listener: Listener | null = null;
   private name = '';
   private paused = false;
-  private readonly wireKey: string;
 
   constructor(
-    private readonly session: RtmpSession,
+    private readonly transport: FlashTransport,
     readonly id: number,
-  ) {
-    this.wireKey = `rtmp:${session.outChunkSize}:${id}`;
-  }
+  ) {}
 
   get queuedBytes(): number {
-    return this.session.queuedBytes;
+    return this.transport.queuedBytes(this.id);
+  }
+
+  get isPublishing(): boolean {
+    return this.publication !== null;
+  }
+
+  get isPlaying(): boolean {
+    return this.listener !== null;
   }
 
   onCommand(name: string, transactionId: number, args: unknown[]): Promise<void> | null {
@@ -46,7 +61,8 @@ export class RtmpNetStream implements MediaSink {
       case 'play':
       case 'play2': {
         const arg = args[0];
-        const streamName = typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && 'streamName' in arg ? String(arg.streamName) : '';
+        const streamName =
+          typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && 'streamName' in arg ? String(arg.streamName) : '';
         // play(name, start, duration, reset): only live streams exist here; reset=false skips Play.Reset.
         return this.play(streamName, args[3] !== false);
       }
@@ -80,14 +96,14 @@ export class RtmpNetStream implements MediaSink {
         return null;
       }
       default: {
-        this.session.writeCommand(this.id, resultCommand(transactionId, null));
+        this.transport.writeCommand(this.id, resultCommand(transactionId, null));
         return null;
       }
     }
   }
 
   private status(level: 'status' | 'error', code: string, description: string, extra?: Record<string, unknown>): void {
-    this.session.writeCommand(this.id, onStatusCommand(statusInfo(level, code, description, extra)));
+    this.transport.writeCommand(this.id, onStatusCommand(statusInfo(level, code, description, extra)));
   }
 
   private async publish(fullName: string): Promise<void> {
@@ -95,17 +111,17 @@ export class RtmpNetStream implements MediaSink {
       this.status('error', 'NetStream.Publish.BadName', 'stream already in use');
       return;
     }
-    const name = fullName.split('?')[0];
-    const client = this.session.client;
+    const name = fullName.split('?')[0]!;
+    const client = this.transport.client;
     try {
-      await this.session.core.publish(client, name, (publication) => {
+      await this.transport.core.publish(client, name, (publication) => {
         this.publication = publication;
         this.name = name;
-        this.session.writeControl(userControl(UserControlEvent.STREAM_BEGIN, this.id));
+        this.transport.writeUserControl(FlashUserControl.STREAM_BEGIN, this.id);
         this.status('status', 'NetStream.Publish.Start', `${name} is now published`, { details: name });
       });
     } catch (err) {
-      this.session.log.info(`${client.address}: publish ${name} refused: ${errorMessage(err)}`);
+      this.transport.log.info(`${client.address}: publish ${name} refused: ${errorMessage(err)}`);
       this.status('error', 'NetStream.Publish.BadName', errorMessage(err));
     }
   }
@@ -115,25 +131,25 @@ export class RtmpNetStream implements MediaSink {
       this.status('error', 'NetStream.Play.Failed', 'stream already in use');
       return;
     }
-    const client = this.session.client;
+    const client = this.transport.client;
     try {
-      await this.session.core.subscribe(client, fullName, this, (listener) => {
+      await this.transport.core.subscribe(client, fullName, this, (listener) => {
         this.listener = listener;
         this.name = listener.publication.name;
-        this.session.log.info(`${client.address}: playing ${this.name}`);
-        this.session.writeControl(userControl(UserControlEvent.STREAM_IS_RECORDED, this.id));
-        this.session.writeControl(userControl(UserControlEvent.STREAM_BEGIN, this.id));
+        this.transport.log.info(`${client.address}: playing ${this.name}`);
+        this.transport.writeUserControl(FlashUserControl.STREAM_IS_RECORDED, this.id);
+        this.transport.writeUserControl(FlashUserControl.STREAM_BEGIN, this.id);
         if (reset) {
           this.status('status', 'NetStream.Play.Reset', `Playing and resetting ${this.name}.`, { details: this.name });
         }
         this.status('status', 'NetStream.Play.Start', `Started playing ${this.name}.`, { details: this.name });
-        this.writeData(sampleAccess());
+        this.transport.writeData(this.id, sampleAccess());
         if (listener.publication.running) {
           this.status('status', 'NetStream.Play.PublishNotify', `${this.name} is now published.`, { details: this.name });
         }
       });
     } catch (err) {
-      this.session.log.info(`${client.address}: play ${fullName} refused: ${errorMessage(err)}`);
+      this.transport.log.info(`${client.address}: play ${fullName} refused: ${errorMessage(err)}`);
       // MonaServer sends level "status"; "error" (as FMS does) makes ffmpeg and other players stop waiting.
       this.status('error', 'NetStream.Play.Failed', errorMessage(err));
     }
@@ -152,63 +168,45 @@ export class RtmpNetStream implements MediaSink {
     }
   }
 
-  private writeData(payload: Buffer): void {
-    this.session.writeRaw(ChunkStreamId.DATA, MessageType.DATA_AMF0, this.id, 0, payload);
-  }
-
-  /** Media and data from the client on this stream. */
-  onMessage(msg: RtmpMessage): void {
+  /**
+   * Media or data from the client on this stream (type 8, 9, 15 or 18). Ignored unless publishing.
+   * Returns false for a type this stream does not take, so the caller can log it.
+   */
+  onMedia(type: number, timestamp: number, payload: Buffer): boolean {
     const publication = this.publication;
-    if (publication === null) {
-      return;
-    }
-    switch (msg.type) {
-      case MessageType.AUDIO: {
-        publication.push(new MediaFrame(FrameKind.AUDIO, msg.timestamp, msg.payload));
-        return;
+    switch (type) {
+      case FlashType.AUDIO: {
+        publication?.push(new MediaFrame(FrameKind.AUDIO, timestamp, payload));
+        return true;
       }
-      case MessageType.VIDEO: {
-        publication.push(new MediaFrame(FrameKind.VIDEO, msg.timestamp, msg.payload));
-        return;
+      case FlashType.VIDEO: {
+        publication?.push(new MediaFrame(FrameKind.VIDEO, timestamp, payload));
+        return true;
       }
-      case MessageType.DATA_AMF0:
-      case MessageType.DATA_AMF3: {
+      case FlashType.DATA_AMF0:
+      case FlashType.DATA_AMF3: {
+        if (publication === null) {
+          return true;
+        }
         // AMF3 data messages carry one leading 0 byte, then AMF0 values.
-        let payload = msg.type === MessageType.DATA_AMF3 ? msg.payload.subarray(1) : msg.payload;
-        if (payload.subarray(0, SET_DATA_FRAME.length).equals(SET_DATA_FRAME)) {
-          payload = payload.subarray(SET_DATA_FRAME.length);
+        let data = type === FlashType.DATA_AMF3 ? payload.subarray(1) : payload;
+        if (data.subarray(0, SET_DATA_FRAME.length).equals(SET_DATA_FRAME)) {
+          data = data.subarray(SET_DATA_FRAME.length);
         }
-        publication.push(new MediaFrame(FrameKind.DATA, msg.timestamp, payload));
-        return;
-      }
-      case MessageType.AGGREGATE: {
-        const parts = unpackAggregate(msg.payload, msg.timestamp);
-        if (parts === null) {
-          throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'malformed aggregate message');
-        }
-        for (const part of parts) {
-          if (part.type === MessageType.AUDIO || part.type === MessageType.VIDEO || part.type === MessageType.DATA_AMF0) {
-            this.onMessage({ csid: msg.csid, type: part.type, streamId: msg.streamId, timestamp: part.timestamp, payload: part.payload });
-          }
-        }
-        return;
+        publication.push(new MediaFrame(FrameKind.DATA, timestamp, data));
+        return true;
       }
       default: {
-        this.session.log.debug(`${this.session.client.address}: message type ${msg.type} ignored on stream ${this.id}`);
+        return false;
       }
     }
   }
 
   // MediaSink: frames of the publication this stream plays.
   writeFrame(frame: MediaFrame): void {
-    if (this.paused || this.session.isClosed) {
-      return;
+    if (!this.paused && !this.transport.isClosed) {
+      this.transport.writeFrame(this.id, frame);
     }
-    const type = frame.kind === FrameKind.DATA ? MessageType.DATA_AMF0 : frame.kind;
-    const bytes = frame.encoded(this.wireKey, (f) =>
-      encodeMessage(csidOf(f.kind), type, this.id, f.timestamp, f.payload, this.session.outChunkSize),
-    );
-    this.session.socket.write(bytes);
   }
 
   onPublisherChange(_listener: Listener, running: boolean): void {
@@ -220,29 +218,30 @@ export class RtmpNetStream implements MediaSink {
   }
 
   onListenerClose(listener: Listener, reason: string): void {
-    this.session.core.unsubscribe(listener);
+    this.transport.core.unsubscribe(listener);
     this.listener = null;
-    this.session.close(reason);
+    this.transport.close(reason);
   }
 
   /** closeStream, deleteStream or the end of the session. */
   close(): void {
+    const open = !this.transport.isClosed;
     if (this.publication !== null) {
       const publication = this.publication;
       this.publication = null;
-      this.session.core.unpublish(publication);
-      if (!this.session.isClosed) {
+      this.transport.core.unpublish(publication);
+      if (open) {
         this.status('status', 'NetStream.Unpublish.Success', `${this.name} is now unpublished.`, { details: this.name });
       }
     }
     if (this.listener !== null) {
       const listener = this.listener;
       this.listener = null;
-      this.session.core.unsubscribe(listener);
-      if (!this.session.isClosed) {
+      this.transport.core.unsubscribe(listener);
+      if (open) {
         this.status('status', 'NetStream.Play.Stop', `Stopped playing ${this.name}.`, { details: this.name });
       }
     }
+    this.transport.onStreamClosed?.(this.id);
   }
 }
-
