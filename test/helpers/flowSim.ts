@@ -31,6 +31,8 @@ export const simulate = (
   const sender = new RtmfpSendFlow(1, Buffer.from('TC\x04\x00', 'latin1'), -1, congestion);
   const delivered: Buffer[] = [];
   const receiver = new RtmfpRecvFlow(1, Buffer.alloc(0), -1, (m) => delivered.push(m));
+  const from = new Float64Array(64);
+  const to = new Float64Array(64);
   let now = 1000;
   // Reliable messages are all queued at once; unreliable ones (media) arrive one per 20 ms.
   let written = 0;
@@ -64,7 +66,8 @@ export const simulate = (
         receiver.receive(w.f.seq, w.f.fsn, w.f.flags, w.f.data);
       }
       if (random() >= loss) {
-        sender.onAck(receiver.cumulative, receiver.ackRanges(), receiver.bufferBlocksAvailable, now + 5);
+        const count = receiver.ackRanges(from, to);
+        sender.onAck(receiver.cumulative, from, to, count, receiver.bufferBlocksAvailable, now + 5);
       }
     }
   }

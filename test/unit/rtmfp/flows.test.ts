@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Congestion } from '../../../src/protocols/rtmfp/flows/Congestion.js';
-import { RtmfpRecvFlow, UserDataFlag } from '../../../src/protocols/rtmfp/flows/RtmfpRecvFlow.js';
+import { RtmfpRecvFlow } from '../../../src/protocols/rtmfp/flows/RtmfpRecvFlow.js';
+import { UserDataFlag } from '../../../src/protocols/rtmfp/sessionChunks.js';
 import { MAX_FRAGMENT, RtmfpSendFlow } from '../../../src/protocols/rtmfp/flows/RtmfpSendFlow.js';
 import { message, simulate } from '../../helpers/flowSim.js';
 
@@ -55,33 +56,35 @@ describe('RTMFP flows', () => {
     );
   });
 
-  it('builds ack ranges as holes/received pairs', () => {
+  it('describes the received ranges above the cumulative point', () => {
     const r = new RtmfpRecvFlow(3, Buffer.alloc(0), -1, () => undefined);
     for (const seq of [1, 2, 3, 4, 5, 8, 9, 12]) {
-      r.receive(seq, 0, UserDataFlag.WHOLE, Buffer.from([seq]));
+      r.receive(seq, 0, 0, Buffer.from([seq]));
     }
     assert.equal(r.cumulative, 5);
-    // 6-7 missing (holes-1 = 1), 8-9 received (received-1 = 1), 10-11 missing (1), 12 (0).
-    assert.deepEqual(r.ackRanges(), [1, 1, 1, 0]);
+    const from = new Float64Array(8);
+    const to = new Float64Array(8);
+    assert.equal(r.ackRanges(from, to), 2);
+    assert.deepEqual([...from.subarray(0, 2), ...to.subarray(0, 2)], [8, 12, 9, 12]);
   });
 
   it('skips to the forward sequence number and drops a message whose start was abandoned', () => {
     const got: Buffer[] = [];
     const r = new RtmfpRecvFlow(3, Buffer.alloc(0), -1, (m) => got.push(m));
-    r.receive(2, 0, UserDataFlag.MIDDLE, Buffer.from('b'));
-    r.receive(3, 0, UserDataFlag.END, Buffer.from('c'));
-    r.receive(4, 3, UserDataFlag.WHOLE, Buffer.from('d'));
+    r.receive(2, 0, UserDataFlag.FRAGMENT_MIDDLE, Buffer.from('b'));
+    r.receive(3, 0, UserDataFlag.FRAGMENT_END, Buffer.from('c'));
+    r.receive(4, 3, 0, Buffer.from('d'));
     assert.deepEqual(got.map(String), ['d']);
     assert.equal(r.cumulative, 4);
   });
 
   it('fails a flow whose sequence numbers run too far ahead, and marks FIN completion', () => {
     const r = new RtmfpRecvFlow(3, Buffer.alloc(0), -1, () => undefined);
-    r.receive(1_000_000, 0, UserDataFlag.WHOLE, Buffer.from('x'));
+    r.receive(1_000_000, 0, 0, Buffer.from('x'));
     assert.match(r.failure ?? '', /too far ahead/);
     const f = new RtmfpRecvFlow(4, Buffer.alloc(0), -1, () => undefined);
-    f.receive(1, 0, UserDataFlag.WHOLE, Buffer.from('x'));
-    f.receive(2, 1, UserDataFlag.FINAL | UserDataFlag.ABANDONED, Buffer.alloc(0));
+    f.receive(1, 0, 0, Buffer.from('x'));
+    f.receive(2, 1, UserDataFlag.FINAL | UserDataFlag.ABANDON, Buffer.alloc(0));
     assert.ok(f.complete);
   });
 
@@ -97,9 +100,9 @@ describe('RTMFP flows', () => {
       sent++;
     }
     assert.ok(sent >= 3 && sent <= 5, `initial window of about 3 packets (${sent})`);
-    s.onAck(sent, [], 0, 10);
+    s.onAck(sent, [], [], 0, 0, 10);
     assert.equal(s.nextFragment(10), null, 'window 0: nothing new');
-    s.onAck(sent, [], 64, 20);
+    s.onAck(sent, [], [], 0, 64, 20);
     assert.notEqual(s.nextFragment(20), null);
   });
 });

@@ -4,19 +4,8 @@
  * reassembles fragmented messages, and describes what to acknowledge. Pure state: the session
  * feeds it parsed chunks and sends the acks it describes.
  */
+import { UserDataFlag } from '../sessionChunks.js';
 
-/** User Data flag bits (RFC 7016 §2.3.11). */
-export const UserDataFlag = {
-  OPTIONS: 0x80,
-  FRAGMENT_MASK: 0x30,
-  /** FRA values: whole message, first, last, middle fragment. */
-  WHOLE: 0x00,
-  BEGIN: 0x10,
-  END: 0x20,
-  MIDDLE: 0x30,
-  ABANDONED: 0x02,
-  FINAL: 0x01,
-} as const;
 
 interface Fragment {
   flags: number;
@@ -133,17 +122,17 @@ export class RtmfpRecvFlow {
     const fragment = this.pending.get(seq)!;
     this.pending.delete(seq);
     this.bufferedBytes -= fragment.data.length;
-    if ((fragment.flags & UserDataFlag.ABANDONED) !== 0) {
+    if ((fragment.flags & UserDataFlag.ABANDON) !== 0) {
       this.dropAssembly();
       return;
     }
     switch (fragment.flags & UserDataFlag.FRAGMENT_MASK) {
-      case UserDataFlag.WHOLE: {
+      case 0: {
         this.dropAssembly();
         this.deliver(fragment.data);
         return;
       }
-      case UserDataFlag.BEGIN: {
+      case UserDataFlag.FRAGMENT_BEGIN: {
         this.dropAssembly();
         this.assembly = [fragment.data];
         this.assemblyBytes = fragment.data.length;
@@ -163,7 +152,7 @@ export class RtmfpRecvFlow {
           this.dropAssembly();
           return;
         }
-        if ((fragment.flags & UserDataFlag.FRAGMENT_MASK) === UserDataFlag.END) {
+        if ((fragment.flags & UserDataFlag.FRAGMENT_MASK) === UserDataFlag.FRAGMENT_END) {
           const message = Buffer.concat(this.assembly, this.assemblyBytes);
           this.dropAssembly();
           this.deliver(message);
@@ -181,18 +170,17 @@ export class RtmfpRecvFlow {
   }
 
   /**
-   * Ack ranges above the cumulative point as RFC 7016 Ack chunk pairs:
-   * [holesMinusOne, receivedMinusOne, ...], in order.
+   * Received sequence ranges above the cumulative point, ascending, as inclusive [from, to]
+   * pairs written into `from`/`to` (at most `max`); returns how many.
    */
-  ackRanges(maxPairs = 32): number[] {
+  ackRanges(from: Float64Array, to: Float64Array, max = from.length): number {
     if (this.pending.size === 0) {
-      return [];
+      return 0;
     }
     const seqs = [...this.pending.keys()].sort((a, b) => a - b);
-    const out: number[] = [];
-    let last = this.cumulative;
+    let count = 0;
     let i = 0;
-    while (i < seqs.length && out.length < maxPairs * 2) {
+    while (i < seqs.length && count < max) {
       const start = seqs[i]!;
       let end = start;
       while (i + 1 < seqs.length && seqs[i + 1] === end + 1) {
@@ -200,9 +188,10 @@ export class RtmfpRecvFlow {
         end++;
       }
       i++;
-      out.push(start - last - 2, end - start);
-      last = end;
+      from[count] = start;
+      to[count] = end;
+      count++;
     }
-    return out;
+    return count;
   }
 }

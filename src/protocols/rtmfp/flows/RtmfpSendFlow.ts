@@ -1,5 +1,5 @@
 import { type Congestion, MAX_PACKET } from './Congestion.js';
-import { UserDataFlag } from './RtmfpRecvFlow.js';
+import { UserDataFlag } from '../sessionChunks.js';
 
 /**
  * Sending side of one RTMFP flow (RFC 7016 §3.6.2): messages are cut into fragments that each
@@ -97,12 +97,12 @@ export class RtmfpSendFlow {
     }
     const deadline = reliable || deadlineMs === 0 ? 0 : now + deadlineMs;
     if (message.length <= MAX_FRAGMENT) {
-      this.push(new OutFragment(this.nextSeq++, UserDataFlag.WHOLE, message, reliable, deadline));
+      this.push(new OutFragment(this.nextSeq++, 0, message, reliable, deadline));
       return;
     }
     for (let offset = 0; offset < message.length; offset += MAX_FRAGMENT) {
       const end = Math.min(message.length, offset + MAX_FRAGMENT);
-      const flags = offset === 0 ? UserDataFlag.BEGIN : end === message.length ? UserDataFlag.END : UserDataFlag.MIDDLE;
+      const flags = offset === 0 ? UserDataFlag.FRAGMENT_BEGIN : end === message.length ? UserDataFlag.FRAGMENT_END : UserDataFlag.FRAGMENT_MIDDLE;
       this.push(new OutFragment(this.nextSeq++, flags, message.subarray(offset, end), reliable, deadline));
     }
   }
@@ -113,7 +113,7 @@ export class RtmfpSendFlow {
       return;
     }
     this.finished = true;
-    this.push(new OutFragment(this.nextSeq++, UserDataFlag.FINAL | UserDataFlag.ABANDONED, Buffer.alloc(0), true, 0));
+    this.push(new OutFragment(this.nextSeq++, UserDataFlag.FINAL | UserDataFlag.ABANDON, Buffer.alloc(0), true, 0));
   }
 
   private push(fragment: OutFragment): void {
@@ -182,7 +182,7 @@ export class RtmfpSendFlow {
     if (fsn <= this.peerCumulative || (!this.abandonedSinceNotice && now - this.noticeSentAt < this.congestion.erto)) {
       return null;
     }
-    const notice = new OutFragment(fsn, UserDataFlag.ABANDONED, Buffer.alloc(0), false, 0);
+    const notice = new OutFragment(fsn, UserDataFlag.ABANDON, Buffer.alloc(0), false, 0);
     notice.notice = true;
     return notice;
   }
@@ -225,39 +225,16 @@ export class RtmfpSendFlow {
   }
 
   /**
-   * An Ack chunk for this flow: cumulative point, then [holesMinusOne, receivedMinusOne]* ranges.
-   * Marks fragments done, samples RTT (Karn: only fragments sent once), counts NAKs.
+   * An Ack chunk for this flow: everything ≤ `cumulative` received, plus the inclusive ranges
+   * `[from[i], to[i]]` for i < count (ascending). Marks fragments done, samples RTT (Karn: only
+   * fragments sent once), counts NAKs for the fragments below the highest acked one.
    */
-  onAck(cumulative: number, ranges: readonly number[], bufferBlocks: number, now: number): void {
+  onAck(cumulative: number, from: ArrayLike<number>, to: ArrayLike<number>, count: number, bufferBlocks: number, now: number): void {
     this.peerWindow = bufferBlocks * 1024;
     this.peerCumulative = Math.max(this.peerCumulative, cumulative);
     this.optionsAcked = true;
-    let highest = cumulative;
-    const acked = (seq: number): boolean => {
-      if (seq <= cumulative) {
-        return true;
-      }
-      let last = cumulative;
-      for (let i = 0; i + 1 < ranges.length; i += 2) {
-        const start = last + ranges[i]! + 2;
-        const end = start + ranges[i + 1]!;
-        if (seq < start) {
-          return false;
-        }
-        if (seq <= end) {
-          return true;
-        }
-        last = end;
-      }
-      return false;
-    };
-    if (ranges.length >= 2) {
-      let last = cumulative;
-      for (let i = 0; i + 1 < ranges.length; i += 2) {
-        last = last + ranges[i]! + 2 + ranges[i + 1]!;
-      }
-      highest = last;
-    }
+    const highest = count > 0 ? to[count - 1]! : cumulative;
+    let range = 0;
     let newest = -1;
     let ackedBytes = 0;
     for (let i = this.head; i < this.queue.length; i++) {
@@ -268,7 +245,11 @@ export class RtmfpSendFlow {
       if (f.done || f.sendCount === 0) {
         continue;
       }
-      if (acked(f.seq)) {
+      while (range < count && to[range]! < f.seq) {
+        range++;
+      }
+      const acked = f.seq <= cumulative || (range < count && from[range]! <= f.seq);
+      if (acked) {
         f.done = true;
         if (f.inFlight) {
           f.inFlight = false;
