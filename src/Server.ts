@@ -2,10 +2,14 @@ import type { Config } from './config/Config.js';
 import { Core } from './core/Core.js';
 import { DefaultHooks, type ServerHooks } from './core/ServerHooks.js';
 import type { Protocol } from './protocols/Protocol.js';
+import { RtmfpProtocol } from './protocols/rtmfp/RtmfpProtocol.js';
 import { RtmpProtocol } from './protocols/rtmp/RtmpProtocol.js';
+import { AppHost } from './scripting/AppHost.js';
 import { Logger } from './util/Logger.js';
 
 const log = new Logger('server');
+/** MonaServer's housekeeping tick: `onManage`, the root app's reload check. */
+const MANAGE_INTERVAL_MS = 2000;
 
 /**
  * One Nimbus instance: the core, the protocols configured on, and (in later layers) the
@@ -15,21 +19,33 @@ export class Server {
   readonly core: Core;
   private readonly protocols: Protocol[] = [];
   readonly rtmp: RtmpProtocol | null;
+  readonly rtmfp: RtmfpProtocol | null;
+  /** Server applications (`www/`), unless the embedder passed its own hooks. */
+  readonly apps: AppHost | null = null;
+  private manageTimer: NodeJS.Timeout | null = null;
   private started = false;
 
   constructor(
     readonly config: Config,
-    hooks: ServerHooks = new DefaultHooks(),
+    hooks?: ServerHooks,
   ) {
-    this.core = new Core(hooks, {
+    this.core = new Core(hooks ?? new DefaultHooks(), {
       gopCache: config.media.gopCache,
       gopCacheMaxBytes: config.media.gopCacheMaxBytes,
       subscriberQueueBytes: config.media.subscriberQueueBytes,
       subscriberTimeoutMs: config.media.subscriberTimeoutMs,
     });
+    if (hooks === undefined) {
+      this.apps = new AppHost(this.core, config);
+      this.core.hooks = this.apps;
+    }
     this.rtmp = config.rtmp.port > 0 ? new RtmpProtocol(this.core, config.rtmp) : null;
     if (this.rtmp !== null) {
       this.protocols.push(this.rtmp);
+    }
+    this.rtmfp = config.rtmfp.port > 0 ? new RtmfpProtocol(this.core, config.rtmfp) : null;
+    if (this.rtmfp !== null) {
+      this.protocols.push(this.rtmfp);
     }
   }
 
@@ -37,6 +53,14 @@ export class Server {
   async start(): Promise<string[]> {
     const addresses: string[] = [];
     try {
+      if (this.apps !== null) {
+        await this.apps.start();
+        const apps = this.apps;
+        this.manageTimer = setInterval(() => {
+          apps.manage().catch((err: unknown) => log.error(`applications: ${String(err)}`));
+        }, MANAGE_INTERVAL_MS);
+        this.manageTimer.unref();
+      }
       for (const protocol of this.protocols) {
         for (const address of await protocol.start()) {
           addresses.push(`${protocol.name} ${address}`);
@@ -51,6 +75,10 @@ export class Server {
   }
 
   async stop(): Promise<void> {
+    if (this.manageTimer !== null) {
+      clearInterval(this.manageTimer);
+      this.manageTimer = null;
+    }
     for (const protocol of [...this.protocols].reverse()) {
       try {
         await protocol.stop();
@@ -58,6 +86,7 @@ export class Server {
         log.error(`stopping ${protocol.name}: ${String(err)}`);
       }
     }
+    this.apps?.stop();
     this.started = false;
   }
 

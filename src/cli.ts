@@ -81,10 +81,7 @@ const main = async (): Promise<void> => {
     log.error(`cannot start: ${errorMessage(err)}`);
     process.exit(1);
   }
-  // Ports go to stdout so scripts and tests can read them whatever the log level.
-  for (const address of addresses) {
-    console.log(`nimbus listening: ${address}`);
-  }
+  // Signal handlers first: whoever reads the listening line may signal at once.
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -102,6 +99,10 @@ const main = async (): Promise<void> => {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Ports go to stdout so scripts and tests can read them whatever the log level.
+  for (const address of addresses) {
+    console.log(`nimbus listening: ${address}`);
+  }
 };
 
 await main();

@@ -9,3 +9,5 @@ export { Listener, type MediaSink } from './core/Listener.js';
 export { DefaultHooks, type ServerHooks, type ConnectionResponse } from './core/ServerHooks.js';
 export * from './errors.js';
 export { MediaFrame, FrameKind, FrameFlag } from './media/MediaFrame.js';
+export { AppHost } from './scripting/AppHost.js';
+export type * from './scripting/types.js';

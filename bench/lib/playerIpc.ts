@@ -10,31 +10,32 @@ export interface StartCommand {
   connectTimeoutMs: number;
   /** The process exits by itself after this long, whatever happens. */
   maxLifetimeMs: number;
+  /** Receipts the log can hold (players × frames per second × seconds armed, with a margin). */
+  logCapacity: number;
 }
 
-/** From now on, log frames with sequence numbers >= these (per track). */
-export interface WindowCommand {
-  cmd: 'window';
-  videoStart: number;
-  audioStart: number;
+/**
+ * From now on, log every stamped frame received (sequence number, latency, player). Sent a while
+ * before the measurement window starts: a busy process may read its sockets before this pipe.
+ */
+export interface ArmCommand {
+  cmd: 'arm';
 }
 
-/** Frames with sequence numbers >= these are outside the window. */
-export interface EndCommand {
-  cmd: 'end';
-  videoEnd: number;
-  audioEnd: number;
-}
-
+/** Stop logging, and report on the frames with sequence numbers in [start, end) of each track. */
 export interface ReportCommand {
   cmd: 'report';
+  videoStart: number;
+  videoEnd: number;
+  audioStart: number;
+  audioEnd: number;
 }
 
 export interface StopCommand {
   cmd: 'stop';
 }
 
-export type PlayerCommand = StartCommand | WindowCommand | EndCommand | ReportCommand | StopCommand;
+export type PlayerCommand = StartCommand | ArmCommand | ReportCommand | StopCommand;
 
 export interface ReadyEvent {
   ev: 'ready';
@@ -56,12 +57,17 @@ export interface ReportEvent {
   minPlayerRatio: number;
   /** Players under 99 % of the window's frames. */
   playersBelow99: number;
-  /** Frames received more than once by one player (should stay 0). */
+  /** Frames received more than once, or out of order, by one player (should stay 0). */
   duplicates: number;
+  /** Frames not logged because the log was full (the report is then incomplete). */
+  overflow: number;
   /** Latency histogram (LatencyHistogram sparse form), its max and sum, in ms. */
   histogram: number[];
   latencyMax: number;
   latencySum: number;
+  /** Latency p50 of the first and of the last tenth of the window (by sequence number), ms. */
+  latencyP50First: number;
+  latencyP50Last: number;
   /** Players whose connection closed during the run, and why (first few). */
   closed: number;
   closeReasons: string[];

@@ -1,13 +1,14 @@
 /**
  * A player process for the fan-out benchmark: N light RTMP players (RtmpClient, no decoding) in one
  * process, driven over IPC by the benchmark (see playerIpc.ts). Each player counts the frames of
- * the measurement window it receives (by sequence number, so late or lost frames are exact) and
- * their latency (send time written by the publisher vs receive time here). Run with
+ * it receives once armed (by sequence number, so late or lost frames are exact) and their latency
+ * (send time written by the publisher vs receive time here); the report picks the window's frames
+ * by sequence number, so it does not matter when the IPC commands are read. Run with
  * `child_process.fork(..., { execArgv: ['--import', 'tsx'] })`; it exits by itself when its parent
  * goes away or after `maxLifetimeMs`.
  */
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import type { PlayerCommand, PlayerEvent, ReportEvent, StartCommand } from './playerIpc.js';
+import type { PlayerCommand, PlayerEvent, ReportCommand, ReportEvent, StartCommand } from './playerIpc.js';
 import { LatencyHistogram } from './stats.js';
 import { VIDEO, readStamp, wallMs, type Stamp } from './stream.js';
 
@@ -15,55 +16,54 @@ const send = (event: PlayerEvent): void => {
   process.send?.(event);
 };
 
-const NONE = 0xffffffff;
-let videoStart = NONE;
-let audioStart = NONE;
-let videoEnd = NONE;
-let audioEnd = NONE;
-
 let clients: RtmpClient[] = [];
 let lastVideo = new Float64Array(0);
 let lastAudio = new Float64Array(0);
-let delivered = new Uint32Array(0);
 let connectedCount = 0;
-let total = 0;
 let duplicates = 0;
 let messages = 0;
 let closed = 0;
 const closeReasons: string[] = [];
 let stopping = false;
-const histogram = new LatencyHistogram();
 const stamp: Stamp = { type: 0, seq: 0, sentAt: 0 };
+
+/** The receipt log: one entry per stamped frame received while armed. Audio keys have the top bit set. */
+const AUDIO_BIT = 0x80000000;
+let armed = false;
+let logged = 0;
+let overflow = 0;
+let logKey = new Uint32Array(0);
+let logLatency = new Float32Array(0);
+let logPlayer = new Uint32Array(0);
 
 const onMedia = (player: number, type: number, payload: Buffer): void => {
   messages++;
-  if (!readStamp(type, payload, stamp)) {
+  if (!armed || !readStamp(type, payload, stamp)) {
     return;
   }
   const now = wallMs();
   const seq = stamp.seq;
   if (type === VIDEO) {
-    if (seq < videoStart || seq >= videoEnd) {
-      return;
-    }
     if (seq <= lastVideo[player]) {
       duplicates++;
       return;
     }
     lastVideo[player] = seq;
   } else {
-    if (seq < audioStart || seq >= audioEnd) {
-      return;
-    }
     if (seq <= lastAudio[player]) {
       duplicates++;
       return;
     }
     lastAudio[player] = seq;
   }
-  delivered[player]++;
-  total++;
-  histogram.add(now - stamp.sentAt);
+  if (logged >= logKey.length) {
+    overflow++;
+    return;
+  }
+  logKey[logged] = type === VIDEO ? seq : (seq | AUDIO_BIT) >>> 0;
+  logLatency[logged] = now - stamp.sentAt;
+  logPlayer[logged] = player;
+  logged++;
 };
 
 const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
@@ -103,7 +103,9 @@ const start = async (cmd: StartCommand): Promise<void> => {
   clients = new Array<RtmpClient>(cmd.players);
   lastVideo = new Float64Array(cmd.players).fill(-1);
   lastAudio = new Float64Array(cmd.players).fill(-1);
-  delivered = new Uint32Array(cmd.players);
+  logKey = new Uint32Array(cmd.logCapacity);
+  logLatency = new Float32Array(cmd.logCapacity);
+  logPlayer = new Uint32Array(cmd.logCapacity);
   const began = performance.now();
   let next = 0;
   let failed = 0;
@@ -125,8 +127,36 @@ const start = async (cmd: StartCommand): Promise<void> => {
   send({ ev: 'ready', connected: connectedCount, failed, errors, connectMs: performance.now() - began });
 };
 
-const report = (): ReportEvent => {
-  const perPlayerExpected = videoStart === NONE || videoEnd === NONE ? 0 : videoEnd - videoStart + (audioEnd - audioStart);
+const report = (cmd: ReportCommand): ReportEvent => {
+  armed = false;
+  const videoCount = Math.max(0, cmd.videoEnd - cmd.videoStart);
+  const audioCount = Math.max(0, cmd.audioEnd - cmd.audioStart);
+  const perPlayerExpected = videoCount + audioCount;
+  const delivered = new Uint32Array(clients.length);
+  const histogram = new LatencyHistogram();
+  const first = new LatencyHistogram();
+  const last = new LatencyHistogram();
+  const tenth = Math.max(1, Math.floor(videoCount / 10));
+  let total = 0;
+  for (let i = 0; i < logged; i++) {
+    const key = logKey[i];
+    const inWindow =
+      key >= AUDIO_BIT
+        ? key - AUDIO_BIT >= cmd.audioStart && key - AUDIO_BIT < cmd.audioEnd
+        : key >= cmd.videoStart && key < cmd.videoEnd;
+    if (inWindow) {
+      delivered[logPlayer[i]]++;
+      total++;
+      histogram.add(logLatency[i]);
+      if (key < AUDIO_BIT) {
+        if (key < cmd.videoStart + tenth) {
+          first.add(logLatency[i]);
+        } else if (key >= cmd.videoEnd - tenth) {
+          last.add(logLatency[i]);
+        }
+      }
+    }
+  }
   let minPlayerRatio = Number.POSITIVE_INFINITY;
   let playersBelow99 = 0;
   for (let i = 0; i < delivered.length; i++) {
@@ -145,9 +175,12 @@ const report = (): ReportEvent => {
     minPlayerRatio: delivered.length === 0 ? 0 : minPlayerRatio,
     playersBelow99,
     duplicates,
+    overflow,
     histogram: histogram.toSparse(),
     latencyMax: histogram.max,
     latencySum: histogram.sum,
+    latencyP50First: first.quantile(0.5),
+    latencyP50Last: last.quantile(0.5),
     closed,
     closeReasons,
     messages,
@@ -160,16 +193,11 @@ process.on('message', (msg: PlayerCommand) => {
     case 'start':
       start(msg).catch((err: unknown) => send({ ev: 'error', message: String(err) }));
       return;
-    case 'window':
-      videoStart = msg.videoStart;
-      audioStart = msg.audioStart;
-      return;
-    case 'end':
-      videoEnd = msg.videoEnd;
-      audioEnd = msg.audioEnd;
+    case 'arm':
+      armed = true;
       return;
     case 'report':
-      send(report());
+      send(report(msg));
       return;
     case 'stop':
       stopping = true;

@@ -23,16 +23,22 @@ export const clockTicksPerSecond = (): number => {
   return clockTicks;
 };
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN if gone. */
-export const readCpuSeconds = (pid: number): number => {
+/** CPU seconds a process has used so far in user and kernel mode, from /proc/<pid>/stat; NaN if gone. */
+export const readCpuTimes = (pid: number): { user: number; system: number } => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 2 (comm) may hold spaces: split after its closing parenthesis. utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond();
+    return { user: Number(fields[11]) / clockTicksPerSecond(), system: Number(fields[12]) / clockTicksPerSecond() };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
+};
+
+/** CPU seconds (user + system) a process has used so far; NaN if gone. */
+export const readCpuSeconds = (pid: number): number => {
+  const t = readCpuTimes(pid);
+  return t.user + t.system;
 };
 
 /** Resident set size in KiB (VmRSS of /proc/<pid>/status); NaN if gone. */
@@ -74,6 +80,29 @@ export const withTimeout = async <T>(promise: Promise<T>, ms: number, what: stri
   }
 };
 
+/** Every child a benchmark started and has not seen exit: killed if the benchmark itself exits early. */
+const live = new Set<ChildProcess>();
+export const track = (child: ChildProcess): void => {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+};
+let cleanupInstalled = false;
+/** On exit, Ctrl-C or SIGTERM, kill the children still running (so no server outlives the benchmark). */
+export const installCleanup = (): void => {
+  if (cleanupInstalled) {
+    return;
+  }
+  cleanupInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) {
+      child.kill('SIGKILL');
+    }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => process.exit(130));
+  }
+};
+
 export type ServerKind = 'nimbus' | 'nms';
 
 export interface ServerHandle {
@@ -95,8 +124,9 @@ export interface StartServerOptions {
 const commandFor = (kind: ServerKind, port: number): { args: string[]; ready: RegExp } => {
   if (kind === 'nimbus') {
     // --log=3: errors only, like the peer (per-session info lines would cost both of them CPU).
+    // BENCH_NIMBUS_CLI: another build's cli.js (compare a branch or an experiment with dist/).
     return {
-      args: [`${repoRoot}dist/cli.js`, `--RTMP.port=${port}`, '--host=127.0.0.1', '--log=3'],
+      args: [process.env.BENCH_NIMBUS_CLI ?? `${repoRoot}dist/cli.js`, `--RTMP.port=${port}`, '--host=127.0.0.1', '--log=3'],
       ready: /nimbus listening: RTMP/,
     };
   }
@@ -114,12 +144,13 @@ export const startServer = async (kind: ServerKind, options: StartServerOptions 
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   let out = '';
   const feed = (d: Buffer): void => {
     out = (out + d.toString()).slice(-65536);
   };
-  child.stdout!.on('data', feed);
-  child.stderr!.on('data', feed);
+  child.stdout.on('data', feed);
+  child.stderr.on('data', feed);
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? String(code))));
   await withTimeout(
     new Promise<void>((resolve, reject) => {
@@ -128,8 +159,8 @@ export const startServer = async (kind: ServerKind, options: StartServerOptions 
           resolve();
         }
       };
-      child.stdout!.on('data', check);
-      child.stderr!.on('data', check);
+      child.stdout.on('data', check);
+      child.stderr.on('data', check);
       void exited.then((how) => reject(new Error(`${kind} exited (${how}) before listening:\n${out}`)));
     }),
     15_000,

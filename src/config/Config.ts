@@ -2,7 +2,13 @@
 export interface Config {
   readonly host: string;
   readonly publicHost: string;
-  readonly application: { readonly dir: string };
+  readonly application: {
+    readonly dir: string;
+    /** Time budget of one script hook call (0 = none). */
+    readonly timeoutMs: number;
+    /** Cap on the Lua heap in bytes (0 = none). */
+    readonly memoryMax: number;
+  };
   readonly rtmp: {
     readonly port: number;
     readonly host: string;
@@ -11,6 +17,16 @@ export interface Config {
     readonly windowAckSize: number;
     readonly maxMessageSize: number;
     readonly maxConnections: number;
+  };
+  readonly rtmfp: {
+    readonly port: number;
+    readonly host: string;
+    readonly publicAddress: string;
+    readonly timeoutMs: number;
+    readonly keepaliveServerMs: number;
+    readonly keepalivePeerMs: number;
+    readonly mediaDeadlineMs: number;
+    readonly maxSessions: number;
   };
   readonly media: {
     readonly gopCache: boolean;

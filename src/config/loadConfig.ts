@@ -162,7 +162,11 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
   const config: Config = {
     host: str('host'),
     publicHost: str('publicHost'),
-    application: { dir: resolve(cwd, str('application.dir')) },
+    application: {
+      dir: resolve(cwd, str('application.dir')),
+      timeoutMs: num('application.timeout') * 1000,
+      memoryMax: num('application.memoryMax'),
+    },
     rtmp: {
       port: num('RTMP.port'),
       host: str('RTMP.host') === '' ? str('host') : str('RTMP.host'),
@@ -171,6 +175,16 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       windowAckSize: num('RTMP.windowAckSize'),
       maxMessageSize: num('RTMP.maxMessageSize'),
       maxConnections: num('RTMP.maxConnections'),
+    },
+    rtmfp: {
+      port: num('RTMFP.port'),
+      host: str('RTMFP.host') === '' ? str('host') : str('RTMFP.host'),
+      publicAddress: str('RTMFP.publicAddress') === '' ? str('publicHost') : str('RTMFP.publicAddress'),
+      timeoutMs: num('RTMFP.timeout') * 1000,
+      keepaliveServerMs: num('RTMFP.keepaliveServer') * 1000,
+      keepalivePeerMs: num('RTMFP.keepalivePeer') * 1000,
+      mediaDeadlineMs: num('RTMFP.mediaDeadline') * 1000,
+      maxSessions: num('RTMFP.maxSessions'),
     },
     media: {
       gopCache: bool('media.gopCache'),

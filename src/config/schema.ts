@@ -22,6 +22,8 @@ export const schema = {
   host: { kind: { type: 'string' }, default: '0.0.0.0', doc: 'bind address of every listener' },
   publicHost: { kind: { type: 'string' }, default: '', doc: 'host name or address clients are redirected to' },
   'application.dir': { kind: { type: 'string' }, default: '.', doc: 'folder that holds www/ (server applications)' },
+  'application.timeout': { kind: seconds(3600), default: '5', doc: 'seconds one script hook may run before it fails (0 = no limit)' },
+  'application.memoryMax': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '268435456', doc: 'bytes the Lua applications may allocate (0 = no limit)' },
 
   'RTMP.port': { kind: port, default: '1935', doc: 'RTMP TCP port (0 disables RTMP)' },
   'RTMP.host': { kind: { type: 'string' }, default: '', doc: 'bind address of RTMP (default: host)' },
@@ -30,6 +32,15 @@ export const schema = {
   'RTMP.windowAckSize': { kind: { type: 'int', min: 1024, max: 0x7fffffff }, default: '2500000', doc: 'acknowledgement window announced to clients' },
   'RTMP.maxMessageSize': { kind: { type: 'int', min: 65536, max: 0x7fffffff }, default: '16777216', doc: 'largest message accepted from a client (bytes)' },
   'RTMP.maxConnections': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMP sessions (0 = unlimited)' },
+
+  'RTMFP.port': { kind: port, default: '1935', doc: 'RTMFP UDP port (0 disables RTMFP)' },
+  'RTMFP.host': { kind: { type: 'string' }, default: '', doc: 'bind address of RTMFP (default: host)' },
+  'RTMFP.publicAddress': { kind: { type: 'string' }, default: '', doc: 'host[:port] given to clients when redirecting to this server (default: publicHost, else the address they used)' },
+  'RTMFP.timeout': { kind: seconds(86400), default: '120', doc: 'seconds without any packet before a session is closed (0 = never)' },
+  'RTMFP.keepaliveServer': { kind: { type: 'number', min: 5, max: 3600 }, default: '15', doc: 'seconds between the keepalives clients send to the server (user control 41)' },
+  'RTMFP.keepalivePeer': { kind: { type: 'number', min: 5, max: 3600 }, default: '10', doc: 'seconds between the keepalives clients send to their peers' },
+  'RTMFP.mediaDeadline': { kind: { type: 'number', min: 0.1, max: 60 }, default: '2', doc: 'seconds after which unsent audio/video is abandoned instead of sent late' },
+  'RTMFP.maxSessions': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMFP sessions (0 = unlimited)' },
 
   'media.gopCache': { kind: { type: 'bool' }, default: 'true', doc: 'late joiners start at the last keyframe' },
   'media.gopCacheMaxBytes': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '8388608', doc: 'largest cached group of pictures (bytes); past it the cache waits for the next keyframe' },

@@ -1,6 +1,7 @@
 import { RejectionError, errorMessage, rejectPlay, rejectPublish } from '../errors.js';
 import { Logger } from '../util/Logger.js';
 import type { Client } from './Client.js';
+import { Group, type GroupMember } from './Group.js';
 import { Listener, type MediaSink } from './Listener.js';
 import { Publication } from './Publication.js';
 import type { ConnectionResponse, ServerHooks } from './ServerHooks.js';
@@ -38,6 +39,8 @@ export const splitStreamName = (full: string): [string, Record<string, string>] 
 export class Core {
   readonly clients = new Map<string, Client>();
   readonly publications = new Map<string, Publication>();
+  /** NetGroups by 64-hex group ID. */
+  readonly groups = new Map<string, Group>();
 
   constructor(
     public hooks: ServerHooks,
@@ -195,6 +198,46 @@ export class Core {
       return await this.hooks.onMessage(client, name, args);
     } catch (err) {
       throw asRejection(err, (reason) => new RejectionError('MS_ERR_CALL_FAILED', reason));
+    }
+  }
+
+  /**
+   * Adds a member to a group (created on first join). `client` null makes a virtual member: a
+   * peer that lives elsewhere (a script's `mona:joinGroup`, the mesh); virtual members fire no hook.
+   */
+  joinGroup(groupId: Buffer, peerId: Buffer, client: Client | null): { group: Group; member: GroupMember } {
+    const key = groupId.toString('hex');
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      group = new Group(Buffer.from(groupId));
+      this.groups.set(key, group);
+    }
+    const id = peerId.toString('hex');
+    let member = group.members.get(id);
+    if (member === undefined) {
+      member = { rawId: Buffer.from(peerId), id, client };
+      group.members.set(id, member);
+      const hook = this.hooks.onJoinGroup;
+      if (client !== null && hook !== undefined) {
+        this.callQuietly('onJoinGroup', () => hook.call(this.hooks, client, group));
+      }
+    }
+    return { group, member };
+  }
+
+  leaveGroup(group: Group, peerId: string): void {
+    const member = group.members.get(peerId);
+    if (member === undefined) {
+      return;
+    }
+    group.members.delete(peerId);
+    const client = member.client;
+    const hook = this.hooks.onUnjoinGroup;
+    if (client !== null && hook !== undefined) {
+      this.callQuietly('onUnjoinGroup', () => hook.call(this.hooks, client, group));
+    }
+    if (group.members.size === 0 && this.groups.get(group.id) === group) {
+      this.groups.delete(group.id);
     }
   }
 

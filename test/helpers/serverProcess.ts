@@ -77,7 +77,7 @@ export class ServerProcess {
 /** Starts nimbus on a free RTMP port and waits until it listens. */
 export const startServer = async (extra: string[] = [], cwd?: string): Promise<{ server: ServerProcess; port: number }> => {
   const port = await freePort();
-  const server = new ServerProcess([`--RTMP.port=${port}`, '--host=127.0.0.1', '--log=7', ...extra], cwd);
+  const server = new ServerProcess([`--RTMP.port=${port}`, '--RTMFP.port=0', '--host=127.0.0.1', '--log=7', ...extra], cwd);
   await server.waitFor(/nimbus listening: RTMP/);
   return { server, port };
 };

@@ -34,7 +34,7 @@ describe('the nimbus command', { timeout: 60_000 }, () => {
   it('reads nimbus.ini from its working directory, warns about unknown keys, and listens where told', async () => {
     const dir = tempDir();
     const port = await freePort();
-    writeFileSync(join(dir, 'nimbus.ini'), `host=127.0.0.1\n[RTMP]\nport=${port}\nprot=5\n`);
+    writeFileSync(join(dir, 'nimbus.ini'), `host=127.0.0.1\n[RTMP]\nport=${port}\nprot=5\n[RTMFP]\nport=0\n`);
     const server = new ServerProcess([], dir);
     await server.waitFor(new RegExp(`nimbus listening: RTMP 127\\.0\\.0\\.1:${port}/tcp`));
     assert.match(server.output, /unknown configuration key RTMP\.prot .*did you mean RTMP\.port\?/);
@@ -56,7 +56,7 @@ describe('the nimbus command', { timeout: 60_000 }, () => {
 
   it('fails to start, with a message, when the port is taken', async () => {
     const { server, port } = await startServer();
-    const second = runCli([`--RTMP.port=${port}`, '--host=127.0.0.1']);
+    const second = runCli([`--RTMP.port=${port}`, '--RTMFP.port=0', '--host=127.0.0.1']);
     assert.equal(second.status, 1);
     assert.match(second.out, /cannot start: .*EADDRINUSE/);
     await server.stop();

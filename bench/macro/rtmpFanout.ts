@@ -1,0 +1,663 @@
+/**
+ * Macro benchmark: RTMP fan-out. One publisher at ~1 Mbit/s (bench/lib/stream.ts), N light RTMP
+ * players on loopback in a separate player process, for Nimbus and node-media-server (the peer) in
+ * the same run, each server fresh in its own process per trial, the order alternating per N.
+ *
+ * For each trial: server CPU (utime+stime from /proc) per delivered frame, delivered/expected
+ * frames, server RSS growth per player, latency p50/p99 (publisher write → player receive), and
+ * whether the server kept up (delivered >= --min-delivery and p99 < --latency-limit). The most
+ * players a server serves is the largest N that kept up, every smaller N having kept up too.
+ *
+ *   node --import tsx bench/macro/rtmpFanout.ts [--quick] [--players=50,100,200] [--seconds=10] ...
+ *   (or through bench/run.ts: npm run bench -- rtmpFanout --quick)
+ */
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { RtmpClient } from '../../src/client/RtmpClient.js';
+import type { PlayerCommand, PlayerEvent, ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
+import {
+  type MachineInfo,
+  type ServerHandle,
+  type ServerKind,
+  distIsStale,
+  installCleanup,
+  machineInfo,
+  readCpuSeconds,
+  readCpuTimes,
+  readRssKiB,
+  repoRoot,
+  sleep,
+  startServer,
+  track,
+  withTimeout,
+} from '../lib/proc.js';
+import { LatencyHistogram, fmt, formatTable, geometricMean } from '../lib/stats.js';
+import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
+
+export interface FanoutOptions {
+  players: number[];
+  servers: ServerKind[];
+  seconds: number;
+  warmup: number;
+  drain: number;
+  repeat: number;
+  kbps: number;
+  playerProcesses: number;
+  concurrency: number;
+  minDelivery: number;
+  latencyLimitMs: number;
+  stopOnFail: boolean;
+  maxMinutes: number;
+  profile: boolean;
+  outDir: string;
+}
+
+export interface TrialResult {
+  server: ServerKind;
+  players: number;
+  repeat: number;
+  connected: number;
+  connectFailures: string[];
+  connectMs: number;
+  measuredSeconds: number;
+  serverCpuSeconds: number;
+  /** Part of the server's CPU time spent in the kernel (stime / (utime + stime)): socket writes, TCP. */
+  serverSystemShare: number;
+  serverCpuPercent: number;
+  playerCpuPercent: number;
+  publisherFrames: number;
+  expected: number;
+  delivered: number;
+  deliveredRatio: number;
+  minPlayerRatio: number;
+  playersBelow99: number;
+  duplicates: number;
+  cpuUsPerFrame: number;
+  rssBaseKiB: number;
+  rssEndKiB: number;
+  rssPeakKiB: number;
+  memKiBPerPlayer: number;
+  latencyP50: number;
+  latencyP99: number;
+  latencyMax: number;
+  /** Latency p50 of the window's first and last tenth (by sequence number): a growing lag vs a steady one. */
+  latencyP50First: number;
+  latencyP50Last: number;
+  closedDuringRun: number;
+  closeReasons: string[];
+  keptUp: boolean;
+  /** The player processes used most of a core: the load generator may have been the limit. */
+  loadgenBound: boolean;
+  error?: string;
+}
+
+const usage = `rtmpFanout: one ~1 Mbit/s publisher, N RTMP players, Nimbus vs node-media-server.
+
+  --players=LIST        player counts (default 100,200,400,800,1200,1600; env BENCH_PLAYERS)
+  --servers=LIST        nimbus,nms (default both)
+  --seconds=S           measurement window per trial (default 10; env BENCH_SECONDS)
+  --warmup=S            after the players connected, before measuring (default 3)
+  --drain=S             after the window, for frames in flight (default 2)
+  --repeat=R            trials per server and N (default 1; the medians are reported)
+  --kbps=K              stream bitrate (default 1000)
+  --player-procs=P      player processes (default 1)
+  --concurrency=C       players connecting at once (default 32)
+  --min-delivery=R      kept up: delivered/expected at least R (default 0.99)
+  --latency-limit=MS    kept up: latency p99 under MS (default 1000)
+  --no-stop-on-fail     keep trying larger N after a server fell behind
+  --max-minutes=M       skip the trials that would not end within M minutes (default 10)
+  --profile             run the servers with --cpu-prof (profiles in bench/results/profiles/)
+  --quick               smoke run: --players=10,40 --seconds=2 --warmup=1 --drain=1
+  --out=DIR             JSON results folder (default bench/results)
+`;
+
+export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      players: { type: 'string' },
+      servers: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      drain: { type: 'string' },
+      repeat: { type: 'string' },
+      kbps: { type: 'string' },
+      'player-procs': { type: 'string' },
+      concurrency: { type: 'string' },
+      'min-delivery': { type: 'string' },
+      'latency-limit': { type: 'string' },
+      'no-stop-on-fail': { type: 'boolean' },
+      'max-minutes': { type: 'string' },
+      profile: { type: 'boolean' },
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(usage);
+    return null;
+  }
+  const quick = values.quick === true || process.env.BENCH_QUICK === '1';
+  const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
+    if (raw === undefined || raw === '') {
+      return fallback;
+    }
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || v > max) {
+      throw new Error(`--${name}=${raw}: expected a number in ${min}..${max}`);
+    }
+    return v;
+  };
+  const playersRaw = values.players ?? process.env.BENCH_PLAYERS ?? (quick ? '10,40' : '100,200,400,800,1200,1600');
+  const players = playersRaw.split(',').map((s) => num('players', s.trim(), 0, 1, 5000));
+  const servers = (values.servers ?? 'nimbus,nms').split(',').map((s) => s.trim());
+  for (const s of servers) {
+    if (s !== 'nimbus' && s !== 'nms') {
+      throw new Error(`--servers: unknown server "${s}" (nimbus, nms)`);
+    }
+  }
+  return {
+    players: [...new Set(players)].sort((a, b) => a - b),
+    servers: servers as ServerKind[],
+    seconds: num('seconds', values.seconds ?? process.env.BENCH_SECONDS, quick ? 2 : 10, 1, 120),
+    warmup: num('warmup', values.warmup, quick ? 1 : 3, 0, 60),
+    drain: num('drain', values.drain, quick ? 1 : 2, 0.5, 30),
+    repeat: Math.round(num('repeat', values.repeat, 1, 1, 10)),
+    kbps: num('kbps', values.kbps, 1000, 50, 50_000),
+    playerProcesses: Math.round(num('player-procs', values['player-procs'], 1, 1, 8)),
+    concurrency: Math.round(num('concurrency', values.concurrency, 32, 1, 512)),
+    minDelivery: num('min-delivery', values['min-delivery'], 0.99, 0, 1),
+    latencyLimitMs: num('latency-limit', values['latency-limit'], 1000, 1, 60_000),
+    stopOnFail: values['no-stop-on-fail'] !== true,
+    maxMinutes: num('max-minutes', values['max-minutes'], 10, 0.5, 120),
+    profile: values.profile === true,
+    outDir: values.out ?? `${repoRoot}bench/results`,
+  };
+};
+
+/** One player process, as seen from the benchmark. */
+class PlayerProcess {
+  readonly child: ChildProcess;
+  private readonly waiting: Array<(e: PlayerEvent) => void> = [];
+  private readonly exited: Promise<void>;
+
+  constructor() {
+    this.child = fork(new URL('../lib/playerProcess.ts', import.meta.url), [], {
+      // BENCH_PLAYER_NODE_ARGS: extra node options for the player processes (e.g. --cpu-prof).
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_PLAYER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    track(this.child);
+    this.child.on('message', (e: PlayerEvent) => {
+      this.waiting.shift()?.(e);
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  send(cmd: PlayerCommand): void {
+    if (this.child.connected) {
+      this.child.send(cmd);
+    }
+  }
+
+  /** The next event from the process. */
+  async next<T extends PlayerEvent>(ev: T['ev'], timeoutMs: number): Promise<T> {
+    const event = await withTimeout(
+      new Promise<PlayerEvent>((resolve, reject) => {
+        this.waiting.push(resolve);
+        void this.exited.then(() => reject(new Error('player process exited')));
+      }),
+      timeoutMs,
+      `player process: ${ev}`,
+    );
+    if (event.ev === 'error') {
+      throw new Error(`player process: ${event.message}`);
+    }
+    if (event.ev !== ev) {
+      throw new Error(`player process: expected ${ev}, got ${event.ev}`);
+    }
+    return event as T;
+  }
+
+  async stop(): Promise<void> {
+    this.send({ cmd: 'stop' });
+    try {
+      await withTimeout(this.exited, 5000, 'player process exit');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+  }
+}
+
+const median = (values: number[]): number => {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length === 0 ? Number.NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+const split = (n: number, parts: number): number[] =>
+  Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0)).filter((x) => x > 0);
+
+const readyTimeoutMs = (players: number): number => 60_000 + players * 100;
+
+const trialBudgetSeconds = (o: FanoutOptions, players: number): number => 4 + players / 100 + o.warmup + o.seconds + o.drain;
+
+const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, repeat: number, profile: StreamProfile): Promise<TrialResult> => {
+  const nodeArgs = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${o.outDir}/profiles`, `--cpu-prof-name=${kind}-${players}-${repeat}-${Date.now()}.cpuprofile`] : [];
+  const server: ServerHandle = await startServer(kind, { nodeArgs });
+  const url = `rtmp://127.0.0.1:${server.port}/live`;
+  const stream = 'bench';
+  const procs: PlayerProcess[] = [];
+  const publisherClient = new RtmpClient();
+  let publisher: StreamPublisher | null = null;
+  try {
+    await withTimeout(publisherClient.connect(url), 10_000, 'publisher connect');
+    const streamId = await publisherClient.publish(stream);
+    // Bounded, with room for a slow join (the players get up to readyTimeout to connect).
+    publisher = new StreamPublisher(publisherClient, streamId, profile, trialBudgetSeconds(o, players) * 1000 + readyTimeoutMs(players) + 30_000);
+    publisher.start();
+    await sleep(1000);
+    const rssBase = readRssKiB(server.pid);
+
+    for (const count of split(players, o.playerProcesses)) {
+      const p = new PlayerProcess();
+      procs.push(p);
+      p.send({
+        cmd: 'start',
+        url,
+        stream,
+        players: count,
+        concurrency: Math.max(1, Math.round(o.concurrency / o.playerProcesses)),
+        connectTimeoutMs: 15_000,
+        maxLifetimeMs: (trialBudgetSeconds(o, players) + 60) * 1000 + readyTimeoutMs(players),
+        // Armed one second before the window, then the window and the drain; 1.5 × for margin.
+        logCapacity: Math.ceil(count * (profile.fps + profile.audioFps) * (1 + o.seconds + o.drain + 2) * 1.5),
+      });
+    }
+    const readies: ReadyEvent[] = await Promise.all(procs.map((p) => p.next<ReadyEvent>('ready', readyTimeoutMs(players))));
+    const connected = readies.reduce((a, r) => a + r.connected, 0);
+    const connectFailures = readies.flatMap((r) => r.errors);
+    const connectMs = Math.max(...readies.map((r) => r.connectMs));
+
+    // Arm the players' logs a second before the window: a busy player process may read its
+    // sockets before the IPC pipe, so the window is chosen by sequence number, not by arrival.
+    await sleep(Math.max(0, o.warmup - 1) * 1000);
+    for (const p of procs) {
+      p.send({ cmd: 'arm' });
+    }
+    await sleep(Math.min(1, o.warmup) * 1000);
+
+    const videoStart = publisher.videoSeq;
+    const audioStart = publisher.audioSeq;
+    const t0 = performance.now();
+    const cpu0 = readCpuTimes(server.pid);
+    const playerCpu0 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
+    let rssPeak = 0;
+    const deadline = t0 + o.seconds * 1000;
+    while (performance.now() < deadline) {
+      await sleep(Math.min(500, deadline - performance.now()));
+      rssPeak = Math.max(rssPeak, readRssKiB(server.pid));
+    }
+    const videoEnd = publisher.videoSeq;
+    const audioEnd = publisher.audioSeq;
+    const cpu1 = readCpuTimes(server.pid);
+    const playerCpu1 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
+    const t1 = performance.now();
+    const rssEnd = readRssKiB(server.pid);
+
+    await sleep(o.drain * 1000);
+    const reports: ReportEvent[] = await Promise.all(
+      procs.map((p) => {
+        p.send({ cmd: 'report', videoStart, videoEnd, audioStart, audioEnd });
+        return p.next<ReportEvent>('report', 30_000);
+      }),
+    );
+    const histogram = new LatencyHistogram();
+    for (const r of reports) {
+      histogram.merge(LatencyHistogram.fromSparse(r.histogram, r.latencyMax, r.latencySum));
+    }
+    const seconds = (t1 - t0) / 1000;
+    const publisherFrames = videoEnd - videoStart + (audioEnd - audioStart);
+    const expected = publisherFrames * players;
+    const delivered = reports.reduce((a, r) => a + r.delivered, 0);
+    const serverCpu = cpu1.user + cpu1.system - (cpu0.user + cpu0.system);
+    const overflow = reports.reduce((a, r) => a + r.overflow, 0);
+    const deliveredRatio = expected === 0 ? 0 : delivered / expected;
+    const latencyP99 = histogram.quantile(0.99);
+    const playerCpuPercent = ((playerCpu1 - playerCpu0) / seconds / o.playerProcesses) * 100;
+    return {
+      server: kind,
+      players,
+      repeat,
+      connected,
+      connectFailures,
+      connectMs: Math.round(connectMs),
+      measuredSeconds: seconds,
+      serverCpuSeconds: serverCpu,
+      serverSystemShare: serverCpu > 0 ? (cpu1.system - cpu0.system) / serverCpu : Number.NaN,
+      serverCpuPercent: (serverCpu / seconds) * 100,
+      playerCpuPercent,
+      publisherFrames,
+      expected,
+      delivered,
+      deliveredRatio,
+      minPlayerRatio: Math.min(...reports.map((r) => r.minPlayerRatio)),
+      playersBelow99: reports.reduce((a, r) => a + r.playersBelow99, 0),
+      duplicates: reports.reduce((a, r) => a + r.duplicates, 0),
+      cpuUsPerFrame: delivered === 0 ? Number.NaN : (serverCpu * 1e6) / delivered,
+      rssBaseKiB: rssBase,
+      rssEndKiB: rssEnd,
+      rssPeakKiB: rssPeak,
+      memKiBPerPlayer: (rssEnd - rssBase) / players,
+      latencyP50: histogram.quantile(0.5),
+      latencyP99,
+      latencyMax: histogram.max,
+      latencyP50First: median(reports.map((r) => r.latencyP50First)),
+      latencyP50Last: median(reports.map((r) => r.latencyP50Last)),
+      closedDuringRun: reports.reduce((a, r) => a + r.closed, 0),
+      closeReasons: reports.flatMap((r) => r.closeReasons),
+      keptUp: connected === players && deliveredRatio >= o.minDelivery && latencyP99 < o.latencyLimitMs,
+      loadgenBound: playerCpuPercent > 90,
+      ...(overflow > 0 ? { error: `player log overflow (${overflow} receipts not logged): the numbers are incomplete` } : {}),
+    };
+  } finally {
+    publisher?.stop();
+    await Promise.all(procs.map((p) => p.stop()));
+    publisherClient.close();
+    const how = await server.stop();
+    if (how !== '0' && how !== 'SIGTERM') {
+      process.stderr.write(`${kind} exited with ${how}; last output:\n${server.output().slice(-2000)}\n`);
+    }
+  }
+};
+
+const failedTrial = (kind: ServerKind, players: number, repeat: number, err: unknown): TrialResult => ({
+  server: kind, players, repeat, connected: 0, connectFailures: [], connectMs: 0, measuredSeconds: 0, serverCpuSeconds: 0, serverSystemShare: Number.NaN,
+  serverCpuPercent: 0, playerCpuPercent: 0, publisherFrames: 0, expected: 0, delivered: 0, deliveredRatio: 0, minPlayerRatio: 0,
+  playersBelow99: players, duplicates: 0, cpuUsPerFrame: Number.NaN, rssBaseKiB: 0, rssEndKiB: 0, rssPeakKiB: 0,
+  memKiBPerPlayer: Number.NaN, latencyP50: Number.NaN, latencyP99: Number.NaN, latencyMax: Number.NaN,
+  latencyP50First: Number.NaN, latencyP50Last: Number.NaN, closedDuringRun: 0,
+  closeReasons: [], keptUp: false, loadgenBound: false, error: err instanceof Error ? err.message : String(err),
+});
+
+/** The trials of one server at one N, reduced to medians (kept up only if every repeat did). */
+export interface Cell {
+  server: ServerKind;
+  players: number;
+  trials: TrialResult[];
+  cpuUsPerFrame: number;
+  deliveredRatio: number;
+  memKiBPerPlayer: number;
+  latencyP50: number;
+  latencyP99: number;
+  serverCpuPercent: number;
+  serverSystemShare: number;
+  playerCpuPercent: number;
+  connectMs: number;
+  latencyP50First: number;
+  latencyP50Last: number;
+  keptUp: boolean;
+  loadgenBound: boolean;
+}
+
+const cellOf = (trials: TrialResult[]): Cell => ({
+  server: trials[0].server,
+  players: trials[0].players,
+  trials,
+  cpuUsPerFrame: median(trials.map((t) => t.cpuUsPerFrame)),
+  deliveredRatio: median(trials.map((t) => t.deliveredRatio)),
+  memKiBPerPlayer: median(trials.map((t) => t.memKiBPerPlayer)),
+  latencyP50: median(trials.map((t) => t.latencyP50)),
+  latencyP99: median(trials.map((t) => t.latencyP99)),
+  serverCpuPercent: median(trials.map((t) => t.serverCpuPercent)),
+  serverSystemShare: median(trials.map((t) => t.serverSystemShare)),
+  playerCpuPercent: median(trials.map((t) => t.playerCpuPercent)),
+  connectMs: median(trials.map((t) => t.connectMs)),
+  latencyP50First: median(trials.map((t) => t.latencyP50First)),
+  latencyP50Last: median(trials.map((t) => t.latencyP50Last)),
+  keptUp: trials.every((t) => t.keptUp),
+  loadgenBound: trials.some((t) => t.loadgenBound),
+});
+
+export interface FanoutSummary {
+  /** Largest N that kept up (all smaller N too), per server; `limited` false when it never fell behind. */
+  maxPlayers: Record<string, { players: number; limited: boolean }>;
+  ratios: Array<{ players: number; cpuPerFrame: number; memPerPlayer: number }>;
+  cpuPerFrameRatioGeomean: number;
+  memPerPlayerRatioGeomean: number;
+  maxPlayersRatio: string;
+}
+
+const summarize = (o: FanoutOptions, cells: Cell[]): FanoutSummary => {
+  const maxPlayers: FanoutSummary['maxPlayers'] = {};
+  for (const kind of o.servers) {
+    let best = 0;
+    let limited = false;
+    for (const n of o.players) {
+      const cell = cells.find((c) => c.server === kind && c.players === n);
+      if (cell === undefined) {
+        break;
+      }
+      if (!cell.keptUp) {
+        limited = true;
+        break;
+      }
+      best = n;
+    }
+    maxPlayers[kind] = { players: best, limited };
+  }
+  const ratios: FanoutSummary['ratios'] = [];
+  for (const n of o.players) {
+    const a = cells.find((c) => c.server === 'nimbus' && c.players === n);
+    const b = cells.find((c) => c.server === 'nms' && c.players === n);
+    if (a !== undefined && b !== undefined) {
+      ratios.push({ players: n, cpuPerFrame: a.cpuUsPerFrame / b.cpuUsPerFrame, memPerPlayer: a.memKiBPerPlayer / b.memKiBPerPlayer });
+    }
+  }
+  // Geometric means over the N both servers kept up at (past that, the CPU per frame of a server
+  // that drops or queues is not comparable).
+  const both = ratios.filter((r) => cells.filter((c) => c.players === r.players).every((c) => c.keptUp));
+  let maxPlayersRatio = '-';
+  const a = maxPlayers.nimbus;
+  const b = maxPlayers.nms;
+  if (a !== undefined && b !== undefined) {
+    const r = a.players === 0 && b.players === 0 ? Number.NaN : b.players === 0 ? Number.POSITIVE_INFINITY : a.players / b.players;
+    const value = Number.isNaN(r) ? '-' : Number.isFinite(r) ? r.toFixed(2) : '∞';
+    maxPlayersRatio = a.limited && b.limited ? value : !a.limited && b.limited ? `≥${value}` : a.limited && !b.limited ? `≤${value}` : `? (neither fell behind up to ${Math.max(...o.players)})`;
+  }
+  return {
+    maxPlayers,
+    ratios,
+    cpuPerFrameRatioGeomean: geometricMean(both.map((r) => r.cpuPerFrame)),
+    memPerPlayerRatioGeomean: geometricMean(both.map((r) => r.memPerPlayer)),
+    maxPlayersRatio,
+  };
+};
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)}%` : '-');
+
+export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSummary): string => {
+  const rows = cells.map((c) => {
+    const t = c.trials[0];
+    return [
+      c.server,
+      c.players,
+      t.error !== undefined ? 'error' : `${Math.min(...c.trials.map((x) => x.connected))}`,
+      fmt(c.deliveredRatio, 4),
+      fmt(c.cpuUsPerFrame, 2),
+      pct(c.serverCpuPercent),
+      pct(c.serverSystemShare * 100),
+      fmt(c.memKiBPerPlayer, 1),
+      fmt(c.latencyP50, 1),
+      fmt(c.latencyP99, 1),
+      `${fmt(c.latencyP50First, 0)}→${fmt(c.latencyP50Last, 0)}`,
+      fmt(c.connectMs / 1000, 1),
+      `${pct(c.playerCpuPercent)}${c.loadgenBound ? '!' : ''}`,
+      c.keptUp ? 'yes' : 'NO',
+    ];
+  });
+  const lines = [
+    formatTable(
+      ['server', 'players', 'conn', 'deliv/exp', 'cpu µs/frame', 'srv cpu', 'of it sys', 'KiB/player', 'p50 ms', 'p99 ms', 'p50 trend', 'join s', 'loadgen', 'kept up'],
+      rows,
+    ),
+    '',
+    formatTable(
+      ['players', 'cpu/frame nimbus/nms', 'mem/player nimbus/nms'],
+      summary.ratios.map((r) => [r.players, fmt(r.cpuPerFrame, 2), fmt(r.memPerPlayer, 2)]),
+    ),
+    '',
+    ...Object.entries(summary.maxPlayers).map(
+      ([k, v]) => `most players served (${k}): ${v.limited ? '' : '≥ '}${v.players}${v.limited ? '' : ' (never fell behind)'}`,
+    ),
+    `ratios nimbus/nms (geometric mean over the N both kept up at; < 1 = Nimbus better): cpu per frame ${fmt(summary.cpuPerFrameRatioGeomean, 2)}, memory per player ${fmt(summary.memPerPlayerRatioGeomean, 2)}; most players ${summary.maxPlayersRatio}`,
+    `kept up = all players connected, delivered/expected >= ${o.minDelivery} and latency p99 < ${o.latencyLimitMs} ms. frame = one audio or video message delivered to one player.`,
+    'srv cpu = server utime+stime over the window (% of one core), of it sys = the kernel part; p50 trend = latency p50 (ms) of the first → last tenth of the window;',
+    'join s = time for all players to connect and start playing; loadgen = player process CPU (% of one core; ! = over 90 %, the load generator may be the limit).',
+  ];
+  return lines.join('\n');
+};
+
+const peerVersion = (): string => {
+  try {
+    return (JSON.parse(readFileSync(`${repoRoot}node_modules/node-media-server/package.json`, 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+};
+
+const nimbusBuild = (): FanoutRun['nimbus'] => {
+  const git = (...args: string[]): string | null => {
+    try {
+      return execFileSync('git', ['-C', repoRoot, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const status = git('status', '--porcelain', '--', 'src');
+  return {
+    cli: process.env.BENCH_NIMBUS_CLI ?? `${repoRoot}dist/cli.js`,
+    // BENCH_NIMBUS_LABEL names an external build (BENCH_NIMBUS_CLI) in the report.
+    commit: process.env.BENCH_NIMBUS_CLI !== undefined ? (process.env.BENCH_NIMBUS_LABEL ?? 'external build') : (git('rev-parse', '--short', 'HEAD') ?? '?'),
+    srcDirty: status === null ? null : status !== '',
+  };
+};
+
+export interface FanoutRun {
+  benchmark: 'rtmpFanout';
+  startedAt: string;
+  durationSeconds: number;
+  machine: MachineInfo;
+  machineAtEnd: MachineInfo;
+  options: FanoutOptions;
+  stream: StreamProfile & { keyBytes: number; interBytes: number; audioBytes: number };
+  peer: string;
+  /** What Nimbus build ran: its cli.js, the repository's commit, and whether src/ had uncommitted changes. */
+  nimbus: { cli: string; commit: string; srcDirty: boolean | null };
+  cells: Array<Omit<Cell, 'trials'>>;
+  trials: TrialResult[];
+  summary: FanoutSummary;
+  resultFile: string;
+}
+
+export const runFanout = async (o: FanoutOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<FanoutRun> => {
+  installCleanup();
+  if (process.env.BENCH_NIMBUS_CLI === undefined && distIsStale()) {
+    log('warning: dist/ is older than src/ (or missing): run `npm run build` first, Nimbus runs from dist/');
+  }
+  const startedAt = new Date();
+  const began = performance.now();
+  const machine = machineInfo();
+  const profile = defaultProfile(o.kbps);
+  const sizes = frameSizes(profile);
+  const trials: TrialResult[] = [];
+  const fellBehind = new Set<ServerKind>();
+  const deadline = began + o.maxMinutes * 60_000;
+  log(`rtmpFanout: ${o.kbps} kbit/s (video ${profile.fps} fps, keyframe ${sizes.key} B every ${profile.gop}, inter ${sizes.inter} B; audio ${profile.audioFps.toFixed(1)}/s × ${sizes.audio} B), players ${o.players.join(',')}, ${o.seconds} s windows, servers ${o.servers.join(',')}`);
+  for (let r = 0; r < o.repeat; r++) {
+    for (let i = 0; i < o.players.length; i++) {
+      const n = o.players[i];
+      // Alternate which server goes first, so drift in the machine's load hits both alike.
+      const order = (i + r) % 2 === 0 ? o.servers : [...o.servers].reverse();
+      for (const kind of order) {
+        if (o.stopOnFail && fellBehind.has(kind)) {
+          continue;
+        }
+        if (performance.now() + trialBudgetSeconds(o, n) * 1000 > deadline) {
+          log(`  ${kind} ${n} players: skipped (--max-minutes=${o.maxMinutes} reached)`);
+          continue;
+        }
+        let t: TrialResult;
+        try {
+          t = await runTrial(o, kind, n, r, profile);
+        } catch (err) {
+          t = failedTrial(kind, n, r, err);
+        }
+        trials.push(t);
+        if (!t.keptUp) {
+          fellBehind.add(kind);
+        }
+        log(
+          `  ${kind.padEnd(6)} ${String(n).padStart(5)} players: ${t.error ?? `conn ${t.connected}, deliv ${fmt(t.deliveredRatio, 4)}, ${fmt(t.cpuUsPerFrame, 2)} µs/frame, srv ${pct(t.serverCpuPercent)} (sys ${pct(t.serverSystemShare * 100)}), ${fmt(t.memKiBPerPlayer, 1)} KiB/player, p50 ${fmt(t.latencyP50, 1)} ms (${fmt(t.latencyP50First, 0)}→${fmt(t.latencyP50Last, 0)}), p99 ${fmt(t.latencyP99, 1)} ms, join ${fmt(t.connectMs / 1000, 1)} s, loadgen ${pct(t.playerCpuPercent)}${t.keptUp ? '' : ' FELL BEHIND'}${t.closedDuringRun > 0 ? `, ${t.closedDuringRun} closed (${t.closeReasons[0]})` : ''}`}`,
+        );
+      }
+    }
+  }
+  const cells: Cell[] = [];
+  for (const kind of o.servers) {
+    for (const n of o.players) {
+      const ts = trials.filter((t) => t.server === kind && t.players === n);
+      if (ts.length > 0) {
+        cells.push(cellOf(ts));
+      }
+    }
+  }
+  cells.sort((a, b) => a.players - b.players || a.server.localeCompare(b.server));
+  const summary = summarize(o, cells);
+  mkdirSync(o.outDir, { recursive: true });
+  const resultFile = `${o.outDir}/rtmpFanout-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
+  const run: FanoutRun = {
+    benchmark: 'rtmpFanout',
+    startedAt: startedAt.toISOString(),
+    durationSeconds: Math.round((performance.now() - began) / 1000),
+    machine,
+    machineAtEnd: machineInfo(),
+    options: o,
+    stream: { ...profile, keyBytes: sizes.key, interBytes: sizes.inter, audioBytes: sizes.audio },
+    peer: `node-media-server ${peerVersion()} (npm), bench/peers/nms-server.mjs`,
+    nimbus: nimbusBuild(),
+    cells: cells.map(({ trials: _trials, ...rest }) => rest),
+    trials,
+    summary,
+    resultFile,
+  };
+  writeFileSync(resultFile, `${JSON.stringify(run, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  return run;
+};
+
+export const main = async (argv: string[]): Promise<number> => {
+  const o = parseFanoutArgs(argv);
+  if (o === null) {
+    return 0;
+  }
+  const run = await runFanout(o);
+  process.stdout.write(
+    `\nrtmpFanout — ${run.machine.nproc} cores (${run.machine.cpuModel}), node ${run.machine.node}, load average ${run.machine.loadavg.join(' ')} → ${run.machineAtEnd.loadavg.join(' ')}, ${run.durationSeconds} s\n` +
+      `nimbus ${run.nimbus.commit}${run.nimbus.srcDirty === true ? ' (src/ has uncommitted changes)' : ''} from ${run.nimbus.cli}; peer ${run.peer}\n\n`,
+  );
+  process.stdout.write(`${renderFanout(o, run.cells.map((c) => ({ ...c, trials: run.trials.filter((t) => t.server === c.server && t.players === c.players) })), run.summary)}\n\nJSON: ${run.resultFile}\n`);
+  return 0;
+};
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

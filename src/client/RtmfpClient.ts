@@ -1,0 +1,436 @@
+import { createHash } from 'node:crypto';
+import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { encodeAmf0 } from '../amf/index.js';
+import type { Kernels } from '../kernels/Kernels.js';
+import { loadKernels } from '../kernels/index.js';
+import { AddressOrigin, type RtmfpAddress } from '../protocols/rtmfp/address.js';
+import { epdForPeerId, epdForUrl } from '../protocols/rtmfp/epd.js';
+import type { RtmfpSendFlow } from '../protocols/rtmfp/flows/RtmfpSendFlow.js';
+import { RtmfpHandshake } from '../protocols/rtmfp/RtmfpHandshake.js';
+import { Mode, readSessionId } from '../protocols/rtmfp/RtmfpPacket.js';
+import { GROUP_METADATA, TcType, encodeTcMessage, tcMetadata } from '../protocols/rtmfp/tcMessage.js';
+import { Logger } from '../util/Logger.js';
+import { RtmpCallError, type RtmpStatus } from './RtmpClient.js';
+import { type InitiatorResult, RtmfpIdentity, RtmfpInitiator } from './rtmfp/RtmfpInitiator.js';
+import { type ClientSessionEvents, RtmfpClientSession } from './rtmfp/RtmfpClientSession.js';
+
+export interface RtmfpClientOptions {
+  /** Called for every audio/video/data message received (light mode: no event per frame). */
+  onMedia?: (type: number, timestamp: number, payload: Buffer, streamId: number) => void;
+  /** Local address to bind (default 127.0.0.1 for loopback tests; use 0.0.0.0 otherwise). */
+  bindHost?: string;
+}
+
+interface PendingCall {
+  resolve: (values: unknown[]) => void;
+  reject: (err: Error) => void;
+}
+
+const log = new Logger('rtmfp-client');
+const TICK_MS = 50;
+
+/**
+ * An RTMFP client (initiator) for tests, benchmarks and users: handshake (following Redirects),
+ * NetConnection connect and calls, publish and play, P2P to a peer ID through the server's
+ * rendezvous, and NetGroup join. Statuses arrive as 'status' events (streamId, info), server
+ * invocations as 'invoke', group introductions as 'groupMember' (peer ID hex), P2P messages as
+ * 'peerMessage' (peer ID hex, Buffer). One UDP socket per client; hundreds fit in one process.
+ */
+export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
+  readonly identity = new RtmfpIdentity();
+  readonly kernels: Kernels = loadKernels();
+  private socket: Socket | null = null;
+  session: RtmfpClientSession | null = null;
+  private initiators = new Set<RtmfpInitiator>();
+  /** P2P sessions by peer address ("host:port"). */
+  private readonly peerSessions = new Map<string, RtmfpClientSession>();
+  private readonly peerIds = new Map<RtmfpClientSession, string>();
+  /** Answers peers that introduce themselves through the server (FIHello → RHello...). */
+  private responder: RtmfpHandshake | null = null;
+  private readonly streamFlows = new Map<number, RtmfpSendFlow>();
+  private readonly calls = new Map<number, PendingCall>();
+  private nextTransaction = 1;
+  private timer: NodeJS.Timeout | null = null;
+  private flushScheduled = false;
+  private readonly dirty = new Set<RtmfpClientSession>();
+  closed = false;
+  readonly statuses: Array<{ streamId: number; info: RtmpStatus }> = [];
+
+  constructor(private readonly options: RtmfpClientOptions = {}) {
+    super();
+  }
+
+  /** Our peer ID (hex), as the server and other peers know us. */
+  get peerId(): string {
+    return this.identity.peerId.toString('hex');
+  }
+
+  /** Local UDP port. */
+  get port(): number {
+    return this.socket?.address().port ?? 0;
+  }
+
+  private async open(): Promise<Socket> {
+    if (this.socket !== null) {
+      return this.socket;
+    }
+    const host = this.options.bindHost ?? '127.0.0.1';
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: host, port: 0 }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    socket.on('error', (err) => log.debug(`socket error: ${err.message}`));
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+    return socket;
+  }
+
+  private send(datagram: Buffer, address: RtmfpAddress): void {
+    this.socket?.send(datagram, address.port, address.host);
+  }
+
+  /** Handshake with `first` for `epd`; resolves with the session keys. */
+  private handshake(epd: Buffer, first: RtmfpAddress): Promise<InitiatorResult> {
+    return new Promise((resolve, reject) => {
+      const initiator = new RtmfpInitiator(this.kernels, this.identity, epd, first, (d, a) => this.send(d, a), (result) => {
+        this.initiators.delete(initiator);
+        if (result instanceof Error) {
+          reject(result);
+        } else {
+          resolve(result);
+        }
+      });
+      this.initiators.add(initiator);
+      initiator.start();
+    });
+  }
+
+  /**
+   * Handshake, NetConnection `connect`, then `setPeerInfo` with our address. Resolves with the
+   * `_result` info; rejects with an RtmpCallError (Connect.Rejected...) or a handshake error.
+   */
+  async connect(url: string, commandExtra: Record<string, unknown> = {}, ...args: unknown[]): Promise<RtmpStatus> {
+    const u = new URL(url);
+    await this.open();
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const port = u.port === '' ? 1935 : Number(u.port);
+    const result = await this.handshake(epdForUrl(url), { host, port, origin: AddressOrigin.UNKNOWN });
+    const session = new RtmfpClientSession(this.kernels, log, result, result.address, (d, a) => this.send(d, a), this);
+    this.session = session;
+    this.streamFlows.set(0, session.openFlow(tcMetadata(0)));
+    const app = u.pathname.replace(/^\//, '') + u.search;
+    const [info] = await this.call('connect', {
+      app,
+      flashVer: 'WIN 11,7,700,202',
+      tcUrl: url,
+      fpad: false,
+      capabilities: 235,
+      audioCodecs: 3575,
+      videoCodecs: 252,
+      videoFunction: 1,
+      objectEncoding: 3,
+      ...commandExtra,
+    }, ...args);
+    this.command(0, 'setPeerInfo', 0, null, `127.0.0.1:${this.port}`);
+    return (info ?? {}) as RtmpStatus;
+  }
+
+  private command(streamId: number, name: string, transaction: number, commandObject: unknown, ...args: unknown[]): void {
+    const flow = this.streamFlows.get(streamId);
+    if (flow === undefined || this.session === null) {
+      throw new Error(`no flow for stream ${streamId}`);
+    }
+    const body = Buffer.concat([Buffer.alloc(1), encodeAmf0(name, transaction, commandObject, ...args)]);
+    flow.write(encodeTcMessage(TcType.COMMAND_AMF3, 0, body), true, Date.now());
+    this.requestFlush(this.session);
+  }
+
+  /** NetConnection.call: resolves with the values after the command object of `_result`. */
+  call(name: string, commandObject: unknown = null, ...args: unknown[]): Promise<unknown[]> {
+    const transaction = this.nextTransaction++;
+    return new Promise((resolve, reject) => {
+      if (this.closed || this.session === null) {
+        reject(new Error('not connected'));
+        return;
+      }
+      this.calls.set(transaction, { resolve, reject });
+      this.command(0, name, transaction, commandObject, ...args);
+    });
+  }
+
+  async createStream(): Promise<number> {
+    const [id] = await this.call('createStream');
+    const streamId = Number(id);
+    this.streamFlows.set(streamId, this.session!.openFlow(tcMetadata(streamId)));
+    return streamId;
+  }
+
+  /** Sends a command on a stream's flow (publish, play, pause...) without waiting. */
+  streamCommand(streamId: number, name: string, ...args: unknown[]): void {
+    this.command(streamId, name, 0, null, ...args);
+  }
+
+  waitStatus(streamId: number, codes: string[], timeoutMs = 10_000): Promise<RtmpStatus> {
+    const seen = this.statuses.find((s) => s.streamId === streamId && codes.includes(s.info.code ?? ''));
+    if (seen !== undefined) {
+      return Promise.resolve(seen.info);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('status', listener);
+        reject(new Error(`no ${codes.join('/')} on stream ${streamId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (id: number, info: RtmpStatus): void => {
+        if (id === streamId && codes.includes(info.code ?? '')) {
+          clearTimeout(timer);
+          this.off('status', listener);
+          resolve(info);
+        }
+      };
+      this.on('status', listener);
+    });
+  }
+
+  async publish(name: string): Promise<number> {
+    const id = await this.createStream();
+    this.streamCommand(id, 'publish', name, 'live');
+    const info = await this.waitStatus(id, ['NetStream.Publish.Start', 'NetStream.Publish.BadName', 'NetStream.Publish.Failed']);
+    if (info.code !== 'NetStream.Publish.Start') {
+      throw new RtmpCallError(info);
+    }
+    return id;
+  }
+
+  async play(name: string): Promise<number> {
+    const id = await this.createStream();
+    this.streamCommand(id, 'play', name, -2);
+    const info = await this.waitStatus(id, ['NetStream.Play.Start', 'NetStream.Play.Failed']);
+    if (info.code !== 'NetStream.Play.Start') {
+      throw new RtmpCallError(info);
+    }
+    return id;
+  }
+
+  /** Publisher side: one media message (8 audio, 9 video, 18 data) on `streamId`. */
+  writeMedia(streamId: number, type: number, timestamp: number, payload: Buffer): void {
+    const flow = this.streamFlows.get(streamId);
+    if (flow === undefined || this.session === null) {
+      return;
+    }
+    flow.write(encodeTcMessage(type, timestamp, payload), type === TcType.DATA_AMF0, Date.now(), 2000);
+    this.requestFlush(this.session);
+  }
+
+  /** Joins a NetGroup by its 32-byte ID (or a groupspec text, hashed as Flash does for kind 0x10). */
+  joinGroup(group: Buffer | string): void {
+    if (this.session === null) {
+      throw new Error('not connected');
+    }
+    const id = typeof group === 'string' ? createHash('sha256').update(group).digest() : group;
+    const flow = this.session.openFlow(GROUP_METADATA, this.streamFlows.get(0)!.id);
+    flow.write(Buffer.concat([Buffer.from([0x01, 0x21, 0x15]), id]), true, Date.now());
+    this.requestFlush(this.session);
+  }
+
+  /**
+   * P2P: asks the server's rendezvous for `peerIdHex`, handshakes with the address that answers
+   * first, and opens a data flow to it. Resolves once the P2P session exists.
+   */
+  async connectToPeer(peerIdHex: string): Promise<void> {
+    if (this.session === null) {
+      throw new Error('not connected');
+    }
+    const result = await this.handshake(epdForPeerId(Buffer.from(peerIdHex, 'hex')), this.session.address);
+    const session = new RtmfpClientSession(this.kernels, log, result, result.address, (d, a) => this.send(d, a), this);
+    this.peerSessions.set(`${result.address.host}:${result.address.port}`, session);
+    this.peerIds.set(session, peerIdHex);
+    session.openFlow(Buffer.from('P2P', 'latin1'));
+  }
+
+  /** Sends a message to a connected peer on our P2P data flow. */
+  sendToPeer(peerIdHex: string, message: Buffer): void {
+    for (const [session, id] of this.peerIds) {
+      if (id === peerIdHex) {
+        session.mainFlow()?.write(message, true, Date.now());
+        this.requestFlush(session);
+        return;
+      }
+    }
+    throw new Error(`no P2P session with ${peerIdHex}`);
+  }
+
+  private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    const ssid = readSessionId(msg, 0);
+    if (ssid < 0) {
+      return;
+    }
+    const from: RtmfpAddress = { host: rinfo.address, port: rinfo.port, origin: AddressOrigin.OBSERVED };
+    if (ssid === 0 || ssid === this.identity.ssid) {
+      for (const initiator of this.initiators) {
+        if (initiator.receive(Buffer.from(msg), from)) {
+          return;
+        }
+      }
+      if (ssid === 0) {
+        this.onPeerStartup(msg, from);
+        return;
+      }
+    }
+    const key = `${rinfo.address}:${rinfo.port}`;
+    const session = this.peerSessions.get(key) ?? (this.session !== null && key === `${this.session.address.host}:${this.session.address.port}` ? this.session : undefined);
+    session?.receive(msg, Date.now());
+  }
+
+  /** A peer handshaking with us (we are the responder of a P2P session). */
+  private onPeerStartup(msg: Buffer, from: RtmfpAddress): void {
+    this.responder ??= new RtmfpHandshake({ kernels: this.kernels, certificate: this.identity.certificate });
+    void this.responder.receive(msg, from.host, from.port).then((decision) => {
+      if (decision === null) {
+        return;
+      }
+      if (decision.kind === 'rhello' || decision.kind === 'rikeying') {
+        this.send(decision.datagram, from);
+      } else if (decision.kind === 'keying') {
+        const session = new RtmfpClientSession(
+          this.kernels,
+          log,
+          {
+            farSsid: decision.initiatorSsid,
+            encryptKey: this.kernels.createPacketKey(decision.encryptKey),
+            decryptKey: this.kernels.createPacketKey(decision.decryptKey),
+          },
+          from,
+          (d, a) => this.send(d, a),
+          this,
+          Mode.RESPONDER,
+        );
+        this.peerSessions.set(`${from.host}:${from.port}`, session);
+        this.peerIds.set(session, decision.peerId.toString('hex'));
+        session.openFlow(Buffer.from('P2P', 'latin1'));
+        this.send(decision.respond(this.identity.ssid), from);
+        this.emit('peerConnected', decision.peerId.toString('hex'));
+      }
+    });
+  }
+
+  // ClientSessionEvents
+
+  onCommand(session: RtmfpClientSession, streamId: number, values: unknown[]): void {
+    const name = typeof values[0] === 'string' ? values[0] : '';
+    const transaction = typeof values[1] === 'number' ? values[1] : 0;
+    if (name === '_result' || name === '_error') {
+      const call = this.calls.get(transaction);
+      if (call !== undefined) {
+        this.calls.delete(transaction);
+        if (name === '_result') {
+          call.resolve(values.slice(3));
+        } else {
+          call.reject(new RtmpCallError((values[3] ?? {}) as RtmpStatus));
+        }
+      }
+      return;
+    }
+    if (name === 'onStatus') {
+      const info = (values[3] ?? {}) as RtmpStatus;
+      this.statuses.push({ streamId, info });
+      this.emit('status', streamId, info);
+      return;
+    }
+    this.emit('invoke', name, values.slice(3), session === this.session ? null : this.peerIds.get(session));
+  }
+
+  onMedia(_session: RtmfpClientSession, streamId: number, type: number, timestamp: number, payload: Buffer): void {
+    this.options.onMedia?.(type, timestamp, payload, streamId);
+  }
+
+  onUserControl(_session: RtmfpClientSession, streamId: number, event: number, data: Buffer): void {
+    this.emit('userControl', event, data, streamId);
+  }
+
+  onRawMessage(session: RtmfpClientSession, metadata: Buffer, message: Buffer): void {
+    if (session === this.session && metadata.equals(GROUP_METADATA)) {
+      if (message.length === 33 && message[0] === 0x0b) {
+        this.emit('groupMember', message.subarray(1).toString('hex'));
+      }
+      return;
+    }
+    const peer = this.peerIds.get(session);
+    if (peer !== undefined) {
+      this.emit('peerMessage', peer, message);
+    }
+  }
+
+  onClosed(session: RtmfpClientSession, reason: string): void {
+    if (session === this.session) {
+      this.shutdown(new Error(`session closed: ${reason}`));
+    } else {
+      this.peerSessions.delete(`${session.address.host}:${session.address.port}`);
+      this.peerIds.delete(session);
+    }
+  }
+
+  requestFlush(session: RtmfpClientSession): void {
+    this.dirty.add(session);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        const now = Date.now();
+        for (const s of this.dirty) {
+          s.output.flush(now, false);
+        }
+        this.dirty.clear();
+      });
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    this.session?.tick(now);
+    for (const session of this.peerSessions.values()) {
+      session.tick(now);
+    }
+  }
+
+  private shutdown(err: Error | null): void {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    for (const call of this.calls.values()) {
+      call.reject(err ?? new Error('connection closed'));
+    }
+    this.calls.clear();
+    for (const initiator of [...this.initiators]) {
+      initiator.cancel();
+    }
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+    this.emit('close', err);
+    const socket = this.socket;
+    this.socket = null;
+    // Let the close request leave before the socket goes.
+    setTimeout(() => socket?.close(), 20);
+  }
+
+  close(): void {
+    if (this.closed) {
+      return;
+    }
+    this.session?.close();
+    for (const session of this.peerSessions.values()) {
+      session.close();
+    }
+    this.shutdown(null);
+  }
+
+}

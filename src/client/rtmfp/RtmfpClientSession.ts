@@ -1,0 +1,163 @@
+import { AmfReader } from '../../amf/index.js';
+import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
+import type { RtmfpAddress } from '../../protocols/rtmfp/address.js';
+import { Congestion } from '../../protocols/rtmfp/flows/Congestion.js';
+import { RtmfpRecvFlow } from '../../protocols/rtmfp/flows/RtmfpRecvFlow.js';
+import { RtmfpSendFlow } from '../../protocols/rtmfp/flows/RtmfpSendFlow.js';
+import type { RtmfpEndpoint } from '../../protocols/rtmfp/RtmfpEndpoint.js';
+import { Mode } from '../../protocols/rtmfp/RtmfpPacket.js';
+import { RtmfpSessionInput } from '../../protocols/rtmfp/RtmfpSessionInput.js';
+import { RtmfpSessionOutput } from '../../protocols/rtmfp/RtmfpSessionOutput.js';
+import { TC_HEADER_SIZE, TcType, classifyFlow } from '../../protocols/rtmfp/tcMessage.js';
+import type { Logger } from '../../util/Logger.js';
+
+/** What a client session reports to its owner. */
+export interface ClientSessionEvents {
+  /** A TC command (name, transaction id, command object, args...) on NetStream `streamId`. */
+  onCommand(session: RtmfpClientSession, streamId: number, values: unknown[]): void;
+  /** Audio, video or data on NetStream `streamId`. */
+  onMedia(session: RtmfpClientSession, streamId: number, type: number, timestamp: number, payload: Buffer): void;
+  /** A user control event on NetStream `streamId`. */
+  onUserControl(session: RtmfpClientSession, streamId: number, event: number, data: Buffer): void;
+  /** A raw message on a flow that is not TC (GC flows, P2P data flows). */
+  onRawMessage(session: RtmfpClientSession, metadata: Buffer, message: Buffer): void;
+  onClosed(session: RtmfpClientSession, reason: string): void;
+  requestFlush(session: RtmfpClientSession): void;
+}
+
+/**
+ * An RTMFP session seen from the client: the initiator side of the same flows, packet input and
+ * output the server uses, with TC messages decoded for the client API. Flows the client opens
+ * are RtmfpSendFlows it gets from `openFlow`; flows the peer opens arrive through `openRecvFlow`.
+ */
+export class RtmfpClientSession implements RtmfpEndpoint {
+  readonly mode: number = Mode.INITIATOR;
+  readonly congestion = new Congestion();
+  readonly sendFlows: RtmfpSendFlow[] = [];
+  readonly recvFlows = new Map<number, RtmfpRecvFlow>();
+  readonly input: RtmfpSessionInput;
+  readonly output: RtmfpSessionOutput;
+  closed = false;
+  private nextFlowId = 2;
+  private main: RtmfpSendFlow | null = null;
+  lastReceptionAt = Date.now();
+
+  constructor(
+    readonly kernels: Kernels,
+    readonly log: Logger,
+    readonly keys: { farSsid: number; encryptKey: PacketKey; decryptKey: PacketKey },
+    readonly address: RtmfpAddress,
+    private readonly sendTo: (datagram: Buffer, address: RtmfpAddress) => void,
+    private readonly events: ClientSessionEvents,
+    /** Responder sessions (P2P, the peer initiated) use responder mode. */
+    mode: number = Mode.INITIATOR,
+  ) {
+    this.mode = mode;
+    this.input = new RtmfpSessionInput(this);
+    this.output = new RtmfpSessionOutput(this);
+  }
+
+  get label(): string {
+    return `${this.address.host}:${this.address.port}`;
+  }
+
+  /** Opens a send flow (the first one is the NetConnection flow, ID 2 as Flash uses). */
+  openFlow(metadata: Buffer, returnFlowId = -1): RtmfpSendFlow {
+    const flow = new RtmfpSendFlow(this.nextFlowId++, metadata, returnFlowId, this.congestion);
+    this.sendFlows.push(flow);
+    this.main ??= flow;
+    return flow;
+  }
+
+  mainFlow(): RtmfpSendFlow | null {
+    return this.main;
+  }
+
+  openRecvFlow(flowId: number, metadata: Buffer, returnFlowId: number): RtmfpRecvFlow | null {
+    if (this.recvFlows.size >= 256) {
+      return null;
+    }
+    const flow: RtmfpRecvFlow = new RtmfpRecvFlow(flowId, metadata, returnFlowId, (message) => this.onMessage(flow, message));
+    this.recvFlows.set(flowId, flow);
+    return flow;
+  }
+
+  onRecvFlowComplete(flow: RtmfpRecvFlow): void {
+    this.recvFlows.delete(flow.id);
+  }
+
+  private onMessage(flow: RtmfpRecvFlow, message: Buffer): void {
+    const kind = classifyFlow(flow.metadata);
+    if (kind?.kind !== 'tc') {
+      this.events.onRawMessage(this, flow.metadata, message);
+      return;
+    }
+    if (message.length < TC_HEADER_SIZE) {
+      return;
+    }
+    const type = message[0]!;
+    const timestamp = message.readUInt32BE(1);
+    const body = message.subarray(TC_HEADER_SIZE);
+    switch (type) {
+      case TcType.COMMAND_AMF0:
+      case TcType.COMMAND_AMF3: {
+        const values = new AmfReader(body, type === TcType.COMMAND_AMF3 ? 1 : 0).readAllAmf0();
+        this.events.onCommand(this, kind.streamId, values);
+        return;
+      }
+      case TcType.USER_CONTROL: {
+        if (body.length >= 2) {
+          this.events.onUserControl(this, kind.streamId, body.readUInt16BE(0), body.subarray(2));
+        }
+        return;
+      }
+      default: {
+        this.events.onMedia(this, kind.streamId, type, timestamp, body);
+      }
+    }
+  }
+
+  receive(datagram: Buffer, now: number): void {
+    if (this.closed) {
+      return;
+    }
+    if (this.input.receive(datagram, now)) {
+      this.lastReceptionAt = now;
+      this.requestFlush();
+    }
+  }
+
+  drop(reason: string, ackClose: boolean): void {
+    if (ackClose) {
+      this.output.sendClose(true, Date.now());
+    }
+    if (!this.closed) {
+      this.closed = true;
+      this.events.onClosed(this, reason);
+    }
+  }
+
+  /** Closes from our side (0x0C, once; the peer answers 0x4C or times out). */
+  close(): void {
+    if (!this.closed) {
+      this.output.flush(Date.now(), true);
+      this.output.sendClose(false, Date.now());
+      this.closed = true;
+      this.events.onClosed(this, 'closed');
+    }
+  }
+
+  sendDatagram(datagram: Buffer): void {
+    this.sendTo(datagram, this.address);
+  }
+
+  requestFlush(): void {
+    this.events.requestFlush(this);
+  }
+
+  tick(now: number): void {
+    if (!this.closed) {
+      this.output.flush(now, true);
+    }
+  }
+}

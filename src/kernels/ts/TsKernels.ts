@@ -1,0 +1,118 @@
+/**
+ * The pure-TypeScript kernels: the reference implementation every native kernel must match byte
+ * for byte, and the fallback when no addon is built. See `../Kernels.ts` for the contract.
+ */
+import type { FanOutBatch, Kernels, PacketKey } from '../Kernels.js';
+import { DECRYPT_BAD_CHECKSUM, DECRYPT_BAD_LENGTH, RTMFP_CONTENT_OFFSET, RTMFP_SSID_SIZE } from '../Kernels.js';
+import { checksum, foldSum, paritySums, wordSum } from './checksum.js';
+import { TsPacketKey } from './TsPacketKey.js';
+
+/** Writes `ssid ^ word(4..8) ^ word(8..12)` of the datagram at `offset` (RFC 7016 §2.2.2). */
+export const writeScrambledSsid = (buf: Buffer, offset: number, ssid: number): void => {
+  const scrambled = (ssid ^ buf.readUInt32BE(offset + 4) ^ buf.readUInt32BE(offset + 8)) >>> 0;
+  buf.writeUInt32BE(scrambled, offset);
+};
+
+const asKey = (key: PacketKey): TsPacketKey => key as unknown as TsPacketKey;
+
+/** Padding from the checksum field: `2 + content + pad` is a multiple of 16. */
+const paddedBodyLength = (contentLength: number): number => (contentLength + 2 + 15) & ~15;
+
+/** Scratch growth step (style rule 8). */
+const SCRATCH_STEP = 4096;
+
+export class TsKernels implements Kernels {
+  readonly name = 'ts';
+  /** Fan-out scratch: per-session heads right-aligned before one shared copy of the payload. */
+  private scratch = Buffer.alloc(SCRATCH_STEP);
+  private readonly parity = new Float64Array(2);
+
+  checksum(buf: Uint8Array, start: number, end: number): number {
+    return checksum(buf, start, end);
+  }
+
+  createPacketKey(key: Uint8Array): PacketKey {
+    return new TsPacketKey(key) as unknown as PacketKey;
+  }
+
+  encryptPacket(key: PacketKey, ssid: number, packet: Buffer, end: number, out: Buffer, outOffset: number): number {
+    const bodyEnd = RTMFP_SSID_SIZE + paddedBodyLength(end - RTMFP_CONTENT_OFFSET);
+    packet.fill(0xff, end, bodyEnd);
+    const sum = checksum(packet, RTMFP_CONTENT_OFFSET, bodyEnd);
+    packet[4] = sum >>> 8;
+    packet[5] = sum & 0xff;
+    asKey(key).encrypt(packet, RTMFP_SSID_SIZE, bodyEnd, out, outOffset + RTMFP_SSID_SIZE);
+    writeScrambledSsid(out, outOffset, ssid);
+    return bodyEnd;
+  }
+
+  decryptPacket(key: PacketKey, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number {
+    const length = end - start - RTMFP_SSID_SIZE;
+    if (length <= 0 || (length & 15) !== 0) {
+      return DECRYPT_BAD_LENGTH;
+    }
+    asKey(key).decrypt(datagram, start + RTMFP_SSID_SIZE, end, out, outOffset);
+    const expected = (out[outOffset] << 8) | out[outOffset + 1];
+    return checksum(out, outOffset + 2, outOffset + length) === expected ? length : DECRYPT_BAD_CHECKSUM;
+  }
+
+  encryptFanOut(
+    batch: FanOutBatch,
+    payload: Buffer,
+    payloadStart: number,
+    payloadEnd: number,
+    out: Buffer,
+    outOffsets: Uint32Array,
+  ): number {
+    const { count, keys, ssids, heads, headOffsets } = batch;
+    const payloadLength = payloadEnd - payloadStart;
+    let maxHead = 0;
+    for (let i = 0; i < count; i++) {
+      maxHead = Math.max(maxHead, headOffsets[i + 1] - headOffsets[i]);
+    }
+    // Layout: [checksum + longest head][payload][16 bytes of 0xFF]; every session's area ends
+    // with the same payload, so the payload is copied and summed once for the whole batch.
+    const payloadAt = 2 + maxHead;
+    const need = payloadAt + payloadLength + 16;
+    if (this.scratch.length < need) {
+      this.scratch = Buffer.alloc(Math.ceil(need / SCRATCH_STEP) * SCRATCH_STEP);
+    }
+    const scratch = this.scratch;
+    payload.copy(scratch, payloadAt, payloadStart, payloadEnd);
+    scratch.fill(0xff, payloadAt + payloadLength, payloadAt + payloadLength + 16);
+    paritySums(scratch, payloadAt, payloadAt + payloadLength, this.parity);
+    const payloadEven = this.parity[0];
+    const payloadOdd = this.parity[1];
+
+    let offset = 0;
+    for (let i = 0; i < count; i++) {
+      const headLength = headOffsets[i + 1] - headOffsets[i];
+      const headAt = payloadAt - headLength;
+      heads.copy(scratch, headAt, headOffsets[i], headOffsets[i + 1]);
+      const body = paddedBodyLength(headLength + payloadLength);
+      const bodyStart = headAt - 2;
+      const padding = body - 2 - headLength - payloadLength;
+      // Word sum of [head][payload][padding], relative to headAt (an even position).
+      let sum = wordSum(scratch, headAt, payloadAt);
+      if ((headLength & 1) === 0) {
+        sum += payloadEven * 256 + payloadOdd;
+      } else {
+        // The head's odd last byte was added unshifted; it is the high byte of a word here.
+        sum += scratch[payloadAt - 1] * 255 + payloadOdd * 256 + payloadEven;
+      }
+      // Padding bytes: 0xFF each, high or low half of a word by position.
+      const padStartParityOdd = ((headLength + payloadLength) & 1) === 1;
+      const padHigh = padStartParityOdd ? padding >> 1 : (padding + 1) >> 1;
+      sum += (padHigh * 256 + (padding - padHigh)) * 0xff;
+      const value = ~foldSum(sum) & 0xffff;
+      scratch[bodyStart] = value >>> 8;
+      scratch[bodyStart + 1] = value & 0xff;
+      outOffsets[i] = offset;
+      asKey(keys[i]).encrypt(scratch, bodyStart, bodyStart + body, out, offset + RTMFP_SSID_SIZE);
+      writeScrambledSsid(out, offset, ssids[i]);
+      offset += RTMFP_SSID_SIZE + body;
+    }
+    outOffsets[count] = offset;
+    return offset;
+  }
+}

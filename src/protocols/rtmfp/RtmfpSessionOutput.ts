@@ -1,0 +1,219 @@
+import { RTMFP_CONTENT_OFFSET, RTMFP_MAX_CONTENT, RTMFP_MAX_DATAGRAM, rtmfpDatagramLength } from '../../kernels/Kernels.js';
+import type { RtmfpRecvFlow } from './flows/RtmfpRecvFlow.js';
+import type { RtmfpSendFlow } from './flows/RtmfpSendFlow.js';
+import { Chunk, HeaderFlag, Mode, timestampOf, writePacketHeader } from './RtmfpPacket.js';
+import type { RtmfpEndpoint } from './RtmfpEndpoint.js';
+import {
+  encodeFlowOptions, nextUserDataHeaderLength, userDataHeaderLength, writeFlowException, writeNextUserDataHeader, writePing, writeRangeAck,
+  writeSessionClose, writeUserDataHeader,
+} from './sessionChunks.js';
+
+/** One packet is built at a time per thread: a shared scratch buffer (room for padding). */
+const scratch = Buffer.alloc(RTMFP_MAX_DATAGRAM + 32);
+const rangeFrom = new Float64Array(32);
+const rangeTo = new Float64Array(32);
+/** Header flags: servers send time-critical-reverse as Cumulus and MonaServer do, clients time-critical as Flash. */
+const flagsFor = (mode: number): number => (mode === Mode.RESPONDER ? HeaderFlag.TIME_CRITICAL_REVERSE : HeaderFlag.TIME_CRITICAL) | mode;
+/** Content limit of one packet. */
+const LIMIT = RTMFP_CONTENT_OFFSET + RTMFP_MAX_CONTENT;
+/** Packets one flush may send before yielding (the next flush or tick continues). */
+const MAX_PACKETS_PER_FLUSH = 64;
+/** Delayed acks wait at most this long (RFC 7016 suggests 200 ms). */
+const ACK_DELAY_MS = 50;
+const MAX_QUEUED_CONTROL = 64;
+
+const flowOptions = new WeakMap<RtmfpSendFlow, Buffer>();
+const optionsOf = (flow: RtmfpSendFlow): Buffer => {
+  let options = flowOptions.get(flow);
+  if (options === undefined) {
+    options = encodeFlowOptions(flow.metadata, flow.associatedFlowId);
+    flowOptions.set(flow, options);
+  }
+  return options;
+};
+
+/**
+ * The sending half of a session: assembles packets from acks, small control chunks and the
+ * flows' fragments (round robin across flows, up to the congestion window the flows consult),
+ * then seals each with the session key through the kernels and sends it.
+ */
+export class RtmfpSessionOutput {
+  private readonly ackDue = new Set<RtmfpRecvFlow>();
+  private readonly delayedAcks = new Map<RtmfpRecvFlow, number>();
+  /** Encoded chunks waiting for the next packet (ping replies, flow exceptions, FIHello). */
+  private readonly control: Buffer[] = [];
+  private roundRobin = 0;
+  packetsSent = 0;
+
+  constructor(private readonly session: RtmfpEndpoint) {}
+
+  ackNow(flow: RtmfpRecvFlow): void {
+    this.delayedAcks.delete(flow);
+    this.ackDue.add(flow);
+  }
+
+  ackLater(flow: RtmfpRecvFlow, now: number): void {
+    if (!this.ackDue.has(flow) && !this.delayedAcks.has(flow)) {
+      this.delayedAcks.set(flow, now + ACK_DELAY_MS);
+    }
+  }
+
+  private queueControl(chunk: Buffer): void {
+    if (this.control.length < MAX_QUEUED_CONTROL) {
+      this.control.push(chunk);
+      this.session.requestFlush();
+    }
+  }
+
+  queuePingReply(data: Buffer): void {
+    const chunk = Buffer.allocUnsafe(3 + data.length);
+    writePing(chunk, 0, Chunk.PING_REPLY, data);
+    this.queueControl(chunk);
+  }
+
+  rejectFlow(flowId: number): void {
+    const chunk = Buffer.allocUnsafe(16);
+    this.queueControl(chunk.subarray(0, writeFlowException(chunk, 0, flowId, 0)));
+  }
+
+  /** A ready-made chunk (e.g. a forwarded IHello for rendezvous). */
+  queueChunk(chunk: Buffer): void {
+    this.queueControl(chunk);
+  }
+
+  /** Sends a Session Close Request (0x0C) or Acknowledgement (0x4C) at once, alone in its packet. */
+  sendClose(ack: boolean, now: number): void {
+    const start = this.header(now);
+    this.seal(writeSessionClose(scratch, start, ack));
+  }
+
+  /**
+   * Sends what is ready: acks (delayed ones too when `includeDelayed` or when due), control
+   * chunks, then flow data while the flows have sendable fragments.
+   */
+  flush(now: number, includeDelayed: boolean): void {
+    if (this.session.closed) {
+      return;
+    }
+    for (const [flow, due] of this.delayedAcks) {
+      if (includeDelayed || due <= now) {
+        this.delayedAcks.delete(flow);
+        this.ackDue.add(flow);
+      }
+    }
+    for (let n = 0; n < MAX_PACKETS_PER_FLUSH; n++) {
+      const start = this.header(now);
+      let o = this.writeAcks(start);
+      o = this.writeControl(o);
+      o = this.writeUserData(o, now);
+      if (o === start) {
+        return;
+      }
+      this.seal(o);
+    }
+    // More to send than one flush allows: continue on the next turn.
+    this.session.requestFlush();
+  }
+
+  private header(now: number): number {
+    const input = this.session.input;
+    let echo = -1;
+    if (input.peerTimestamp >= 0 && now - input.peerTimestampAt < 128_000) {
+      echo = (input.peerTimestamp + Math.floor((now - input.peerTimestampAt) / 4)) & 0xffff;
+    }
+    // Always send a timestamp: librtmfp misparses packets without one (rtmfp.md §8.12).
+    return writePacketHeader(scratch, RTMFP_CONTENT_OFFSET, flagsFor(this.session.mode), timestampOf(now), echo);
+  }
+
+  private writeAcks(o: number): number {
+    for (const flow of this.ackDue) {
+      const count = flow.ackRanges(rangeFrom, rangeTo, rangeFrom.length);
+      // Worst case: header 3, three 5-byte VLUs, two per range.
+      if (LIMIT - o < 18 + count * 10) {
+        break;
+      }
+      o = writeRangeAck(scratch, o, flow.id, flow.bufferBlocksAvailable, flow.cumulative, rangeFrom, rangeTo, count);
+      flow.unacked = 0;
+      this.ackDue.delete(flow);
+    }
+    return o;
+  }
+
+  private writeControl(o: number): number {
+    while (this.control.length > 0 && LIMIT - o >= this.control[0]!.length) {
+      const chunk = this.control.shift()!;
+      scratch.set(chunk, o);
+      o += chunk.length;
+    }
+    return o;
+  }
+
+  private writeUserData(o: number, now: number): number {
+    const flows = this.session.sendFlows;
+    const count = flows.length;
+    if (count === 0) {
+      return o;
+    }
+    let previous: RtmfpSendFlow | null = null;
+    let previousSeq = -1;
+    let previousFsn = -1;
+    const inPacket = new Set<RtmfpSendFlow>();
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (let k = 0; k < count; k++) {
+        const flow = flows[(this.roundRobin + k) % count]!;
+        const fragment = flow.nextFragment(now);
+        if (fragment === null) {
+          continue;
+        }
+        const options = flow.optionsAcked || inPacket.has(flow) ? null : optionsOf(flow);
+        const optionsLength = options === null ? 0 : options.length;
+        const fsn = flow.fsn;
+        const next = previous === flow && fragment.seq === previousSeq + 1 && fsn === previousFsn;
+        const fsnOffset = fragment.seq - fsn;
+        const headerLength = next ? nextUserDataHeaderLength(optionsLength) : userDataHeaderLength(flow.id, fragment.seq, fsnOffset, optionsLength);
+        const length = fragment.data.length;
+        if (LIMIT - o < headerLength + length) {
+          continue;
+        }
+        o = next
+          ? writeNextUserDataHeader(scratch, o, fragment.flags, options, length)
+          : writeUserDataHeader(scratch, o, fragment.flags, flow.id, fragment.seq, fsnOffset, options, length);
+        scratch.set(fragment.data, o);
+        o += length;
+        flow.markSent(fragment, now);
+        inPacket.add(flow);
+        previous = flow;
+        previousSeq = fragment.seq;
+        previousFsn = fsn;
+        progress = true;
+      }
+    }
+    this.roundRobin = (this.roundRobin + 1) % count;
+    this.pruneFinishedFlows();
+    return o;
+  }
+
+  /** Send flows that finished and were fully acked are forgotten. */
+  private pruneFinishedFlows(): void {
+    const flows = this.session.sendFlows;
+    for (let i = flows.length - 1; i >= 0; i--) {
+      const flow = flows[i]!;
+      if ((flow.closed && flow.idle) || flow.failure !== null) {
+        if (flow !== this.session.mainFlow()) {
+          flows.splice(i, 1);
+        }
+      }
+    }
+  }
+
+  /** Pads, checksums, encrypts the packet in `scratch` up to `end` and sends it. */
+  private seal(end: number): void {
+    const session = this.session;
+    const datagram = Buffer.allocUnsafe(rtmfpDatagramLength(end));
+    session.kernels.encryptPacket(session.keys.encryptKey, session.keys.farSsid, scratch, end, datagram, 0);
+    session.sendDatagram(datagram);
+    this.packetsSent++;
+  }
+}

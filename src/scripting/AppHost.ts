@@ -1,0 +1,297 @@
+import type { Config } from '../config/Config.js';
+import type { Client } from '../core/Client.js';
+import type { Core } from '../core/Core.js';
+import type { Group } from '../core/Group.js';
+import type { Listener } from '../core/Listener.js';
+import type { Publication } from '../core/Publication.js';
+import type { ConnectionResponse, HandshakeInfo, ServerHooks } from '../core/ServerHooks.js';
+import { RejectionError, callFailed, errorMessage, rejectConnection, rejectPlay, rejectPublish } from '../errors.js';
+import { Logger } from '../util/Logger.js';
+import type { App } from './App.js';
+import { AppLoader, quietly } from './AppLoader.js';
+import { type HookResult, NO_HOOK, ScriptError } from './AppRuntime.js';
+import type { AppTree } from './AppTree.js';
+import { resolveAddresses } from './addresses.js';
+import type { JsRuntime } from './js/JsRuntime.js';
+import type { LuaRuntime } from './lua/LuaRuntime.js';
+import { ScriptApi } from './ScriptApi.js';
+import { type ScriptServer, type ServerDirectory, ServerListView, noServers } from './ServerDirectory.js';
+
+const log = new Logger('app');
+
+/** Client events CumulusServer dispatched to global functions with the client first (mona-api.md §1.8). */
+const CUMULUS_EVENTS = new Set(['onPublish', 'onUnpublish', 'onSubscribe', 'onUnsubscribe', 'onJoinGroup', 'onUnjoinGroup']);
+
+/**
+ * Server applications (MonaServer's app tree, mona-api.md §3): implements the hook contract by
+ * finding the app of a client's path, (re)loading it when its main file changed, and calling its
+ * Lua or JS hooks. A script's failure only ever fails the hook call it happened in.
+ */
+export class AppHost implements ServerHooks {
+  readonly api: ScriptApi;
+  private readonly apps: AppLoader;
+
+  constructor(core: Core, config: Config, servers: ServerDirectory = noServers) {
+    this.api = new ScriptApi(core, config, servers);
+    this.apps = new AppLoader(this.api, config);
+  }
+
+  get tree(): AppTree {
+    return this.apps.tree;
+  }
+
+  private get lua(): LuaRuntime | null {
+    return this.apps.lua;
+  }
+
+  private get js(): JsRuntime | null {
+    return this.apps.js;
+  }
+
+  /** Loads the root app (`www/main.*`) and runs its onStart. */
+  async start(): Promise<void> {
+    if (!this.tree.enabled) {
+      log.info(`no ${this.api.wwwDir} folder: every application path is accepted`);
+      return;
+    }
+    await this.apps.open(this.tree.root);
+  }
+
+  /** onStop for every loaded app, deepest first. */
+  stop(): void {
+    this.apps.stop();
+  }
+
+  /** The 2 s tick: root reload check, root `onManage`, runtime housekeeping. */
+  async manage(): Promise<void> {
+    const root = this.tree.root;
+    if (this.tree.enabled) {
+      await this.apps.check(root, Date.now());
+      const runtime = this.apps.runtimeOf(root);
+      if (runtime !== null && root.loaded) {
+        await quietly(root, 'onManage', () => runtime.callAppHook(root, 'onManage', true, []));
+      }
+    }
+    this.lua?.manage();
+    this.js?.manage();
+  }
+
+  /** Runs a hook whose failure is the client's answer: limits are logged, the message becomes the rejection. */
+  private async decisive(app: App, hook: string, call: () => HookResult | Promise<HookResult>, reject: (m: string) => RejectionError): Promise<HookResult> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof RejectionError) {
+        throw err;
+      }
+      if (err instanceof ScriptError && err.limit !== null) {
+        log.error(err.message);
+      } else {
+        log.debug(`app ${app.label} ${hook}: ${errorMessage(err)}`);
+      }
+      throw reject(errorMessage(err));
+    }
+  }
+
+  // --- hooks -------------------------------------------------------------------------------
+
+  async onConnection(client: Client, args: readonly unknown[]): Promise<ConnectionResponse | undefined> {
+    if (!this.tree.enabled) {
+      return undefined;
+    }
+    const app = this.apps.resolve(client.path);
+    await this.apps.open(app);
+    const error = this.apps.errorOf(app);
+    if (error !== null) {
+      throw rejectConnection(error);
+    }
+    this.api.clientApps.set(client, app);
+    const runtime = this.apps.runtimeOf(app);
+    if (runtime === null) {
+      return undefined;
+    }
+    let result: HookResult;
+    try {
+      result = await this.decisive(app, 'onConnection', () => runtime.callAppHook(app, 'onConnection', false, [client, ...args]), rejectConnection);
+    } catch (err) {
+      this.api.clientApps.delete(client);
+      runtime.release(client);
+      throw err;
+    }
+    const returned = result.values[0];
+    if (typeof returned === 'object' && returned !== null && !Array.isArray(returned) && !Buffer.isBuffer(returned)) {
+      const response = { ...(returned as Record<string, unknown>) };
+      this.lua?.mergeParameters(client, response);
+      return response;
+    }
+    if (returned !== undefined && returned !== null) {
+      log.error(`app ${app.label} onConnection: the value returned must be a table of connection parameters`);
+    }
+    return undefined;
+  }
+
+  onDisconnection(client: Client): Promise<void> | undefined {
+    const app = this.api.clientApps.get(client);
+    const runtime = app === undefined ? null : this.apps.runtimeOf(app);
+    if (app === undefined || runtime === null) {
+      this.api.clientApps.delete(client);
+      return undefined;
+    }
+    return quietly(app, 'onDisconnection', () => runtime.callAppHook(app, 'onDisconnection', false, [client])).then(() => {
+      this.api.clientApps.delete(client);
+      runtime.release(client);
+    });
+  }
+
+  /** A hook defined on the client object, or NO_HOOK when the client has no scripted app. */
+  private async clientHook(client: Client, name: string, args: readonly unknown[], reject: ((m: string) => RejectionError) | null): Promise<HookResult> {
+    const app = this.api.clientApps.get(client);
+    const runtime = app === undefined ? null : this.apps.runtimeOf(app);
+    if (app === undefined || runtime === null) {
+      return NO_HOOK;
+    }
+    const call = async (): Promise<HookResult> => {
+      const own = await runtime.callClientHook(app, client, name, args);
+      // CumulusServer's form: a global `onPublish(client, publication)` when the client has none.
+      return own.defined || !CUMULUS_EVENTS.has(name) ? own : runtime.callAppHook(app, name, false, [client, ...args]);
+    };
+    return reject === null ? quietly(app, name, call) : this.decisive(app, name, call, reject);
+  }
+
+  async onPublish(client: Client, publication: Publication): Promise<void> {
+    const result = await this.clientHook(client, 'onPublish', [publication], rejectPublish);
+    if (result.defined && result.values[0] === false) {
+      throw rejectPublish(`Not allowed to publish ${publication.name}`);
+    }
+  }
+
+  async onUnpublish(client: Client, publication: Publication): Promise<void> {
+    await this.clientHook(client, 'onUnpublish', [publication], null);
+  }
+
+  async onSubscribe(client: Client, listener: Listener): Promise<void> {
+    let result: HookResult;
+    try {
+      result = await this.clientHook(client, 'onSubscribe', [listener], rejectPlay);
+    } catch (err) {
+      this.releaseEverywhere(listener);
+      throw err;
+    }
+    if (result.defined && result.values[0] === false) {
+      this.releaseEverywhere(listener);
+      throw rejectPlay(`Not authorized to play ${listener.publication.name}`);
+    }
+  }
+
+  async onUnsubscribe(client: Client, listener: Listener): Promise<void> {
+    await this.clientHook(client, 'onUnsubscribe', [listener], null);
+    this.releaseEverywhere(listener);
+  }
+
+  private releaseEverywhere(object: object): void {
+    this.lua?.release(object);
+    this.js?.release(object);
+  }
+
+  async onMessage(client: Client, name: string, args: readonly unknown[]): Promise<readonly unknown[]> {
+    const result = await this.clientHook(client, name, args, callFailed);
+    if (!result.defined) {
+      throw callFailed(`Method client '${name}' not found in application ${client.path === '' ? '/' : client.path}`);
+    }
+    return result.values;
+  }
+
+  async onJoinGroup(client: Client, group: Group): Promise<void> {
+    this.api.groups.set(group.id, group);
+    await this.clientHook(client, 'onJoinGroup', [group], null);
+  }
+
+  async onUnjoinGroup(client: Client, group: Group): Promise<void> {
+    await this.clientHook(client, 'onUnjoinGroup', [group], null);
+    if (group.size === 0) {
+      this.api.groups.delete(group.id);
+    }
+  }
+
+  async onAddressChanged(client: Client, oldAddress: string): Promise<void> {
+    await this.clientHook(client, 'onAddressChanged', [oldAddress], null);
+  }
+
+  async onHandshake(info: HandshakeInfo): Promise<readonly string[]> {
+    if (!this.tree.enabled) {
+      return [];
+    }
+    let app: App;
+    try {
+      app = this.apps.resolve(info.path);
+    } catch {
+      return [];
+    }
+    await this.apps.open(app);
+    const runtime = this.apps.runtimeOf(app);
+    if (runtime === null || this.apps.errorOf(app) !== null) {
+      return [];
+    }
+    const result = await quietly(app, 'onHandshake', () =>
+      runtime.callAppHook(app, 'onHandshake', false, [info.protocol, info.address, info.path, info.properties, info.attempts]),
+    );
+    return this.addresses(result.values, info.protocol);
+  }
+
+  async onRendezVousUnknown(protocol: string, peerId: Buffer): Promise<readonly string[]> {
+    const root = this.tree.root;
+    const runtime = this.apps.runtimeOf(root);
+    if (runtime === null || !root.loaded) {
+      return [];
+    }
+    const result = await quietly(root, 'onRendezVousUnknown', () => runtime.callAppHook(root, 'onRendezVousUnknown', true, [protocol, peerId]));
+    return this.addresses(result.values, protocol);
+  }
+
+  // --- mesh (called by the mesh through Server.ts once it exists) -----------------------------
+
+  /**
+   * A server joined the mesh (it must already be in the ServerDirectory's list): every loaded app
+   * that defines `onServerConnection` gets it once. An error rejects the server with its message.
+   */
+  async onServerConnection(server: ScriptServer): Promise<void> {
+    for (const app of this.tree.all().reverse()) {
+      const runtime = app.loaded && app.error === null ? this.apps.runtimeOf(app) : null;
+      if (runtime !== null && app.kind !== 'none') {
+        await this.decisive(app, 'onServerConnection', () => runtime.callAppHook(app, 'onServerConnection', true, [server]), rejectConnection);
+      }
+    }
+  }
+
+  /** A server left: `onServerDisconnection(server, error)` in every loaded app that defines it. */
+  async onServerDisconnection(server: ScriptServer, error?: string): Promise<void> {
+    for (const app of this.tree.all().reverse()) {
+      const runtime = app.loaded && app.error === null ? this.apps.runtimeOf(app) : null;
+      if (runtime !== null && app.kind !== 'none') {
+        await quietly(app, 'onServerDisconnection', () => runtime.callAppHook(app, 'onServerDisconnection', true, error === undefined ? [server] : [server, error]));
+      }
+    }
+    this.lua?.release(server);
+  }
+
+  /** `server:send(handler, ...)` from a peer: the `server:<handler>(...)` a script defined; false when none did. */
+  async onServerMessage(server: ScriptServer, handler: string, args: readonly unknown[]): Promise<boolean> {
+    let handled = false;
+    for (const runtime of [this.lua, this.js]) {
+      if (runtime !== null) {
+        const result = await quietly(this.tree.root, `server:${handler}`, () => runtime.callObjectHook(this.tree.root, server, handler, args));
+        handled ||= result.defined;
+      }
+    }
+    return handled;
+  }
+
+  private addresses(values: readonly unknown[], protocol: string): string[] {
+    const servers = this.api.servers;
+    return resolveAddresses(values, protocol, {
+      servers,
+      isServer: (v): v is ScriptServer => servers.list().includes(v as ScriptServer),
+      serverList: (v) => (v instanceof ServerListView ? v.servers() : null),
+    }, (m) => log.warn(`redirection: ${m}`));
+  }
+}

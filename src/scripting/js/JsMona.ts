@@ -1,0 +1,57 @@
+import type { App } from '../App.js';
+import { configsTable } from '../ScriptApi.js';
+import { type JsObjectFactory, type JsPublication, LiveCollection, ServerCollection } from './JsObjects.js';
+import { Logger, LogLevel } from '../../util/Logger.js';
+
+const scriptLog = new Logger('script');
+
+/** The `mona` object of JS apps: the same operations as Lua's `mona`, with JS values (Buffers for bytes). */
+export interface JsMona {
+  readonly clients: LiveCollection;
+  readonly publications: LiveCollection<JsPublication>;
+  readonly groups: LiveCollection;
+  readonly servers: ServerCollection;
+  readonly configs: Record<string, unknown>;
+  readonly environment: Record<string, string | undefined>;
+  publish(name: string): JsPublication | null;
+  toAMF(...values: unknown[]): Buffer;
+  toAMF0(...values: unknown[]): Buffer;
+  fromAMF(data: Uint8Array): unknown[];
+  toJSON(...values: unknown[]): string;
+  fromJSON(text: string): unknown;
+  md5(...data: Array<string | Uint8Array>): Buffer[];
+  sha256(...data: Array<string | Uint8Array>): Buffer[];
+  split(expression: string, separators: string): string[];
+  time(): number;
+  absolutePath(path: string): string;
+  log(level: 'ERROR' | 'WARN' | 'NOTE' | 'INFO' | 'DEBUG' | 'TRACE', ...parts: unknown[]): void;
+}
+
+const bytes = (v: string | Uint8Array): Buffer => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+
+export const createMona = (objects: JsObjectFactory, currentApp: () => App | null): JsMona => {
+  const api = objects.api;
+  return {
+    clients: new LiveCollection(objects, 'clients'),
+    publications: new LiveCollection<JsPublication>(objects, 'publications'),
+    groups: new LiveCollection(objects, 'groups'),
+    servers: new ServerCollection(objects),
+    configs: configsTable(api.config.values),
+    environment: { ...process.env },
+    publish: (name) => objects.wrap(api.publish(name, currentApp())) as JsPublication | null,
+    toAMF: (...values) => api.toAmf(values),
+    toAMF0: (...values) => api.toAmf0(values),
+    fromAMF: (data) => api.fromAmf(bytes(data)),
+    toJSON: (...values) => api.toJson(values),
+    fromJSON: (text) => api.fromJson(text),
+    md5: (...data) => api.digest('md5', data.map(bytes)),
+    sha256: (...data) => api.digest('sha256', data.map(bytes)),
+    split: (expression, separators) => api.split(expression, separators),
+    time: () => Date.now(),
+    absolutePath: (path) => api.absolutePath(path),
+    log: (level, ...parts) => {
+      const app = currentApp();
+      scriptLog.log(LogLevel[level], `${app === null ? '' : `app ${app.label}: `}${parts.map(String).join('')}`);
+    },
+  };
+};

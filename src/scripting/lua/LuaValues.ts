@@ -1,0 +1,209 @@
+import { AmfEcmaArray, AmfTypedObject, AmfXml } from '../../amf/index.js';
+import { type LuaVm, LuaType } from './LuaVm.js';
+
+/** A Lua value kept alive in the registry (a function or table a script handed over). */
+export class LuaRef {
+  constructor(readonly ref: number) {}
+}
+
+/** How script-visible objects (clients, publications...) map to their Lua tables and back. */
+export interface LuaObjectMap {
+  /** Pushes the Lua table of `value` and returns true, or returns false when it is not such an object. */
+  pushObject(value: object): boolean;
+  /** The object whose Lua table is at `index`, or undefined for a plain table. */
+  objectAt(index: number): object | undefined;
+}
+
+const MAX_DEPTH = 32;
+
+/**
+ * JS <-> Lua values. Lua strings come out as JS strings when they are valid UTF-8 and as Buffers
+ * otherwise, and Buffers go in as the same bytes, so nothing is ever lost (NULs, invalid UTF-8).
+ * Tables whose keys are 1..n become arrays, other tables objects.
+ */
+export class LuaValues {
+  constructor(
+    private readonly vm: LuaVm,
+    private readonly objects: LuaObjectMap,
+  ) {
+    vm.pushResult = (value) => this.push(value);
+  }
+
+  push(value: unknown, depth = 0): void {
+    const vm = this.vm;
+    switch (typeof value) {
+      case 'string': {
+        vm.pushString(value);
+        return;
+      }
+      case 'number': {
+        vm.pushNumber(value);
+        return;
+      }
+      case 'boolean': {
+        vm.pushBoolean(value);
+        return;
+      }
+      case 'bigint': {
+        vm.pushNumber(Number(value));
+        return;
+      }
+      case 'object': {
+        if (value === null) {
+          vm.pushNil();
+          return;
+        }
+        this.pushObject(value, depth);
+        return;
+      }
+      default: {
+        vm.pushNil();
+      }
+    }
+  }
+
+  private pushObject(value: object, depth: number): void {
+    const vm = this.vm;
+    vm.ensure(4);
+    if (value instanceof Uint8Array) {
+      vm.pushBytes(value);
+      return;
+    }
+    if (value instanceof LuaRef) {
+      vm.pushRef(value.ref);
+      return;
+    }
+    if (this.objects.pushObject(value)) {
+      return;
+    }
+    if (depth >= MAX_DEPTH) {
+      throw new Error(`value nested deeper than ${MAX_DEPTH} levels`);
+    }
+    if (value instanceof Date) {
+      vm.pushNumber(value.getTime());
+      return;
+    }
+    if (value instanceof AmfXml) {
+      vm.pushString(value.xml);
+      return;
+    }
+    if (Array.isArray(value)) {
+      vm.newTable(value.length, 0);
+      for (let i = 0; i < value.length; i++) {
+        this.push(value[i], depth + 1);
+        vm.rawSetI(-2, i + 1);
+      }
+      return;
+    }
+    if (value instanceof AmfEcmaArray) {
+      this.pushTable(value.entries, depth, value.items);
+      return;
+    }
+    if (value instanceof AmfTypedObject) {
+      this.pushTable(value.properties, depth);
+      vm.pushString('__type');
+      vm.pushString(value.className);
+      vm.rawSet(-3);
+      return;
+    }
+    if (value instanceof Map) {
+      vm.newTable(0, value.size);
+      for (const [k, v] of value as Map<unknown, unknown>) {
+        this.push(k, depth + 1);
+        this.push(v, depth + 1);
+        vm.rawSet(-3);
+      }
+      return;
+    }
+    this.pushTable(value as Record<string, unknown>, depth);
+  }
+
+  private pushTable(record: Record<string, unknown>, depth: number, items: readonly unknown[] = []): void {
+    const vm = this.vm;
+    const keys = Object.keys(record);
+    vm.newTable(items.length, keys.length);
+    for (let i = 0; i < items.length; i++) {
+      this.push(items[i], depth + 1);
+      vm.rawSetI(-2, i + 1);
+    }
+    for (const key of keys) {
+      const v = record[key];
+      if (v === undefined || typeof v === 'function') {
+        continue;
+      }
+      vm.pushString(key);
+      this.push(v, depth + 1);
+      vm.rawSet(-3);
+    }
+  }
+
+  /** The JS value of the Lua value at `index` (nil, functions and other non-data values → null). */
+  read(index: number, depth = 0): unknown {
+    const vm = this.vm;
+    switch (vm.type(index)) {
+      case LuaType.BOOLEAN: {
+        return vm.toBoolean(index);
+      }
+      case LuaType.NUMBER: {
+        return vm.toNumber(index);
+      }
+      case LuaType.STRING: {
+        return vm.toText(index);
+      }
+      case LuaType.TABLE: {
+        const abs = index < 0 ? vm.top + index + 1 : index;
+        return this.objects.objectAt(abs) ?? this.readTable(abs, depth);
+      }
+      default: {
+        return null;
+      }
+    }
+  }
+
+  /** Values from `first` to the top of the stack. */
+  readRange(first: number, count: number): unknown[] {
+    this.vm.ensure(8);
+    const values: unknown[] = [];
+    for (let i = 0; i < count; i++) {
+      values.push(this.read(first + i));
+    }
+    return values;
+  }
+
+  private readTable(index: number, depth: number): unknown {
+    const vm = this.vm;
+    if (depth >= MAX_DEPTH) {
+      throw new Error(`table nested deeper than ${MAX_DEPTH} levels (a cycle?)`);
+    }
+    const entries: Array<[string | number, unknown]> = [];
+    let sequence = true;
+    vm.ensure(4);
+    vm.pushNil();
+    while (vm.next(index)) {
+      // key at -2, value at -1
+      const keyType = vm.type(-2);
+      if (keyType === LuaType.NUMBER || keyType === LuaType.STRING) {
+        const key = keyType === LuaType.NUMBER ? vm.toNumber(-2) : vm.toBytes(-2).toString('utf8');
+        if (typeof key === 'string' || !Number.isInteger(key) || key !== entries.length + 1) {
+          sequence = false;
+        }
+        const t = vm.type(-1);
+        if (t !== LuaType.FUNCTION && t !== LuaType.USERDATA && t !== LuaType.THREAD && t !== LuaType.LIGHTUSERDATA) {
+          entries.push([key, this.read(vm.top, depth + 1)]);
+        }
+      }
+      vm.top = -2;
+    }
+    if (sequence && entries.length > 0) {
+      return entries.map(([, v]) => v);
+    }
+    const record: Record<string, unknown> = {};
+    for (const [k, v] of entries) {
+      if (k === '__proto__') {
+        continue;
+      }
+      record[String(k)] = v;
+    }
+    return record;
+  }
+}

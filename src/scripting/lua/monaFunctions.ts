@@ -1,0 +1,170 @@
+import { Client } from '../../core/Client.js';
+import { Group, type GroupMember } from '../../core/Group.js';
+import { Publication } from '../../core/Publication.js';
+import { FrameKind } from '../../media/MediaFrame.js';
+import type { ScriptServer } from '../ServerDirectory.js';
+import type { LuaRuntime } from './LuaRuntime.js';
+import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
+
+/** A group member added by a script (`mona:joinGroup`), on another server: no local client. */
+export class VirtualMember implements GroupMember {
+  readonly id: string;
+  readonly client = null;
+
+  constructor(
+    readonly rawId: Buffer,
+    readonly group: Group,
+  ) {
+    this.id = rawId.toString('hex');
+  }
+}
+
+/** A 32-byte id given raw or as 64 hex characters. */
+const rawIdOf = (a: LuaArgs, i: number): Buffer | null => {
+  const bytes = a.bytes(i);
+  if (bytes.length === 32) {
+    return bytes;
+  }
+  const text = bytes.toString('latin1');
+  return /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : null;
+};
+
+const notSupported = (name: string): HostFunction => () => {
+  throw new Error(`mona:${name} is not supported by Nimbus`);
+};
+
+/** `mona.*` (called without `self`: the prelude drops it). */
+export const monaFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
+  const api = rt.ctx.api;
+  const rest = (a: LuaArgs, from: number): unknown[] => rt.values.readRange(from, Math.max(0, a.count - from + 1));
+  const allBytes = (a: LuaArgs): Buffer[] => Array.from({ length: a.count }, (_, i) => a.bytes(i + 1));
+  return {
+    publish: (a) => api.publish(a.string(1), rt.currentApp) ?? undefined,
+    joinGroup: (a) => {
+      const peerId = rawIdOf(a, 1);
+      const groupId = rawIdOf(a, 2);
+      if (peerId === null || groupId === null) {
+        throw new Error('joinGroup(peerId, groupId) takes two 32-byte ids (raw or 64 hex characters)');
+      }
+      let group = api.groups.get(groupId.toString('hex'));
+      if (group === undefined) {
+        group = new Group(groupId);
+        api.groups.set(group.id, group);
+      }
+      const existing = group.members.get(peerId.toString('hex'));
+      if (existing !== undefined) {
+        return existing.client === null ? existing : undefined;
+      }
+      const member = new VirtualMember(peerId, group);
+      group.members.set(member.id, member);
+      return member;
+    },
+    toAMF: (a) => api.toAmf(rest(a, 1)),
+    toAMF0: (a) => api.toAmf0(rest(a, 1)),
+    fromAMF: (a) => new LuaMulti(api.fromAmf(a.bytes(1))),
+    toJSON: (a) => api.toJson(rest(a, 1)),
+    fromJSON: (a) => api.fromJson(a.string(1)),
+    md5: (a) => new LuaMulti(api.digest('md5', allBytes(a))),
+    sha256: (a) => new LuaMulti(api.digest('sha256', allBytes(a))),
+    split: (a) => new LuaMulti(api.split(a.string(1), a.string(2, ' '))),
+    time: () => Date.now(),
+    absolutePath: (a) => api.absolutePath(a.string(1)),
+    addToBlacklist: notSupported('addToBlacklist'),
+    removeFromBlacklist: notSupported('removeFromBlacklist'),
+    createTCPClient: notSupported('createTCPClient'),
+    createTCPServer: notSupported('createTCPServer'),
+    createUDPSocket: notSupported('createUDPSocket'),
+    createMediaWriter: notSupported('createMediaWriter'),
+    listPaths: notSupported('listPaths'),
+  };
+};
+
+/** Methods of the objects (`obj:method(...)` calls these with the object's handle first). */
+export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, HostFunction>> => {
+  const api = rt.ctx.api;
+  const client = (a: LuaArgs): Client | null => {
+    const c = rt.objectById(a.integer(1));
+    return c instanceof Client && c.state !== 'closed' ? c : null;
+  };
+  const publication = (a: LuaArgs): Publication | null => {
+    const p = rt.objectById(a.integer(1));
+    return p instanceof Publication ? p : null;
+  };
+  const rest = (a: LuaArgs, from: number): unknown[] => rt.values.readRange(from, Math.max(0, a.count - from + 1));
+  const push = (kind: FrameKind) => (a: LuaArgs): void => {
+    const p = publication(a);
+    if (p !== null) {
+      api.push(p, kind, a.integer(2), a.bytes(3));
+    }
+  };
+  return {
+    writer: {
+      writeInvocation: (a) => client(a)?.writer.writeInvocation(a.string(2), ...rest(a, 3)),
+      writeMessage: (a) => client(a)?.writer.writeMessage(...rest(a, 2)),
+      writeRaw: () => {
+        throw new Error('writer:writeRaw is not supported for this protocol');
+      },
+      flush: () => undefined,
+      close: (a) => client(a)?.writer.close(a.type(2) === LuaType.NONE || a.type(2) === LuaType.NIL ? 'closed by the application' : a.string(2)),
+    },
+    publication: {
+      pushVideo: push(FrameKind.VIDEO),
+      pushAudio: push(FrameKind.AUDIO),
+      pushData: (a) => {
+        const p = publication(a);
+        if (p !== null) {
+          api.pushData(p, a.count === 2 && a.type(2) === LuaType.STRING ? [a.bytes(2)] : rest(a, 2), p.lastTime);
+        }
+      },
+      pushAMFData: (a) => {
+        const p = publication(a);
+        if (p !== null) {
+          api.push(p, FrameKind.DATA, p.lastTime, api.toAmf0(rest(a, 2)));
+        }
+      },
+      writeProperties: (a) => {
+        const p = publication(a);
+        if (p !== null) {
+          api.push(p, FrameKind.DATA, p.lastTime, api.toAmf0(['onMetaData', ...rest(a, 2)]));
+        }
+      },
+      clearProperties: (a) => {
+        const p = publication(a);
+        if (p !== null) {
+          p.properties = null;
+        }
+      },
+      flush: () => undefined,
+      close: (a) => {
+        const p = publication(a);
+        if (p !== null) {
+          api.closePublication(p);
+        }
+      },
+    },
+    group: {
+      size: (a) => {
+        const g = rt.objectById(a.integer(1));
+        return g instanceof Group ? g.size : 0;
+      },
+    },
+    member: {
+      release: (a) => {
+        const m = rt.objectById(a.integer(1));
+        if (m instanceof VirtualMember && m.group.members.get(m.id) === m) {
+          m.group.members.delete(m.id);
+        }
+      },
+    },
+    server: {
+      send: (a) => {
+        const handler = a.string(2);
+        if (handler === '' || handler === '.') {
+          throw new Error(`invalid handler name "${handler}"`);
+        }
+        (rt.objectById(a.integer(1)) as ScriptServer | undefined)?.send(handler, ...rest(a, 3));
+      },
+      reject: (a) => (rt.objectById(a.integer(1)) as ScriptServer | undefined)?.reject(a.type(2) === LuaType.STRING ? a.string(2) : undefined),
+    },
+  };
+};

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
+import { harness } from './kit.js';
+
+describe('JavaScript apps', () => {
+  it('runs main.js hooks with the same objects: connect fields, RPC, rejection, inheritance', async () => {
+    const h = await harness({
+      'www/main.js': `
+        export function onConnection(client, ...args) {
+          if (args[0] === 'no') throw new Error('not you');
+          client.add = (a, b) => a + b;
+          client.whoami = function () { return [this.id.length, this.path, this.properties.token]; };
+          return { greeting: 'hello', app: this.path };
+        }`,
+      'www/child/main.mjs': `
+        export default {
+          async onConnection(client, ...args) {
+            const fields = await this.super.hook('onConnection')(client, ...args);
+            return { ...fields, child: this.name };
+          },
+        };`,
+    });
+    const c = h.client('', { token: 'abc' });
+    assert.deepEqual(await h.connect(c), { greeting: 'hello', app: '' });
+    assert.equal(c.parameters.greeting, 'hello');
+    assert.deepEqual(await h.core.call(c, 'add', [2, 3]), [5]);
+    assert.deepEqual(await h.core.call(c, 'whoami', []), [[64, '', 'abc']]);
+    await assert.rejects(h.core.call(c, 'missing', []), /Method client 'missing' not found in application \//);
+    await assert.rejects(h.connect(h.client(), 'no'), /not you/);
+    assert.deepEqual(await h.connect(h.client('/child')), { greeting: 'hello', app: '', child: 'child' });
+    h.host.stop();
+  });
+
+  it('relays media byte-exact with onVideo/onAudio and mona.publish', async () => {
+    const h = await harness({
+      'www/main.js': `
+        export function onConnection(client) {
+          client.relay = (name) => {
+            const copy = globalThis.mona_copy = this.mona.publish(name + '-copy');
+            const source = this.mona.publications.get(name);
+            source.onVideo = (time, packet) => copy.pushVideo(time, packet);
+            source.onAudio = (time, packet) => copy.pushAudio(time, packet);
+            return copy !== null;
+          };
+        }`,
+    });
+    const c = h.client();
+    await h.connect(c);
+    const source = await h.core.publish(null, 'src');
+    assert.equal(source.observer, null);
+    assert.deepEqual(await h.core.call(c, 'relay', ['src']), [true]);
+    const copy = h.core.publication('src-copy')!;
+    const got: Buffer[] = [];
+    copy.observer = (_p, f) => got.push(f.payload);
+    const sent = Array.from({ length: 50 }, (_, i) => randomBytes(10 + i * 13));
+    sent.forEach((payload, i) => source.push(new MediaFrame(i % 2 === 0 ? FrameKind.VIDEO : FrameKind.AUDIO, i, payload)));
+    assert.equal(got.length, sent.length);
+    sent.forEach((payload, i) => assert.ok(got[i].equals(payload)));
+    h.host.stop();
+  });
+
+  it('fails an async hook that outlives the time budget, and reloads an edited main.js', async () => {
+    const h = await harness({
+      // .mjs: under the tsx loader (tests only) a reloaded .js file would come from tsx's cache.
+      'www/main.mjs': `
+        export async function onConnection(client, mode) {
+          if (mode === 'slow') await new Promise((r) => setTimeout(r, 1000));
+          return { v: 1 };
+        }`,
+    }, { 'application.timeout': '0.1' });
+    await assert.rejects(h.connect(h.client(), 'slow'), /app \/ onConnection: time budget of 100 ms exceeded/);
+    assert.deepEqual(await h.connect(h.client()), { v: 1 });
+    const main = join(h.dir, 'www/main.mjs');
+    writeFileSync(main, 'export function onConnection() { return { v: 2 }; }');
+    const later = new Date(Date.now() + 5000);
+    utimesSync(main, later, later);
+    h.host.tree.root.lastCheck = 0;
+    assert.deepEqual(await h.connect(h.client()), { v: 2 });
+    writeFileSync(main, 'export function onConnection( {');
+    const later2 = new Date(Date.now() + 10000);
+    utimesSync(main, later2, later2);
+    h.host.tree.root.lastCheck = 0;
+    await assert.rejects(h.connect(h.client()), /SyntaxError/);
+    h.host.stop();
+  });
+});
