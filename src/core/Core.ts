@@ -217,9 +217,9 @@ export class Core {
     if (member === undefined) {
       member = { rawId: Buffer.from(peerId), id, client };
       group.members.set(id, member);
-      const hook = this.hooks.onJoinGroup;
-      if (client !== null && hook !== undefined) {
-        this.callQuietly('onJoinGroup', () => hook.call(this.hooks, client, group));
+      const hooks = this.hooks;
+      if (client !== null && hooks.onJoinGroup !== undefined) {
+        this.callQuietly('onJoinGroup', () => hooks.onJoinGroup?.(client, group));
       }
     }
     return { group, member };
@@ -232,9 +232,9 @@ export class Core {
     }
     group.members.delete(peerId);
     const client = member.client;
-    const hook = this.hooks.onUnjoinGroup;
-    if (client !== null && hook !== undefined) {
-      this.callQuietly('onUnjoinGroup', () => hook.call(this.hooks, client, group));
+    const hooks = this.hooks;
+    if (client !== null && hooks.onUnjoinGroup !== undefined) {
+      this.callQuietly('onUnjoinGroup', () => hooks.onUnjoinGroup?.(client, group));
     }
     if (group.members.size === 0 && this.groups.get(group.id) === group) {
       this.groups.delete(group.id);

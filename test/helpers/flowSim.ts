@@ -37,8 +37,8 @@ export const simulate = (
   // Reliable messages are all queued at once; unreliable ones (media) arrive one per 20 ms.
   let written = 0;
   const writeDue = (step: number): void => {
-    while (written < messages.length && (messages[written]!.reliable || written * 2 <= step)) {
-      sender.write(messages[written]!.data, messages[written]!.reliable, now, 500);
+    while (written < messages.length && (messages[written].reliable || written * 2 <= step)) {
+      sender.write(messages[written].data, messages[written].reliable, now, 500);
       written++;
     }
   };

@@ -95,7 +95,7 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     if (message.length < TC_HEADER_SIZE) {
       return;
     }
-    const type = message[0]!;
+    const type = message[0];
     const timestamp = message.readUInt32BE(1);
     const body = message.subarray(TC_HEADER_SIZE);
     switch (type) {

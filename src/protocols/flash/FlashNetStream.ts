@@ -111,7 +111,7 @@ export class FlashNetStream implements MediaSink {
       this.status('error', 'NetStream.Publish.BadName', 'stream already in use');
       return;
     }
-    const name = fullName.split('?')[0]!;
+    const name = fullName.split('?')[0];
     const client = this.transport.client;
     try {
       await this.transport.core.publish(client, name, (publication) => {

@@ -48,7 +48,7 @@ export class RtmfpGroups {
     if (length < 1 || cursor.pos + length > message.length) {
       return;
     }
-    const kind = message[cursor.pos]!;
+    const kind = message[cursor.pos];
     const data = message.subarray(cursor.pos + 1, cursor.pos + length);
     let groupId: Buffer;
     if (kind === JOIN_BY_ID && data.length === 32) {
@@ -76,8 +76,8 @@ export class RtmfpGroups {
     const at = ring.indexOf(newcomer);
     const neighbours = new Set<GroupMember>();
     for (let k = 1; k <= NEIGHBOURS && k < ring.length; k++) {
-      neighbours.add(ring[(at + k) % ring.length]!);
-      neighbours.add(ring[(at - k + ring.length) % ring.length]!);
+      neighbours.add(ring[(at + k) % ring.length]);
+      neighbours.add(ring[(at - k + ring.length) % ring.length]);
     }
     neighbours.delete(newcomer);
     const toNewcomer = session.groupSendFlow(flowId);

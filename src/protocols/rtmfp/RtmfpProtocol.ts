@@ -181,11 +181,11 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
       this.schedule(target);
       return;
     }
-    const hook = this.core.hooks.onRendezVousUnknown;
-    if (hook === undefined) {
+    const hooks = this.core.hooks;
+    if (hooks.onRendezVousUnknown === undefined) {
       return;
     }
-    Promise.resolve(hook.call(this.core.hooks, 'RTMFP', decision.peerId))
+    Promise.resolve(hooks.onRendezVousUnknown('RTMFP', decision.peerId))
       .then((answers) => {
         const addresses = this.resolveAddresses(answers, null);
         if (addresses.length > 0) {
@@ -209,10 +209,10 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
       this.tagAttempts.set(tagKey, entry);
     }
     entry.count++;
-    const hook = this.core.hooks.onHandshake;
+    const hooks = this.core.hooks;
     let answers: readonly string[] = [];
-    if (hook !== undefined) {
-      answers = await hook.call(this.core.hooks, {
+    if (hooks.onHandshake !== undefined) {
+      answers = await hooks.onHandshake({
         protocol: 'RTMFP',
         address: formatAddress({ host: rinfo.address, port: rinfo.port }),
         path: url.path,

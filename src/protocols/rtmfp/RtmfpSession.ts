@@ -173,10 +173,10 @@ export class RtmfpSession implements FlashTransport, ClientWriter, RtmfpEndpoint
     this.address = { host, port, origin: AddressOrigin.OBSERVED };
     this.client.address = formatAddress(host, port);
     this.log.info(`${old}: session moved to ${this.client.address}`);
-    const hook = this.core.hooks.onAddressChanged;
-    if (hook !== undefined) {
+    const hooks = this.core.hooks;
+    if (hooks.onAddressChanged !== undefined) {
       try {
-        const result = hook.call(this.core.hooks, this.client, old);
+        const result = hooks.onAddressChanged(this.client, old);
         if (result instanceof Promise) {
           result.catch((err: unknown) => this.log.error(`onAddressChanged failed: ${errorMessage(err)}`));
         }
@@ -263,7 +263,7 @@ export class RtmfpSession implements FlashTransport, ClientWriter, RtmfpEndpoint
     if (message.length < TC_HEADER_SIZE) {
       throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', `message of ${message.length} bytes on flow ${flow.id}`);
     }
-    const type = message[0]!;
+    const type = message[0];
     const timestamp = message.readUInt32BE(1);
     const body = message.subarray(TC_HEADER_SIZE);
     if (type === TcType.COMMAND_AMF0 || type === TcType.COMMAND_AMF3) {
@@ -297,11 +297,11 @@ export class RtmfpSession implements FlashTransport, ClientWriter, RtmfpEndpoint
         this.pending = null;
         for (let i = 0; i < queue.length && !this.closed; i++) {
           if (this.pending !== null) {
-            (this.pending as Array<{ flow: RtmfpRecvFlow; message: Buffer }>).push(queue[i]!);
+            (this.pending as Array<{ flow: RtmfpRecvFlow; message: Buffer }>).push(queue[i]);
             continue;
           }
           try {
-            this.dispatch(queue[i]!.flow, queue[i]!.message);
+            this.dispatch(queue[i].flow, queue[i].message);
           } catch (err) {
             this.fail(err);
           }

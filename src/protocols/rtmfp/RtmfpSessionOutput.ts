@@ -140,7 +140,7 @@ export class RtmfpSessionOutput {
   }
 
   private writeControl(o: number): number {
-    while (this.control.length > 0 && LIMIT - o >= this.control[0]!.length) {
+    while (this.control.length > 0 && LIMIT - o >= this.control[0].length) {
       const chunk = this.control.shift()!;
       scratch.set(chunk, o);
       o += chunk.length;
@@ -162,7 +162,7 @@ export class RtmfpSessionOutput {
     while (progress) {
       progress = false;
       for (let k = 0; k < count; k++) {
-        const flow = flows[(this.roundRobin + k) % count]!;
+        const flow = flows[(this.roundRobin + k) % count];
         const fragment = flow.nextFragment(now);
         if (fragment === null) {
           continue;
@@ -199,7 +199,7 @@ export class RtmfpSessionOutput {
   private pruneFinishedFlows(): void {
     const flows = this.session.sendFlows;
     for (let i = flows.length - 1; i >= 0; i--) {
-      const flow = flows[i]!;
+      const flow = flows[i];
       if ((flow.closed && flow.idle) || flow.failure !== null) {
         if (flow !== this.session.mainFlow()) {
           flows.splice(i, 1);

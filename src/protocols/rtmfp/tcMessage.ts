@@ -67,12 +67,12 @@ export const classifyFlow = (metadata: Uint8Array): FlowKind => {
   if (metadata.length === 2 && metadata[0] === 0x47 && metadata[1] === 0x43) {
     return { kind: 'group' };
   }
-  if (metadata.length < 4 || metadata[0] !== 0x54 || metadata[1] !== 0x43 || (metadata[2]! & 0x04) === 0) {
+  if (metadata.length < 4 || metadata[0] !== 0x54 || metadata[1] !== 0x43 || (metadata[2] & 0x04) === 0) {
     return null;
   }
   let streamId = 0;
   for (let i = 3; i < metadata.length && i < 8; i++) {
-    const b = metadata[i]!;
+    const b = metadata[i];
     streamId = streamId * 128 + (b & 0x7f);
     if ((b & 0x80) === 0) {
       return { kind: 'tc', streamId };

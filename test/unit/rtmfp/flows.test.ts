@@ -13,7 +13,7 @@ describe('RTMFP flows', () => {
     const messages = [10, MAX_FRAGMENT, MAX_FRAGMENT + 1, 5000, 0].map((size, i) => ({ data: message(i, size), reliable: true }));
     const { delivered, sender } = simulate(messages, 0, 1);
     assert.equal(delivered.length, messages.length);
-    delivered.forEach((d, i) => assert.ok(d.equals(messages[i]!.data), `message ${i}`));
+    delivered.forEach((d, i) => assert.ok(d.equals(messages[i].data), `message ${i}`));
     assert.ok(sender.idle);
     assert.equal(sender.retransmitted, 0);
   });
@@ -29,7 +29,7 @@ describe('RTMFP flows', () => {
           const { delivered, sender } = simulate(messages, loss, seed, 20_000);
           assert.equal(sender.failure, null);
           assert.equal(delivered.length, messages.length, `delivered ${delivered.map((d) => d.length).join(',')}`);
-          delivered.forEach((d, i) => assert.ok(d.equals(messages[i]!.data), `message ${i}`));
+          delivered.forEach((d, i) => assert.ok(d.equals(messages[i].data), `message ${i}`));
         },
       ),
       { numRuns: 60 },
@@ -43,10 +43,10 @@ describe('RTMFP flows', () => {
         const { delivered, sender, receiver } = simulate(messages, 0.15, seed, 5000);
         const ids = delivered.map((d) => d.readUInt32BE(0));
         for (let i = 1; i < ids.length; i++) {
-          assert.ok(ids[i]! > ids[i - 1]!, 'in order, no duplicate');
+          assert.ok(ids[i] > ids[i - 1], 'in order, no duplicate');
         }
         for (const d of delivered) {
-          assert.ok(d.equals(messages[d.readUInt32BE(0)]!.data), 'intact');
+          assert.ok(d.equals(messages[d.readUInt32BE(0)].data), 'intact');
         }
         assert.ok(delivered.length >= 30, `most arrive (${delivered.length} of 60)`);
         assert.ok(sender.idle, 'nothing left pending');

@@ -181,7 +181,7 @@ export class RtmfpRecvFlow {
     let count = 0;
     let i = 0;
     while (i < seqs.length && count < max) {
-      const start = seqs[i]!;
+      const start = seqs[i];
       let end = start;
       while (i + 1 < seqs.length && seqs[i + 1] === end + 1) {
         i++;

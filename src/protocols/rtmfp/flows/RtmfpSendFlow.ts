@@ -74,8 +74,8 @@ export class RtmfpSendFlow {
   /** Sequence numbers ≤ FSN are acked or abandoned. */
   get fsn(): number {
     for (let i = this.head; i < this.queue.length; i++) {
-      if (!this.queue[i]!.done) {
-        return this.queue[i]!.seq - 1;
+      if (!this.queue[i].done) {
+        return this.queue[i].seq - 1;
       }
     }
     return this.nextSeq - 1;
@@ -132,7 +132,7 @@ export class RtmfpSendFlow {
     }
     const rto = this.congestion.erto;
     for (let i = this.head; i < this.queue.length; i++) {
-      const f = this.queue[i]!;
+      const f = this.queue[i];
       if (f.done) {
         continue;
       }
@@ -233,22 +233,22 @@ export class RtmfpSendFlow {
     this.peerWindow = bufferBlocks * 1024;
     this.peerCumulative = Math.max(this.peerCumulative, cumulative);
     this.optionsAcked = true;
-    const highest = count > 0 ? to[count - 1]! : cumulative;
+    const highest = count > 0 ? to[count - 1] : cumulative;
     let range = 0;
     let newest = -1;
     let ackedBytes = 0;
     for (let i = this.head; i < this.queue.length; i++) {
-      const f = this.queue[i]!;
+      const f = this.queue[i];
       if (f.seq > highest) {
         break;
       }
       if (f.done || f.sendCount === 0) {
         continue;
       }
-      while (range < count && to[range]! < f.seq) {
+      while (range < count && to[range] < f.seq) {
         range++;
       }
-      const acked = f.seq <= cumulative || (range < count && from[range]! <= f.seq);
+      const acked = f.seq <= cumulative || (range < count && from[range] <= f.seq);
       if (acked) {
         f.done = true;
         if (f.inFlight) {
@@ -283,7 +283,7 @@ export class RtmfpSendFlow {
   reject(code: number): void {
     this.failure = `flow rejected by the peer (code ${code})`;
     for (let i = this.head; i < this.queue.length; i++) {
-      const f = this.queue[i]!;
+      const f = this.queue[i];
       if (!f.done) {
         this.abandon(f);
       }
@@ -292,7 +292,7 @@ export class RtmfpSendFlow {
   }
 
   private compact(): void {
-    while (this.head < this.queue.length && this.queue[this.head]!.done) {
+    while (this.head < this.queue.length && this.queue[this.head].done) {
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
