@@ -7,6 +7,7 @@ import { loadKernels } from '../kernels/index.js';
 import { AddressOrigin, type RtmfpAddress } from '../protocols/rtmfp/address.js';
 import { epdForPeerId, epdForUrl } from '../protocols/rtmfp/epd.js';
 import type { RtmfpSendFlow } from '../protocols/rtmfp/flows/RtmfpSendFlow.js';
+import type { ForwardedIHelloChunk } from '../protocols/rtmfp/handshakeChunks.js';
 import { RtmfpHandshake } from '../protocols/rtmfp/RtmfpHandshake.js';
 import { Mode, readSessionId } from '../protocols/rtmfp/RtmfpPacket.js';
 import { GROUP_METADATA, TcType, encodeTcMessage, tcMetadata } from '../protocols/rtmfp/tcMessage.js';
@@ -288,10 +289,21 @@ export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
     session?.receive(msg, Date.now());
   }
 
+  private get peerResponder(): RtmfpHandshake {
+    this.responder ??= new RtmfpHandshake({ kernels: this.kernels, certificate: this.identity.certificate });
+    return this.responder;
+  }
+
+  /** The server forwards a peer's IHello (rendezvous): answer the peer directly with an RHello. */
+  onForwardedHello(_session: RtmfpClientSession, hello: ForwardedIHelloChunk): void {
+    const to = hello.replyAddress;
+    this.emit('forwardedHello', `${to.host}:${to.port}`);
+    this.send(this.peerResponder.rhello(hello.tag, to.host, to.port), to);
+  }
+
   /** A peer handshaking with us (we are the responder of a P2P session). */
   private onPeerStartup(msg: Buffer, from: RtmfpAddress): void {
-    this.responder ??= new RtmfpHandshake({ kernels: this.kernels, certificate: this.identity.certificate });
-    void this.responder.receive(msg, from.host, from.port).then((decision) => {
+    void this.peerResponder.receive(msg, from.host, from.port).then((decision) => {
       if (decision === null) {
         return;
       }

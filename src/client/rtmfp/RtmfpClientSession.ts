@@ -5,6 +5,7 @@ import { Congestion } from '../../protocols/rtmfp/flows/Congestion.js';
 import { RtmfpRecvFlow } from '../../protocols/rtmfp/flows/RtmfpRecvFlow.js';
 import { RtmfpSendFlow } from '../../protocols/rtmfp/flows/RtmfpSendFlow.js';
 import type { RtmfpEndpoint } from '../../protocols/rtmfp/RtmfpEndpoint.js';
+import type { ForwardedIHelloChunk } from '../../protocols/rtmfp/handshakeChunks.js';
 import { Mode } from '../../protocols/rtmfp/RtmfpPacket.js';
 import { RtmfpSessionInput } from '../../protocols/rtmfp/RtmfpSessionInput.js';
 import { RtmfpSessionOutput } from '../../protocols/rtmfp/RtmfpSessionOutput.js';
@@ -19,6 +20,8 @@ export interface ClientSessionEvents {
   onMedia(session: RtmfpClientSession, streamId: number, type: number, timestamp: number, payload: Buffer): void;
   /** A user control event on NetStream `streamId`. */
   onUserControl(session: RtmfpClientSession, streamId: number, event: number, data: Buffer): void;
+  /** The server introduces a peer that wants to reach us (rendezvous). */
+  onForwardedHello(session: RtmfpClientSession, hello: ForwardedIHelloChunk): void;
   /** A raw message on a flow that is not TC (GC flows, P2P data flows). */
   onRawMessage(session: RtmfpClientSession, metadata: Buffer, message: Buffer): void;
   onClosed(session: RtmfpClientSession, reason: string): void;
@@ -145,6 +148,10 @@ export class RtmfpClientSession implements RtmfpEndpoint {
       this.closed = true;
       this.events.onClosed(this, 'closed');
     }
+  }
+
+  onForwardedHello(hello: ForwardedIHelloChunk): void {
+    this.events.onForwardedHello(this, hello);
   }
 
   sendDatagram(datagram: Buffer): void {

@@ -24,6 +24,7 @@ export interface InitiatorResult {
 }
 
 const plain = Buffer.alloc(4400);
+const MAX_REDIRECTS = 8;
 const header = new PacketHeader();
 const chunks = new ChunkIterator();
 
@@ -44,6 +45,7 @@ export class RtmfpInitiator {
   private readonly skic = buildSkic(2);
   private targets: RtmfpAddress[];
   private attempts = 0;
+  private redirects = 0;
   private timer: NodeJS.Timeout | null = null;
   private done = false;
 
@@ -127,7 +129,16 @@ export class RtmfpInitiator {
           // Zero addresses means "the sender itself" (rtmfp-cpp); otherwise try every one listed.
           const listed = redirect.addresses.length === 0 ? [from] : redirect.addresses;
           const known = new Set(this.targets.map((t) => `${t.host}:${t.port}`));
-          this.targets = [...this.targets, ...listed.filter((a) => !known.has(`${a.host}:${a.port}`))];
+          const fresh = listed.filter((a) => !known.has(`${a.host}:${a.port}`));
+          if (fresh.length === 0) {
+            // Nothing new to try: keep the current back-off rather than looping on the redirect.
+            return true;
+          }
+          this.targets = [...this.targets, ...fresh];
+          if (++this.redirects > MAX_REDIRECTS) {
+            this.finish(new Error('RTMFP handshake: too many redirections'));
+            return true;
+          }
           this.attempts = 0;
           this.restart();
           return true;

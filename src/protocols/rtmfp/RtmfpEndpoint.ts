@@ -3,6 +3,7 @@ import type { Logger } from '../../util/Logger.js';
 import type { RtmfpAddress } from './address.js';
 import type { RtmfpRecvFlow } from './flows/RtmfpRecvFlow.js';
 import type { RtmfpSendFlow } from './flows/RtmfpSendFlow.js';
+import type { ForwardedIHelloChunk } from './handshakeChunks.js';
 import type { RtmfpSessionInput } from './RtmfpSessionInput.js';
 import type { RtmfpSessionOutput } from './RtmfpSessionOutput.js';
 
@@ -35,4 +36,6 @@ export interface RtmfpEndpoint {
   sendDatagram(datagram: Buffer): void;
   /** Asks for an output flush soon (batched per event-loop turn). */
   requestFlush(): void;
+  /** A peer wants to reach us (FIHello from the server's rendezvous); clients answer it, servers ignore it. */
+  onForwardedHello?(hello: ForwardedIHelloChunk): void;
 }

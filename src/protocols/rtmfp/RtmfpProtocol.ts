@@ -220,7 +220,13 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
         attempts: entry.count,
       });
     }
-    const addresses = this.resolveAddresses(answers, url.host === '' ? null : { host: url.host, port: url.port });
+    const reached = url.host === '' ? null : { host: url.host, port: url.port };
+    let addresses = this.resolveAddresses(answers, reached);
+    // A redirection to this server alone would send the client back here forever: answer it.
+    const self = this.selfAddress(reached);
+    if (addresses.every((a) => formatAddress(a) === self)) {
+      addresses = [];
+    }
     this.sendTo(
       addresses.length > 0 ? this.handshake.redirect(decision.tag, addresses) : this.handshake.rhello(decision.tag, rinfo.address, rinfo.port),
       rinfo.address,

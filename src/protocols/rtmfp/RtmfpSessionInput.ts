@@ -1,4 +1,5 @@
 import { RTMFP_CONTENT_OFFSET } from '../../kernels/Kernels.js';
+import { readForwardedIHello } from './handshakeChunks.js';
 import { Chunk, ChunkIterator, Mode, PacketHeader, readPacketHeader } from './RtmfpPacket.js';
 import type { RtmfpEndpoint } from './RtmfpEndpoint.js';
 import {
@@ -103,6 +104,13 @@ export class RtmfpSessionInput {
         }
         case Chunk.PING: {
           output.queuePingReply(datagram.subarray(start, chunkEnd));
+          break;
+        }
+        case Chunk.FORWARDED_IHELLO: {
+          const hello = session.onForwardedHello === undefined ? null : readForwardedIHello(datagram, start, chunkEnd);
+          if (hello !== null) {
+            session.onForwardedHello?.(hello);
+          }
           break;
         }
         case Chunk.SESSION_CLOSE: {
