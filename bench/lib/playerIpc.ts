@@ -43,6 +43,10 @@ export interface ReadyEvent {
   failed: number;
   errors: string[];
   connectMs: number;
+  /** Time one player took from TCP connect to Play.Start (successful joins), ms. */
+  joinP50: number;
+  joinP99: number;
+  joinMax: number;
 }
 
 export interface ReportEvent {

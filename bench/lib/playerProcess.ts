@@ -66,7 +66,10 @@ const onMedia = (player: number, type: number, payload: Buffer): void => {
   logged++;
 };
 
+const joinTimes: number[] = [];
+
 const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
+  const began = performance.now();
   const client = new RtmpClient({ onMedia: (type, _timestamp, payload) => onMedia(index, type, payload) });
   clients[index] = client;
   let timer: NodeJS.Timeout | undefined;
@@ -88,6 +91,7 @@ const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
     clearTimeout(timer);
   }
   connectedCount++;
+  joinTimes.push(performance.now() - began);
   client.on('close', (err: Error | null) => {
     if (!stopping) {
       closed++;
@@ -124,7 +128,18 @@ const start = async (cmd: StartCommand): Promise<void> => {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(cmd.concurrency, cmd.players)) }, worker));
-  send({ ev: 'ready', connected: connectedCount, failed, errors, connectMs: performance.now() - began });
+  const sorted = [...joinTimes].sort((a, b) => a - b);
+  const at = (q: number): number => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+  send({
+    ev: 'ready',
+    connected: connectedCount,
+    failed,
+    errors,
+    connectMs: performance.now() - began,
+    joinP50: at(0.5),
+    joinP99: at(0.99),
+    joinMax: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1],
+  });
 };
 
 const report = (cmd: ReportCommand): ReportEvent => {

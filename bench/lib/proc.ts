@@ -41,6 +41,20 @@ export const readCpuSeconds = (pid: number): number => {
   return t.user + t.system;
 };
 
+/**
+ * CPU seconds the whole machine spent busy (all cores: user, nice, system, irq, softirq, steal) and in
+ * softirq, from /proc/stat. Loopback TCP work done in softirq is charged to no process.
+ */
+export const readMachineCpu = (): { busy: number; softirq: number } => {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return { busy: (user + nice + system + irq + softirq + steal) / clockTicksPerSecond(), softirq: softirq / clockTicksPerSecond() };
+  } catch {
+    return { busy: Number.NaN, softirq: Number.NaN };
+  }
+};
+
 /** Resident set size in KiB (VmRSS of /proc/<pid>/status); NaN if gone. */
 export const readRssKiB = (pid: number): number => {
   try {

@@ -28,6 +28,7 @@ import {
   machineInfo,
   readCpuSeconds,
   readCpuTimes,
+  readMachineCpu,
   readRssKiB,
   repoRoot,
   sleep,
@@ -63,6 +64,9 @@ export interface TrialResult {
   connected: number;
   connectFailures: string[];
   connectMs: number;
+  /** One player's join (TCP connect to Play.Start): p99 and max over the successful ones, ms. */
+  joinP99Ms: number;
+  joinMaxMs: number;
   measuredSeconds: number;
   serverCpuSeconds: number;
   /** Part of the server's CPU time spent in the kernel (stime / (utime + stime)): socket writes, TCP. */
@@ -77,6 +81,14 @@ export interface TrialResult {
   playersBelow99: number;
   duplicates: number;
   cpuUsPerFrame: number;
+  /**
+   * Whole-machine busy CPU (every process and the kernel's softirq time) per delivered frame: includes
+   * the load generator, and the loopback TCP work that no process is charged for.
+   */
+  machineUsPerFrame: number;
+  /** Whole machine busy over the window, % of one core (2 cores = 200 %), and its softirq part. */
+  machineCpuPercent: number;
+  softirqPercent: number;
   rssBaseKiB: number;
   rssEndKiB: number;
   rssPeakKiB: number;
@@ -287,6 +299,8 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const connected = readies.reduce((a, r) => a + r.connected, 0);
     const connectFailures = readies.flatMap((r) => r.errors);
     const connectMs = Math.max(...readies.map((r) => r.connectMs));
+    const joinP99 = Math.max(...readies.map((r) => r.joinP99));
+    const joinMax = Math.max(...readies.map((r) => r.joinMax));
 
     // Arm the players' logs a second before the window: a busy player process may read its
     // sockets before the IPC pipe, so the window is chosen by sequence number, not by arrival.
@@ -300,6 +314,7 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const audioStart = publisher.audioSeq;
     const t0 = performance.now();
     const cpu0 = readCpuTimes(server.pid);
+    const machine0 = readMachineCpu();
     const playerCpu0 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     let rssPeak = 0;
     const deadline = t0 + o.seconds * 1000;
@@ -310,6 +325,7 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const videoEnd = publisher.videoSeq;
     const audioEnd = publisher.audioSeq;
     const cpu1 = readCpuTimes(server.pid);
+    const machine1 = readMachineCpu();
     const playerCpu1 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     const t1 = performance.now();
     const rssEnd = readRssKiB(server.pid);
@@ -341,6 +357,8 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
       connected,
       connectFailures,
       connectMs: Math.round(connectMs),
+      joinP99Ms: Math.round(joinP99),
+      joinMaxMs: Math.round(joinMax),
       measuredSeconds: seconds,
       serverCpuSeconds: serverCpu,
       serverSystemShare: serverCpu > 0 ? (cpu1.system - cpu0.system) / serverCpu : Number.NaN,
@@ -354,6 +372,9 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
       playersBelow99: reports.reduce((a, r) => a + r.playersBelow99, 0),
       duplicates: reports.reduce((a, r) => a + r.duplicates, 0),
       cpuUsPerFrame: delivered === 0 ? Number.NaN : (serverCpu * 1e6) / delivered,
+      machineUsPerFrame: delivered === 0 ? Number.NaN : ((machine1.busy - machine0.busy) * 1e6) / delivered,
+      machineCpuPercent: ((machine1.busy - machine0.busy) / seconds) * 100,
+      softirqPercent: ((machine1.softirq - machine0.softirq) / seconds) * 100,
       rssBaseKiB: rssBase,
       rssEndKiB: rssEnd,
       rssPeakKiB: rssPeak,
@@ -381,9 +402,10 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
 };
 
 const failedTrial = (kind: ServerKind, players: number, repeat: number, err: unknown): TrialResult => ({
-  server: kind, players, repeat, connected: 0, connectFailures: [], connectMs: 0, measuredSeconds: 0, serverCpuSeconds: 0, serverSystemShare: Number.NaN,
+  server: kind, players, repeat, connected: 0, connectFailures: [], connectMs: 0, joinP99Ms: Number.NaN, joinMaxMs: Number.NaN, measuredSeconds: 0, serverCpuSeconds: 0, serverSystemShare: Number.NaN,
   serverCpuPercent: 0, playerCpuPercent: 0, publisherFrames: 0, expected: 0, delivered: 0, deliveredRatio: 0, minPlayerRatio: 0,
-  playersBelow99: players, duplicates: 0, cpuUsPerFrame: Number.NaN, rssBaseKiB: 0, rssEndKiB: 0, rssPeakKiB: 0,
+  playersBelow99: players, duplicates: 0, cpuUsPerFrame: Number.NaN, machineUsPerFrame: Number.NaN, machineCpuPercent: Number.NaN,
+  softirqPercent: Number.NaN, rssBaseKiB: 0, rssEndKiB: 0, rssPeakKiB: 0,
   memKiBPerPlayer: Number.NaN, latencyP50: Number.NaN, latencyP99: Number.NaN, latencyMax: Number.NaN,
   latencyP50First: Number.NaN, latencyP50Last: Number.NaN, closedDuringRun: 0,
   closeReasons: [], keptUp: false, loadgenBound: false, error: err instanceof Error ? err.message : String(err),
@@ -395,6 +417,8 @@ export interface Cell {
   players: number;
   trials: TrialResult[];
   cpuUsPerFrame: number;
+  machineUsPerFrame: number;
+  machineCpuPercent: number;
   deliveredRatio: number;
   memKiBPerPlayer: number;
   latencyP50: number;
@@ -414,6 +438,8 @@ const cellOf = (trials: TrialResult[]): Cell => ({
   players: trials[0].players,
   trials,
   cpuUsPerFrame: median(trials.map((t) => t.cpuUsPerFrame)),
+  machineUsPerFrame: median(trials.map((t) => t.machineUsPerFrame)),
+  machineCpuPercent: median(trials.map((t) => t.machineCpuPercent)),
   deliveredRatio: median(trials.map((t) => t.deliveredRatio)),
   memKiBPerPlayer: median(trials.map((t) => t.memKiBPerPlayer)),
   latencyP50: median(trials.map((t) => t.latencyP50)),
@@ -431,8 +457,9 @@ const cellOf = (trials: TrialResult[]): Cell => ({
 export interface FanoutSummary {
   /** Largest N that kept up (all smaller N too), per server; `limited` false when it never fell behind. */
   maxPlayers: Record<string, { players: number; limited: boolean }>;
-  ratios: Array<{ players: number; cpuPerFrame: number; memPerPlayer: number }>;
+  ratios: Array<{ players: number; cpuPerFrame: number; machinePerFrame: number; memPerPlayer: number }>;
   cpuPerFrameRatioGeomean: number;
+  machinePerFrameRatioGeomean: number;
   memPerPlayerRatioGeomean: number;
   maxPlayersRatio: string;
 }
@@ -460,7 +487,12 @@ const summarize = (o: FanoutOptions, cells: Cell[]): FanoutSummary => {
     const a = cells.find((c) => c.server === 'nimbus' && c.players === n);
     const b = cells.find((c) => c.server === 'nms' && c.players === n);
     if (a !== undefined && b !== undefined) {
-      ratios.push({ players: n, cpuPerFrame: a.cpuUsPerFrame / b.cpuUsPerFrame, memPerPlayer: a.memKiBPerPlayer / b.memKiBPerPlayer });
+      ratios.push({
+        players: n,
+        cpuPerFrame: a.cpuUsPerFrame / b.cpuUsPerFrame,
+        machinePerFrame: a.machineUsPerFrame / b.machineUsPerFrame,
+        memPerPlayer: a.memKiBPerPlayer / b.memKiBPerPlayer,
+      });
     }
   }
   // Geometric means over the N both servers kept up at (past that, the CPU per frame of a server
@@ -478,6 +510,7 @@ const summarize = (o: FanoutOptions, cells: Cell[]): FanoutSummary => {
     maxPlayers,
     ratios,
     cpuPerFrameRatioGeomean: geometricMean(both.map((r) => r.cpuPerFrame)),
+    machinePerFrameRatioGeomean: geometricMean(both.map((r) => r.machinePerFrame)),
     memPerPlayerRatioGeomean: geometricMean(both.map((r) => r.memPerPlayer)),
     maxPlayersRatio,
   };
@@ -494,6 +527,7 @@ export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSum
       t.error !== undefined ? 'error' : `${Math.min(...c.trials.map((x) => x.connected))}`,
       fmt(c.deliveredRatio, 4),
       fmt(c.cpuUsPerFrame, 2),
+      fmt(c.machineUsPerFrame, 2),
       pct(c.serverCpuPercent),
       pct(c.serverSystemShare * 100),
       fmt(c.memKiBPerPlayer, 1),
@@ -507,21 +541,22 @@ export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSum
   });
   const lines = [
     formatTable(
-      ['server', 'players', 'conn', 'deliv/exp', 'cpu µs/frame', 'srv cpu', 'of it sys', 'KiB/player', 'p50 ms', 'p99 ms', 'p50 trend', 'join s', 'loadgen', 'kept up'],
+      ['server', 'players', 'conn', 'deliv/exp', 'cpu µs/frame', 'box µs/frame', 'srv cpu', 'of it sys', 'KiB/player', 'p50 ms', 'p99 ms', 'p50 trend', 'join s', 'loadgen', 'kept up'],
       rows,
     ),
     '',
     formatTable(
-      ['players', 'cpu/frame nimbus/nms', 'mem/player nimbus/nms'],
-      summary.ratios.map((r) => [r.players, fmt(r.cpuPerFrame, 2), fmt(r.memPerPlayer, 2)]),
+      ['players', 'cpu/frame nimbus/nms', 'box cpu/frame nimbus/nms', 'mem/player nimbus/nms'],
+      summary.ratios.map((r) => [r.players, fmt(r.cpuPerFrame, 2), fmt(r.machinePerFrame, 2), fmt(r.memPerPlayer, 2)]),
     ),
     '',
     ...Object.entries(summary.maxPlayers).map(
       ([k, v]) => `most players served (${k}): ${v.limited ? '' : '≥ '}${v.players}${v.limited ? '' : ' (never fell behind)'}`,
     ),
-    `ratios nimbus/nms (geometric mean over the N both kept up at; < 1 = Nimbus better): cpu per frame ${fmt(summary.cpuPerFrameRatioGeomean, 2)}, memory per player ${fmt(summary.memPerPlayerRatioGeomean, 2)}; most players ${summary.maxPlayersRatio}`,
+    `ratios nimbus/nms (geometric mean over the N both kept up at; < 1 = Nimbus better): cpu per frame ${fmt(summary.cpuPerFrameRatioGeomean, 2)} (whole machine ${fmt(summary.machinePerFrameRatioGeomean, 2)}), memory per player ${fmt(summary.memPerPlayerRatioGeomean, 2)}; most players ${summary.maxPlayersRatio}`,
     `kept up = all players connected, delivered/expected >= ${o.minDelivery} and latency p99 < ${o.latencyLimitMs} ms. frame = one audio or video message delivered to one player.`,
-    'srv cpu = server utime+stime over the window (% of one core), of it sys = the kernel part; p50 trend = latency p50 (ms) of the first → last tenth of the window;',
+    'cpu µs/frame = server utime+stime per delivered frame; box µs/frame = the whole machine\'s busy CPU (server, players, publisher, softirq) per delivered frame;',
+    'srv cpu = server CPU over the window (% of one core), of it sys = the kernel part; p50 trend = latency p50 (ms) of the first → last tenth of the window;',
     'join s = time for all players to connect and start playing; loadgen = player process CPU (% of one core; ! = over 90 %, the load generator may be the limit).',
   ];
   return lines.join('\n');
@@ -607,7 +642,7 @@ export const runFanout = async (o: FanoutOptions, log: (line: string) => void = 
           fellBehind.add(kind);
         }
         log(
-          `  ${kind.padEnd(6)} ${String(n).padStart(5)} players: ${t.error ?? `conn ${t.connected}, deliv ${fmt(t.deliveredRatio, 4)}, ${fmt(t.cpuUsPerFrame, 2)} µs/frame, srv ${pct(t.serverCpuPercent)} (sys ${pct(t.serverSystemShare * 100)}), ${fmt(t.memKiBPerPlayer, 1)} KiB/player, p50 ${fmt(t.latencyP50, 1)} ms (${fmt(t.latencyP50First, 0)}→${fmt(t.latencyP50Last, 0)}), p99 ${fmt(t.latencyP99, 1)} ms, join ${fmt(t.connectMs / 1000, 1)} s, loadgen ${pct(t.playerCpuPercent)}${t.keptUp ? '' : ' FELL BEHIND'}${t.closedDuringRun > 0 ? `, ${t.closedDuringRun} closed (${t.closeReasons[0]})` : ''}`}`,
+          `  ${kind.padEnd(6)} ${String(n).padStart(5)} players: ${t.error ?? `conn ${t.connected}, deliv ${fmt(t.deliveredRatio, 4)}, ${fmt(t.cpuUsPerFrame, 2)} µs/frame (box ${fmt(t.machineUsPerFrame, 2)}, ${pct(t.machineCpuPercent)} busy, si ${pct(t.softirqPercent)}), srv ${pct(t.serverCpuPercent)} (sys ${pct(t.serverSystemShare * 100)}), ${fmt(t.memKiBPerPlayer, 1)} KiB/player, p50 ${fmt(t.latencyP50, 1)} ms (${fmt(t.latencyP50First, 0)}→${fmt(t.latencyP50Last, 0)}), p99 ${fmt(t.latencyP99, 1)} ms, join ${fmt(t.connectMs / 1000, 1)} s (one: p99 ${fmt(t.joinP99Ms / 1000, 1)} s, max ${fmt(t.joinMaxMs / 1000, 1)} s), loadgen ${pct(t.playerCpuPercent)}${t.keptUp ? '' : ' FELL BEHIND'}${t.closedDuringRun > 0 ? `, ${t.closedDuringRun} closed (${t.closeReasons[0]})` : ''}`}`,
         );
       }
     }
@@ -645,7 +680,13 @@ export const runFanout = async (o: FanoutOptions, log: (line: string) => void = 
 };
 
 export const main = async (argv: string[]): Promise<number> => {
-  const o = parseFanoutArgs(argv);
+  let o: FanoutOptions | null;
+  try {
+    o = parseFanoutArgs(argv);
+  } catch (err) {
+    process.stderr.write(`rtmpFanout: ${err instanceof Error ? err.message : String(err)} (--help lists the options)\n`);
+    return 2;
+  }
   if (o === null) {
     return 0;
   }

@@ -93,6 +93,21 @@ export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
     return socket;
   }
 
+  /**
+   * Moves to a new local UDP port, keeping every session (what a device changing networks does):
+   * the server must recognise the session by its ID and follow the new address.
+   */
+  async rebind(): Promise<void> {
+    const old = this.socket;
+    this.socket = null;
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+    await this.open();
+    old?.close();
+  }
+
   private send(datagram: Buffer, address: RtmfpAddress): void {
     this.socket?.send(datagram, address.port, address.host);
   }

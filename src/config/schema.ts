@@ -42,9 +42,17 @@ export const schema = {
   'RTMFP.mediaDeadline': { kind: { type: 'number', min: 0.1, max: 60 }, default: '2', doc: 'seconds after which unsent audio/video is abandoned instead of sent late' },
   'RTMFP.maxSessions': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMFP sessions (0 = unlimited)' },
 
+  'servers.port': { kind: port, default: '0', doc: 'TCP port other instances of the mesh join on (0: no listener)' },
+  'servers.host': { kind: { type: 'string' }, default: '', doc: 'bind address of the mesh listener (default: host)' },
+  'servers.targets': { kind: { type: 'string' }, default: '', doc: 'instances to join: host:port?key=value;host:port (host names allowed)' },
+  'servers.secret': { kind: { type: 'string' }, default: '', doc: 'shared secret: only instances that know it join the mesh (challenge-response, never sent)' },
+  'servers.heartbeat': { kind: seconds(3600), default: '5', doc: 'seconds between heartbeats on an idle mesh link; a link silent for 3 of them is closed (0 = off)' },
+  'servers.retryMax': { kind: { type: 'number', min: 0.1, max: 3600 }, default: '16', doc: 'longest wait (seconds) between attempts to join a target; retries start after 1 s and double' },
+  'servers.queueBytes': { kind: { type: 'int', min: 16384, max: 0x7fffffff }, default: '8388608', doc: 'bytes queued for a slow mesh peer before relayed media is dropped to the next keyframe' },
+
   'media.gopCache': { kind: { type: 'bool' }, default: 'true', doc: 'late joiners start at the last keyframe' },
   'media.gopCacheMaxBytes': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '8388608', doc: 'largest cached group of pictures (bytes); past it the cache waits for the next keyframe' },
-  'media.subscriberQueueBytes': { kind: { type: 'int', min: 16384, max: 0x7fffffff }, default: '2097152', doc: 'bytes queued for one subscriber before frames are dropped to the next keyframe' },
+  'media.subscriberQueueBytes': { kind: { type: 'int', min: 16384, max: 0x7fffffff }, default: '1048576', doc: 'bytes queued for one subscriber before frames are dropped to the next keyframe' },
   'media.subscriberTimeout': { kind: seconds(3600), default: '10', doc: 'seconds a subscriber may stay behind (dropping) before it is closed' },
 
   'logs.level': { kind: { type: 'int', min: 0, max: 8 }, default: '6', doc: '0 nothing .. 6 info .. 8 trace (same as --log)' },

@@ -13,6 +13,7 @@ import { acknowledgement, encodeMessage, setChunkSize, setPeerBandwidth, userCon
 import { RtmpServerHandshake } from './RtmpHandshake.js';
 import { unpackAggregate } from './aggregate.js';
 import { BandwidthLimit, ChunkStreamId, MessageType, UserControlEvent } from './constants.js';
+import { corkForThisTurn } from './corker.js';
 
 export interface RtmpSessionOptions {
   chunkSize: number;
@@ -275,6 +276,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     }
     const type = frame.kind === FrameKind.DATA ? MessageType.DATA_AMF0 : frame.kind;
     const chunkSize = this.outChunkSize;
+    corkForThisTurn(this.socket);
     this.socket.write(frame.encoded(key, (f) => encodeMessage(csidOf(f.kind), type, streamId, f.timestamp, f.payload, chunkSize)));
   }
 
