@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Group, GroupMember } from '../../core/Group.js';
-import type { RtmfpRecvFlow } from './flows/RtmfpRecvFlow.js';
 import type { RtmfpProtocol } from './RtmfpProtocol.js';
-import type { RtmfpSession } from './RtmfpSession.js';
+import type { RtmfpControlSession } from './RtmfpControlSession.js';
 import { readVlu } from './vlu.js';
 
 /** GC flow messages (rtmfp.md §4.3): raw, no TC header. */
@@ -35,12 +34,12 @@ const groupAddress = (member: GroupMember): Buffer => {
  */
 export class RtmfpGroups {
   /** Which group each session joined through which of its GC flows. */
-  private readonly joined = new Map<RtmfpSession, Map<number, Group>>();
+  private readonly joined = new Map<RtmfpControlSession, Map<number, Group>>();
 
   constructor(private readonly protocol: RtmfpProtocol) {}
 
-  onMessage(session: RtmfpSession, flow: RtmfpRecvFlow, message: Buffer): void {
-    if (message.length < 2 || message[0] !== GROUP_JOIN || this.joined.get(session)?.has(flow.id) === true) {
+  onMessage(session: RtmfpControlSession, flowId: number, message: Buffer): void {
+    if (message.length < 2 || message[0] !== GROUP_JOIN || this.joined.get(session)?.has(flowId) === true) {
       return;
     }
     const cursor = { pos: 1 };
@@ -59,19 +58,19 @@ export class RtmfpGroups {
       this.protocol.log.debug(`${session.client.address}: unknown group join kind ${kind}`);
       return;
     }
-    const { group, member } = this.protocol.core.joinGroup(groupId, session.keys.peerId, session.client);
+    const { group, member } = this.protocol.core.joinGroup(groupId, session.peerId, session.client);
     let flows = this.joined.get(session);
     if (flows === undefined) {
       flows = new Map();
       this.joined.set(session, flows);
     }
-    flows.set(flow.id, group);
-    this.introduce(session, flow.id, group, member);
+    flows.set(flowId, group);
+    this.introduce(session, flowId, group, member);
     this.protocol.log.debug(`${session.client.address}: joined group ${group.id} (${group.size} members)`);
   }
 
   /** The newcomer learns its ring neighbours; local neighbours learn the newcomer. */
-  private introduce(session: RtmfpSession, flowId: number, group: Group, newcomer: GroupMember): void {
+  private introduce(session: RtmfpControlSession, flowId: number, group: Group, newcomer: GroupMember): void {
     const ring = [...group.members.values()].sort((a, b) => Buffer.compare(groupAddress(a), groupAddress(b)));
     const at = ring.indexOf(newcomer);
     const neighbours = new Set<GroupMember>();
@@ -80,23 +79,19 @@ export class RtmfpGroups {
       neighbours.add(ring[(at - k + ring.length) % ring.length]);
     }
     neighbours.delete(newcomer);
-    const toNewcomer = session.groupSendFlow(flowId);
-    const now = Date.now();
     for (const neighbour of neighbours) {
-      toNewcomer.write(memberMessage(neighbour.rawId), true, now);
+      session.commands.writeGroup(flowId, memberMessage(neighbour.rawId));
       const other = neighbour.client === null ? undefined : this.protocol.peers.get(neighbour.id) ?? this.sessionOf(neighbour);
       if (other !== undefined) {
         const otherFlowId = this.flowOf(other, group);
         if (otherFlowId >= 0) {
-          other.groupSendFlow(otherFlowId).write(memberMessage(newcomer.rawId), true, now);
-          this.protocol.schedule(other);
+          other.commands.writeGroup(otherFlowId, memberMessage(newcomer.rawId));
         }
       }
     }
-    this.protocol.schedule(session);
   }
 
-  private sessionOf(member: GroupMember): RtmfpSession | undefined {
+  private sessionOf(member: GroupMember): RtmfpControlSession | undefined {
     for (const session of this.joined.keys()) {
       if (session.client === member.client) {
         return session;
@@ -105,7 +100,7 @@ export class RtmfpGroups {
     return undefined;
   }
 
-  private flowOf(session: RtmfpSession, group: Group): number {
+  private flowOf(session: RtmfpControlSession, group: Group): number {
     for (const [flowId, g] of this.joined.get(session) ?? []) {
       if (g === group) {
         return flowId;
@@ -114,13 +109,13 @@ export class RtmfpGroups {
     return -1;
   }
 
-  onFlowClosed(session: RtmfpSession, flow: RtmfpRecvFlow): void {
+  onFlowClosed(session: RtmfpControlSession, flowId: number): void {
     const flows = this.joined.get(session);
-    const group = flows?.get(flow.id);
+    const group = flows?.get(flowId);
     if (flows === undefined || group === undefined) {
       return;
     }
-    flows.delete(flow.id);
+    flows.delete(flowId);
     if (flows.size === 0) {
       this.joined.delete(session);
     }

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import type { Core } from '../../core/Core.js';
 import { errorMessage } from '../../errors.js';
 import type { Kernels } from '../../kernels/Kernels.js';
@@ -8,12 +6,14 @@ import { Logger } from '../../util/Logger.js';
 import type { Protocol } from '../Protocol.js';
 import { AddressOrigin, type RtmfpAddress, formatAddress, parseHostPort } from './address.js';
 import { parseRtmfpUrl } from './epd.js';
-import type { RtmfpRecvFlow } from './flows/RtmfpRecvFlow.js';
 import { writeForwardedIHello } from './handshakeChunks.js';
+import { type ControlHost, RtmfpControlSession } from './RtmfpControlSession.js';
+import { type DataPlaneControl, RtmfpDataPlane } from './RtmfpDataPlane.js';
 import { RtmfpGroups } from './RtmfpGroups.js';
-import { type KeyingDecision, type PeerDecision, RtmfpHandshake, type UrlDecision } from './RtmfpHandshake.js';
-import { CHUNK_HEADER_SIZE, readSessionId } from './RtmfpPacket.js';
-import { RtmfpSession, type RtmfpSessionHost, type RtmfpSessionSettings } from './RtmfpSession.js';
+import type { PeerDecision, UrlDecision } from './RtmfpHandshake.js';
+import { CHUNK_HEADER_SIZE } from './RtmfpPacket.js';
+import type { RtmfpSession, RtmfpSessionSettings } from './RtmfpSession.js';
+import type { SessionEvents } from './SessionLink.js';
 
 export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   host: string;
@@ -23,39 +23,25 @@ export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   maxSessions: number;
 }
 
-const TICK_MS = 50;
 /** IHello tags remembered to count attempts for onHandshake (bounded, expiring). */
 const MAX_TAGS = 10_000;
 const TAG_TTL_MS = 60_000;
 
-/** Counters for logs, tests and benchmarks. */
-export class RtmfpProtocolStats {
-  datagrams = 0;
-  tooShort = 0;
-  unknownSession = 0;
-  sessionsOpened = 0;
-  refusedFull = 0;
-}
-
 /**
- * RTMFP on one UDP socket (workers = 0): the startup responder, the sessions keyed by their ID,
- * rendezvous between peers, handshake redirection through `onHandshake`, and NetGroups. One
- * coarse tick drives every session; sessions written to during a turn are flushed once at its end.
+ * RTMFP on the main thread: the control halves of every session (NetConnection/NetStream, hooks),
+ * rendezvous between peers, handshake redirection through `onHandshake`, and NetGroups. With
+ * `RTMFP.workers = 0` one local data plane owns the socket and the sessions' data halves.
  */
-export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
+export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   readonly name = 'RTMFP';
   readonly log = new Logger('rtmfp');
   readonly kernels: Kernels;
-  readonly stats = new RtmfpProtocolStats();
-  readonly sessions = new Map<number, RtmfpSession>();
+  /** Control halves by session ID. */
+  readonly controls = new Map<number, RtmfpControlSession>();
   /** Sessions that finished connect + setPeerInfo, by 64-hex peer ID. */
-  readonly peers = new Map<string, RtmfpSession>();
-  readonly handshake: RtmfpHandshake;
+  readonly peers = new Map<string, RtmfpControlSession>();
   readonly groups: RtmfpGroups;
-  private socket: Socket | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly dirty = new Set<RtmfpSession>();
-  private flushScheduled = false;
+  readonly plane: RtmfpDataPlane;
   private readonly tagAttempts = new Map<string, { count: number; at: number }>();
 
   constructor(
@@ -63,122 +49,78 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
     readonly options: RtmfpProtocolOptions,
   ) {
     this.kernels = loadKernels();
-    this.handshake = new RtmfpHandshake({ kernels: this.kernels, urlDecisions: core.hooks.onHandshake !== undefined });
     this.groups = new RtmfpGroups(this);
+    this.plane = new RtmfpDataPlane(
+      this.kernels,
+      this.log,
+      { ...options, urlDecisions: core.hooks.onHandshake !== undefined, sidPrefix: 0 },
+      this,
+    );
   }
 
-  get settings(): RtmfpSessionSettings {
-    return this.options;
+  get keepaliveServerMs(): number {
+    return this.options.keepaliveServerMs;
+  }
+
+  get keepalivePeerMs(): number {
+    return this.options.keepalivePeerMs;
   }
 
   get sessionCount(): number {
-    return this.sessions.size;
+    return this.controls.size;
+  }
+
+  /** The local plane's counters and handshake (tests, logs). */
+  get stats(): RtmfpDataPlane['stats'] {
+    return this.plane.stats;
+  }
+
+  get handshake(): RtmfpDataPlane['handshake'] {
+    return this.plane.handshake;
+  }
+
+  get sessions(): Map<number, RtmfpSession> {
+    return this.plane.sessions;
   }
 
   get port(): number {
-    const address = this.socket?.address();
-    return address === undefined ? 0 : address.port;
+    return this.plane.port;
   }
 
   async start(): Promise<string[]> {
-    const socket = createSocket({ type: this.options.host.includes(':') ? 'udp6' : 'udp4' });
-    this.socket = socket;
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: this.options.host, port: this.options.port }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    socket.on('error', (err) => this.log.error(`socket error: ${err.message}`));
-    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
-    this.timer = setInterval(() => this.tick(), TICK_MS);
-    this.timer.unref();
-    const address = socket.address();
+    const address = await this.plane.start();
     return [`${address.address}:${address.port}/udp`];
   }
 
-  private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
-    this.stats.datagrams++;
-    const ssid = readSessionId(msg, 0);
-    if (ssid < 0 || msg.length < 20) {
-      this.stats.tooShort++;
-      return;
-    }
-    if (ssid === 0) {
-      void this.handshake.receive(msg, rinfo.address, rinfo.port).then((decision) => {
-        if (decision === null) {
-          return;
-        }
-        switch (decision.kind) {
-          case 'rhello':
-          case 'rikeying': {
-            this.sendTo(decision.datagram, rinfo.address, rinfo.port);
-            return;
-          }
-          case 'keying': {
-            this.openSession(decision, rinfo);
-            return;
-          }
-          case 'peer': {
-            this.rendezvous(decision, rinfo);
-            return;
-          }
-          case 'url': {
-            this.onUrlHello(decision, rinfo).catch((err: unknown) => this.log.error(`onHandshake failed: ${errorMessage(err)}`));
-            return;
-          }
-        }
-      });
-      return;
-    }
-    const session = this.sessions.get(ssid);
-    if (session === undefined) {
-      this.stats.unknownSession++;
-      return;
-    }
-    session.receive(msg, rinfo.address, rinfo.port, Date.now());
+  // DataPlaneControl (local plane)
+
+  onSessionOpened(session: RtmfpSession): SessionEvents {
+    const control = new RtmfpControlSession(this, session.keys.localSsid, session.keys.peerId, session.address, session);
+    this.controls.set(control.sid, control);
+    this.log.debug(`${control.client.address}: RTMFP session ${control.sid.toString(16)} opened, peer ${control.peerIdHex}`);
+    return control;
   }
 
-  private openSession(decision: KeyingDecision, rinfo: RemoteInfo): void {
-    if (this.options.maxSessions > 0 && this.sessions.size >= this.options.maxSessions) {
-      this.stats.refusedFull++;
-      return;
-    }
-    let ssid = 0;
-    while (ssid === 0 || this.sessions.has(ssid)) {
-      ssid = randomBytes(4).readUInt32BE(0);
-    }
-    const session = new RtmfpSession(
-      this,
-      {
-        localSsid: ssid,
-        farSsid: decision.initiatorSsid,
-        encryptKey: this.kernels.createPacketKey(decision.encryptKey),
-        decryptKey: this.kernels.createPacketKey(decision.decryptKey),
-        peerId: decision.peerId,
-      },
-      { host: rinfo.address, port: rinfo.port, origin: AddressOrigin.OBSERVED },
-      Date.now(),
+  onPeerHello(decision: PeerDecision, host: string, port: number): void {
+    this.rendezvous(decision, host, port, (datagram) => this.plane.sendTo(datagram, host, port));
+  }
+
+  onUrlHello(decision: UrlDecision, host: string, port: number): void {
+    this.answerUrlHello(decision, host, port, (datagram) => this.plane.sendTo(datagram, host, port)).catch((err: unknown) =>
+      this.log.error(`onHandshake failed: ${errorMessage(err)}`),
     );
-    this.sessions.set(ssid, session);
-    this.stats.sessionsOpened++;
-    this.sendTo(decision.respond(ssid), rinfo.address, rinfo.port);
-    this.log.debug(`${session.client.address}: RTMFP session ${ssid.toString(16)} opened, peer ${session.peerIdHex}`);
   }
 
   /** P2P introduction (rtmfp.md §4.1): Redirect to the initiator, FIHello to the target. */
-  private rendezvous(decision: PeerDecision, rinfo: RemoteInfo): void {
+  protected rendezvous(decision: PeerDecision, host: string, port: number, reply: (datagram: Buffer) => void): void {
     const target = this.peers.get(decision.peerId.toString('hex'));
     if (target !== undefined && !target.closed) {
-      this.sendTo(this.handshake.redirect(decision.tag, target.addresses), rinfo.address, rinfo.port);
+      reply(this.plane.handshake.redirect(decision.tag, target.addresses));
       const chunk = Buffer.allocUnsafe(CHUNK_HEADER_SIZE + 8 + decision.epd.length + 19 + decision.tag.length);
-      const reply = { host: rinfo.address, port: rinfo.port, origin: AddressOrigin.OBSERVED };
-      const end = writeForwardedIHello(chunk, 0, decision.epd, reply, decision.tag);
+      const end = writeForwardedIHello(chunk, 0, decision.epd, { host, port, origin: AddressOrigin.OBSERVED }, decision.tag);
       if (end > 0) {
-        target.output.queueChunk(chunk.subarray(0, end));
+        target.commands.queueChunk(chunk.subarray(0, end));
       }
-      this.schedule(target);
       return;
     }
     const hooks = this.core.hooks;
@@ -189,14 +131,20 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
       .then((answers) => {
         const addresses = this.resolveAddresses(answers, null);
         if (addresses.length > 0) {
-          this.sendTo(this.handshake.redirect(decision.tag, addresses), rinfo.address, rinfo.port);
+          reply(this.plane.handshake.redirect(decision.tag, addresses));
         }
       })
       .catch((err: unknown) => this.log.error(`onRendezVousUnknown failed: ${errorMessage(err)}`));
   }
 
-  /** Handshake redirection (rtmfp.md §4.2): the hook's addresses → Redirect, none → RHello. */
-  private async onUrlHello(decision: UrlDecision, rinfo: RemoteInfo): Promise<void> {
+  /** Handshake redirection (rtmfp.md §4.2): the hook's addresses → Redirect, none → `fallback` (RHello here). */
+  protected async answerUrlHello(
+    decision: UrlDecision,
+    host: string,
+    port: number,
+    reply: (datagram: Buffer) => void,
+    fallback: () => Buffer = () => this.plane.handshake.rhello(decision.tag, host, port),
+  ): Promise<void> {
     const url = parseRtmfpUrl(decision.url);
     const tagKey = decision.tag.toString('hex');
     const now = Date.now();
@@ -214,7 +162,7 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
     if (hooks.onHandshake !== undefined) {
       answers = await hooks.onHandshake({
         protocol: 'RTMFP',
-        address: formatAddress({ host: rinfo.address, port: rinfo.port }),
+        address: formatAddress({ host, port }),
         path: url.path,
         properties: url.properties,
         attempts: entry.count,
@@ -227,11 +175,7 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
     if (addresses.every((a) => formatAddress(a) === self)) {
       addresses = [];
     }
-    this.sendTo(
-      addresses.length > 0 ? this.handshake.redirect(decision.tag, addresses) : this.handshake.rhello(decision.tag, rinfo.address, rinfo.port),
-      rinfo.address,
-      rinfo.port,
-    );
+    reply(addresses.length > 0 ? this.plane.handshake.redirect(decision.tag, addresses) : fallback());
   }
 
   /** Hook answers → addresses; "myself"/"again" is this server as the client reached it. */
@@ -251,84 +195,42 @@ export class RtmfpProtocol implements Protocol, RtmfpSessionHost {
   }
 
   private selfAddress(reached: { host: string; port: number } | null): string {
+    const port = this.options.port === 0 ? this.port : this.options.port;
     if (this.options.publicAddress !== '') {
-      return this.options.publicAddress.includes(':') ? this.options.publicAddress : `${this.options.publicAddress}:${this.port}`;
+      return this.options.publicAddress.includes(':') ? this.options.publicAddress : `${this.options.publicAddress}:${port}`;
     }
     if (reached !== null) {
-      return `${reached.host}:${reached.port === 0 ? this.port : reached.port}`;
+      return `${reached.host}:${reached.port === 0 ? port : reached.port}`;
     }
     const host = this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host;
-    return formatAddress({ host, port: this.port });
+    return formatAddress({ host, port });
   }
 
-  // RtmfpSessionHost
+  // ControlHost
 
-  send(datagram: Buffer, address: RtmfpAddress): void {
-    this.sendTo(datagram, address.host, address.port);
-  }
-
-  private sendTo(datagram: Buffer, host: string, port: number): void {
-    this.socket?.send(datagram, port, host);
-  }
-
-  schedule(session: RtmfpSession): void {
-    this.dirty.add(session);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushDirty());
-    }
-  }
-
-  private flushDirty(): void {
-    this.flushScheduled = false;
-    const now = Date.now();
-    const sessions = [...this.dirty];
-    this.dirty.clear();
-    for (const session of sessions) {
-      session.output.flush(now, false);
-    }
-  }
-
-  onClosed(session: RtmfpSession): void {
-    this.sessions.delete(session.keys.localSsid);
-    if (this.peers.get(session.peerIdHex) === session) {
-      this.peers.delete(session.peerIdHex);
-    }
-    this.dirty.delete(session);
-  }
-
-  onRendezvousReady(session: RtmfpSession): void {
+  onRendezvousReady(session: RtmfpControlSession): void {
     this.peers.set(session.peerIdHex, session);
   }
 
-  onGroupMessage(session: RtmfpSession, flow: RtmfpRecvFlow, message: Buffer): void {
-    this.groups.onMessage(session, flow, message);
+  onGroupMessage(session: RtmfpControlSession, flowId: number, message: Buffer): void {
+    this.groups.onMessage(session, flowId, message);
   }
 
-  onGroupFlowClosed(session: RtmfpSession, flow: RtmfpRecvFlow): void {
-    this.groups.onFlowClosed(session, flow);
+  onGroupFlowClosed(session: RtmfpControlSession, flowId: number): void {
+    this.groups.onFlowClosed(session, flowId);
   }
 
-  private tick(): void {
-    const now = Date.now();
-    for (const session of this.sessions.values()) {
-      session.tick(now);
+  onControlClosed(session: RtmfpControlSession): void {
+    this.controls.delete(session.sid);
+    if (this.peers.get(session.peerIdHex) === session) {
+      this.peers.delete(session.peerIdHex);
     }
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
+    for (const control of [...this.controls.values()]) {
+      control.close('server stopping');
     }
-    for (const session of [...this.sessions.values()]) {
-      session.close('server stopping');
-      this.onClosed(session);
-    }
-    const socket = this.socket;
-    this.socket = null;
-    if (socket !== null) {
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
-    }
+    await this.plane.stop();
   }
 }

@@ -1,0 +1,269 @@
+import { AmfReader } from '../../amf/index.js';
+import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
+import type { Core } from '../../core/Core.js';
+import { ProtocolError, errorMessage } from '../../errors.js';
+import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
+import type { Logger } from '../../util/Logger.js';
+import { FlashNetConnection } from '../flash/FlashNetConnection.js';
+import { FlashType } from '../flash/FlashNetStream.js';
+import type { FlashTransport } from '../flash/FlashTransport.js';
+import { invocation } from '../flash/flashStatus.js';
+import { AddressOrigin, type RtmfpAddress, parseHostPort } from './address.js';
+import type { SessionCommands, SessionEvents } from './SessionLink.js';
+import { TcType, TcUserControl, encodeTcMessage, encodeUserControl } from './tcMessage.js';
+
+/** What a control session needs from the protocol (main thread). */
+export interface ControlHost {
+  readonly core: Core;
+  readonly log: Logger;
+  readonly keepaliveServerMs: number;
+  readonly keepalivePeerMs: number;
+  onRendezvousReady(session: RtmfpControlSession): void;
+  onGroupMessage(session: RtmfpControlSession, flowId: number, message: Buffer): void;
+  onGroupFlowClosed(session: RtmfpControlSession, flowId: number): void;
+  onControlClosed(session: RtmfpControlSession): void;
+}
+
+/** Most TC messages queued while a hook is pending. */
+const MAX_PENDING = 4096;
+
+/**
+ * The control half of an RTMFP session, on the main thread: the core's Client, NetConnection and
+ * NetStream semantics through the shared flash layer, `setPeerInfo` and keepalive timers,
+ * rendezvous readiness and address changes. Its data half (`commands`) may be local or in a
+ * media worker. Commands run in order: while a hook is pending, later messages wait.
+ */
+export class RtmfpControlSession implements FlashTransport, ClientWriter, SessionEvents {
+  readonly protocolName = 'RTMFP';
+  objectEncoding = 3;
+  readonly client: Client;
+  readonly connection: FlashNetConnection;
+  /** Addresses from setPeerInfo (origin "reported"). */
+  reportedAddresses: RtmfpAddress[] = [];
+  rendezvousReady = false;
+  closed = false;
+  private pending: Array<[number, number, number, Buffer]> | null = null;
+
+  constructor(
+    private readonly host: ControlHost,
+    /** Unique across workers: the data plane's session key. */
+    readonly sid: number,
+    readonly peerId: Buffer,
+    public address: RtmfpAddress,
+    readonly commands: SessionCommands,
+  ) {
+    this.client = new Client('RTMFP', formatAddress(address.host, address.port), this, peerId);
+    this.connection = new FlashNetConnection(this);
+  }
+
+  get core(): Core {
+    return this.host.core;
+  }
+
+  get log(): Logger {
+    return this.host.log;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get peerIdHex(): string {
+    return this.client.id;
+  }
+
+  /** Every address a peer may reach this client at: observed first, then reported ones. */
+  get addresses(): RtmfpAddress[] {
+    return [{ ...this.address, origin: AddressOrigin.OBSERVED }, ...this.reportedAddresses];
+  }
+
+  // SessionEvents (from the data half)
+
+  onTc(streamId: number, type: number, timestamp: number, body: Buffer): void {
+    if (this.closed) {
+      return;
+    }
+    if (this.pending !== null) {
+      if (this.pending.length >= MAX_PENDING) {
+        this.close('protocol error: too many messages while a command is pending');
+        return;
+      }
+      this.pending.push([streamId, type, timestamp, body]);
+      return;
+    }
+    try {
+      this.dispatch(streamId, type, timestamp, body);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private dispatch(streamId: number, type: number, timestamp: number, body: Buffer): void {
+    if (type === TcType.COMMAND_AMF0 || type === TcType.COMMAND_AMF3) {
+      const values = new AmfReader(body, type === TcType.COMMAND_AMF3 ? 1 : 0).readAllAmf0();
+      if (values[0] === 'setPeerInfo') {
+        this.onSetPeerInfo(values.slice(3));
+        return;
+      }
+      const work = this.connection.onCommand(streamId, values);
+      if (work !== null) {
+        this.waitFor(work);
+      }
+      return;
+    }
+    if (type === TcType.USER_CONTROL) {
+      return;
+    }
+    const stream = this.connection.streams.get(streamId);
+    if (stream === undefined || !stream.onMedia(type, timestamp, body)) {
+      this.log.debug(`${this.client.address}: message type ${type} ignored on stream ${streamId}`);
+    }
+  }
+
+  /** Holds later messages until a hook's answer, so commands and media keep their order. */
+  private waitFor(work: Promise<void>): void {
+    this.pending = [];
+    work
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        const queue = this.pending ?? [];
+        this.pending = null;
+        for (let i = 0; i < queue.length && !this.closed; i++) {
+          const [streamId, type, timestamp, body] = queue[i];
+          if (this.pending !== null) {
+            (this.pending as Array<[number, number, number, Buffer]>).push(queue[i]);
+            continue;
+          }
+          try {
+            this.dispatch(streamId, type, timestamp, body);
+          } catch (err) {
+            this.fail(err);
+          }
+        }
+      });
+  }
+
+  private onSetPeerInfo(args: unknown[]): void {
+    const addresses: RtmfpAddress[] = [];
+    for (const arg of args) {
+      if (typeof arg !== 'string' || addresses.length >= 8) {
+        continue;
+      }
+      const address = parseHostPort(arg, 0, AddressOrigin.REPORTED);
+      // Unspecified addresses ("0.0.0.0:port", "[::]:port") tell nothing a peer can use.
+      if (address !== null && address.port !== 0 && address.host !== '0.0.0.0' && address.host !== '::') {
+        addresses.push(address);
+      }
+    }
+    this.reportedAddresses = addresses;
+    this.commands.writeTc(0, encodeUserControl(TcUserControl.SET_KEEPALIVE, this.host.keepaliveServerMs, this.host.keepalivePeerMs));
+    if (!this.rendezvousReady && this.client.state === 'connected') {
+      this.rendezvousReady = true;
+      this.host.onRendezvousReady(this);
+    }
+  }
+
+  onGroupMessage(flowId: number, message: Buffer): void {
+    this.host.onGroupMessage(this, flowId, message);
+  }
+
+  onGroupFlowClosed(flowId: number): void {
+    this.host.onGroupFlowClosed(this, flowId);
+  }
+
+  onAddressChanged(host: string, port: number): void {
+    const old = this.client.address;
+    this.address = { host, port, origin: AddressOrigin.OBSERVED };
+    this.client.address = formatAddress(host, port);
+    this.log.info(`${old}: session moved to ${this.client.address}`);
+    const hooks = this.core.hooks;
+    if (hooks.onAddressChanged !== undefined) {
+      try {
+        const result = hooks.onAddressChanged(this.client, old);
+        if (result instanceof Promise) {
+          result.catch((err: unknown) => this.log.error(`onAddressChanged failed: ${errorMessage(err)}`));
+        }
+      } catch (err) {
+        this.log.error(`onAddressChanged failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  /** The data half ended: release everything the session holds. */
+  onClosed(reason: string): void {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
+    this.log[level](`${this.client.address}: RTMFP session closed: ${reason}`);
+    this.connection.close();
+    this.core.disconnect(this.client);
+    this.host.onControlClosed(this);
+  }
+
+  // FlashTransport
+
+  writeCommand(streamId: number, payload: Buffer): void {
+    if (this.closed) {
+      return;
+    }
+    const message =
+      this.objectEncoding === 3
+        ? encodeTcMessage(TcType.COMMAND_AMF3, 0, Buffer.concat([Buffer.alloc(1), payload]))
+        : encodeTcMessage(TcType.COMMAND_AMF0, 0, payload);
+    this.commands.writeTc(streamId, message);
+  }
+
+  writeData(streamId: number, payload: Buffer): void {
+    if (!this.closed) {
+      this.commands.writeTc(streamId, encodeTcMessage(TcType.DATA_AMF0, 0, payload));
+    }
+  }
+
+  writeUserControl(event: number, streamId: number): void {
+    if (!this.closed) {
+      this.commands.writeTc(streamId, encodeUserControl(event, streamId));
+    }
+  }
+
+  writeFrame(streamId: number, frame: MediaFrame): void {
+    if (this.closed) {
+      return;
+    }
+    // The TC message is the same for every subscriber: built once per frame.
+    const message = frame.encoded('rtmfp:tc', (f) => encodeTcMessage(f.kind === FrameKind.DATA ? FlashType.DATA_AMF0 : f.kind, f.timestamp, f.payload));
+    this.commands.writeFrame(streamId, message, frame.kind, frame.isConfig);
+  }
+
+  queuedBytes(streamId: number): number {
+    return this.commands.queuedBytes(streamId);
+  }
+
+  onStreamClosed(streamId: number): void {
+    this.commands.finishStream(streamId);
+  }
+
+  // ClientWriter
+
+  writeInvocation(name: string, ...args: unknown[]): void {
+    this.writeCommand(0, invocation(name, ...args));
+  }
+
+  writeMessage(...args: unknown[]): void {
+    this.writeCommand(0, invocation('onMessage', ...args));
+  }
+
+  private fail(err: unknown): void {
+    this.close(err instanceof ProtocolError ? `protocol error: ${err.message}` : `error: ${errorMessage(err)}`);
+  }
+
+  /** Ends the session from the control side (a rejection, a lagging player, a script). */
+  close(reason = 'closed by the server', graceful = false): void {
+    if (!this.closed) {
+      this.commands.close(reason, graceful);
+      // A data half that already went away never answers: release here too.
+      this.onClosed(reason);
+    }
+  }
+}

@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
+import type { Kernels } from '../../kernels/Kernels.js';
+import type { Logger } from '../../util/Logger.js';
+import { AddressOrigin, type RtmfpAddress } from './address.js';
+import type { ComputeKeys } from './crypto/computeKeys.js';
+import { type KeyingDecision, type PeerDecision, RtmfpHandshake, type UrlDecision } from './RtmfpHandshake.js';
+import { readSessionId } from './RtmfpPacket.js';
+import { RtmfpSession, type RtmfpSessionHost, type RtmfpSessionSettings } from './RtmfpSession.js';
+import type { SessionEvents } from './SessionLink.js';
+
+/** Who handles what a data plane cannot decide alone (the main thread's protocol, or a worker's link to it). */
+export interface DataPlaneControl {
+  /** A session finished its handshake: the control half that will hear its events. */
+  onSessionOpened(session: RtmfpSession): SessionEvents;
+  /** An IHello naming a peer (rendezvous). */
+  onPeerHello(decision: PeerDecision, host: string, port: number): void;
+  /** An IHello with a URL, when `urlDecisions` is on (the onHandshake hook). */
+  onUrlHello(decision: UrlDecision, host: string, port: number): void;
+}
+
+export interface DataPlaneOptions extends RtmfpSessionSettings {
+  host: string;
+  port: number;
+  maxSessions: number;
+  /** Ask the control side about URL IHellos (only when an onHandshake hook exists). */
+  urlDecisions: boolean;
+  /** High byte of every session ID of this plane (0 on the main thread, worker index + 1 in workers). */
+  sidPrefix: number;
+  computeKeys?: ComputeKeys;
+}
+
+/** Counters for logs, tests and benchmarks. */
+export class DataPlaneStats {
+  datagrams = 0;
+  tooShort = 0;
+  unknownSession = 0;
+  sessionsOpened = 0;
+  refusedFull = 0;
+}
+
+const TICK_MS = 50;
+
+/**
+ * One UDP socket and the RTMFP sessions on it, end to end (architecture.md §2): the startup
+ * responder, session lookup by ID, one coarse tick for all sessions, and one flush per event-loop
+ * turn for the sessions written to. Runs on the main thread (`RTMFP.workers = 0`) or in a media worker.
+ */
+export class RtmfpDataPlane implements RtmfpSessionHost {
+  readonly stats = new DataPlaneStats();
+  readonly sessions = new Map<number, RtmfpSession>();
+  readonly handshake: RtmfpHandshake;
+  private socket: Socket | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly dirty = new Set<RtmfpSession>();
+  private flushScheduled = false;
+
+  constructor(
+    readonly kernels: Kernels,
+    readonly log: Logger,
+    readonly options: DataPlaneOptions,
+    private readonly control: DataPlaneControl,
+  ) {
+    this.handshake = new RtmfpHandshake({ kernels, urlDecisions: options.urlDecisions, computeKeys: options.computeKeys });
+  }
+
+  get settings(): RtmfpSessionSettings {
+    return this.options;
+  }
+
+  get port(): number {
+    return this.socket?.address().port ?? 0;
+  }
+
+  async start(): Promise<{ address: string; port: number }> {
+    const socket = createSocket({ type: this.options.host.includes(':') ? 'udp6' : 'udp4' });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: this.options.host, port: this.options.port }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', (err) => this.log.error(`socket error: ${err.message}`));
+    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+    return socket.address();
+  }
+
+  private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    this.stats.datagrams++;
+    const ssid = readSessionId(msg, 0);
+    if (ssid < 0 || msg.length < 20) {
+      this.stats.tooShort++;
+      return;
+    }
+    if (ssid !== 0) {
+      const session = this.sessions.get(ssid);
+      if (session === undefined) {
+        this.stats.unknownSession++;
+        return;
+      }
+      session.receive(msg, rinfo.address, rinfo.port, Date.now());
+      return;
+    }
+    void this.handshake.receive(msg, rinfo.address, rinfo.port).then((decision) => {
+      switch (decision?.kind) {
+        case 'rhello':
+        case 'rikeying': {
+          this.sendTo(decision.datagram, rinfo.address, rinfo.port);
+          return;
+        }
+        case 'keying': {
+          this.openSession(decision, rinfo);
+          return;
+        }
+        case 'peer': {
+          this.control.onPeerHello(decision, rinfo.address, rinfo.port);
+          return;
+        }
+        case 'url': {
+          this.control.onUrlHello(decision, rinfo.address, rinfo.port);
+          return;
+        }
+        default: {
+          return;
+        }
+      }
+    });
+  }
+
+  private openSession(decision: KeyingDecision, rinfo: RemoteInfo): void {
+    if (this.options.maxSessions > 0 && this.sessions.size >= this.options.maxSessions) {
+      this.stats.refusedFull++;
+      return;
+    }
+    let ssid = 0;
+    while (ssid === 0 || this.sessions.has(ssid)) {
+      ssid = ((this.options.sidPrefix << 24) | (randomBytes(3).readUIntBE(0, 3) || 1)) >>> 0;
+    }
+    const address: RtmfpAddress = { host: rinfo.address, port: rinfo.port, origin: AddressOrigin.OBSERVED };
+    const session = new RtmfpSession(
+      this,
+      {
+        localSsid: ssid,
+        farSsid: decision.initiatorSsid,
+        encryptKey: this.kernels.createPacketKey(decision.encryptKey),
+        decryptKey: this.kernels.createPacketKey(decision.decryptKey),
+        peerId: decision.peerId,
+      },
+      address,
+      Date.now(),
+    );
+    this.sessions.set(ssid, session);
+    this.stats.sessionsOpened++;
+    session.events = this.control.onSessionOpened(session);
+    this.sendTo(decision.respond(ssid), rinfo.address, rinfo.port);
+  }
+
+  // RtmfpSessionHost
+
+  send(datagram: Buffer, address: RtmfpAddress): void {
+    this.sendTo(datagram, address.host, address.port);
+  }
+
+  sendTo(datagram: Buffer, host: string, port: number): void {
+    this.socket?.send(datagram, port, host);
+  }
+
+  schedule(session: RtmfpSession): void {
+    this.dirty.add(session);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushDirty());
+    }
+  }
+
+  private flushDirty(): void {
+    this.flushScheduled = false;
+    const now = Date.now();
+    const sessions = [...this.dirty];
+    this.dirty.clear();
+    for (const session of sessions) {
+      session.output.flush(now, false);
+    }
+  }
+
+  onClosed(session: RtmfpSession): void {
+    this.sessions.delete(session.keys.localSsid);
+    this.dirty.delete(session);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const session of this.sessions.values()) {
+      session.tick(now);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+    for (const session of [...this.sessions.values()]) {
+      session.close('server stopping', false);
+      this.onClosed(session);
+    }
+    const socket = this.socket;
+    this.socket = null;
+    if (socket !== null) {
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The seam between the two halves of an RTMFP session (architecture.md §2):
+ *
+ * - the **data half** (`RtmfpSession`) lives with the UDP socket, in a media worker or on the
+ *   main thread when `RTMFP.workers = 0`: crypto, flows, acks, retransmission, fan-out writes;
+ * - the **control half** (`RtmfpControlSession`) lives on the main thread with the core and the
+ *   applications: NetConnection/NetStream semantics, hooks, rendezvous, groups.
+ *
+ * With no workers the halves call each other directly; with workers the same calls become small
+ * messages on a MessagePort, and media crosses once per frame per worker (`FrameBatch`).
+ */
+
+/** What the data half reports. */
+export interface SessionEvents {
+  /** A TC message on NetStream `streamId` (0 = NetConnection): command, data, media, user control. */
+  onTc(streamId: number, type: number, timestamp: number, body: Buffer): void;
+  /** A raw message on a GC (NetGroup) flow of the client. */
+  onGroupMessage(flowId: number, message: Buffer): void;
+  onGroupFlowClosed(flowId: number): void;
+  /** Packets now come from a new address (RTMFP mobility). */
+  onAddressChanged(host: string, port: number): void;
+  /** The data half is gone (peer closed, timeout, protocol error). */
+  onClosed(reason: string): void;
+}
+
+/** What the control half asks of the data half. */
+export interface SessionCommands {
+  /** A reliable TC message on the control flow of NetStream `streamId`. */
+  writeTc(streamId: number, message: Buffer): void;
+  /** A frame for the player on NetStream `streamId` (see FrameKind: media unreliable, config reliable). */
+  writeFrame(streamId: number, message: Buffer, kind: number, config: boolean): void;
+  /** The NetStream stopped playing: its media flows end. */
+  finishStream(streamId: number): void;
+  /** A raw message on the GC send flow answering the client's GC flow `clientFlowId`. */
+  writeGroup(clientFlowId: number, message: Buffer): void;
+  /** A ready-made chunk for the next packet (forwarded IHello). */
+  queueChunk(chunk: Buffer): void;
+  /** Ends the session; `graceful` sends what is queued first. */
+  close(reason: string, graceful: boolean): void;
+  /** Bytes queued for NetStream `streamId` (live locally, last report with workers). */
+  queuedBytes(streamId: number): number;
+}
+
+/** Main thread → worker messages. */
+export type ToWorker =
+  | { op: 'tc'; sid: number; streamId: number; message: Uint8Array }
+  | { op: 'finishStream'; sid: number; streamId: number }
+  | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
+  | { op: 'chunk'; sid: number; chunk: Uint8Array }
+  | { op: 'close'; sid: number; reason: string; graceful: boolean }
+  | { op: 'frames'; frames: FrameBatch[] }
+  | { op: 'sendStartup'; datagram: Uint8Array; host: string; port: number }
+  | { op: 'stop' };
+
+/** One frame for many sessions of one worker: the bytes cross once. */
+export interface FrameBatch {
+  message: Uint8Array;
+  kind: number;
+  config: boolean;
+  /** Pairs: session ID, stream ID. */
+  targets: number[];
+}
+
+/** Worker → main thread messages. */
+export type FromWorker =
+  | { op: 'listening'; port: number }
+  | { op: 'opened'; sid: number; peerId: Uint8Array; host: string; port: number }
+  | { op: 'tc'; sid: number; streamId: number; type: number; timestamp: number; body: Uint8Array }
+  | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
+  | { op: 'groupClosed'; sid: number; flowId: number }
+  | { op: 'address'; sid: number; host: string; port: number }
+  | { op: 'closed'; sid: number; reason: string }
+  | { op: 'queues'; sids: number[]; bytes: number[] }
+  | { op: 'peerHello'; peerId: Uint8Array; tag: Uint8Array; epd: Uint8Array; host: string; port: number }
+  | { op: 'log'; level: number; message: string };
+
+/** A Buffer view of bytes that crossed a MessagePort (structured clone gives a Uint8Array). */
+export const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
