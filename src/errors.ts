@@ -19,7 +19,14 @@ export type ErrorCode =
   | 'MS_ERR_CONNECT_INVALID_APP'
   | 'MS_ERR_PUBLISH_REJECTED'
   | 'MS_ERR_PLAY_REJECTED'
-  | 'MS_ERR_CALL_FAILED';
+  | 'MS_ERR_CALL_FAILED'
+  | 'MS_ERR_MESH_FRAME'
+  | 'MS_ERR_MESH_CLOSED'
+  | 'MS_ERR_MESH_HANDSHAKE'
+  | 'MS_ERR_MESH_AUTH'
+  | 'MS_ERR_MESH_REJECTED'
+  | 'MS_ERR_MESH_TIMEOUT'
+  | 'MS_ERR_MESH_HANDLER';
 
 const brand = Symbol.for('nimbus.error');
 
@@ -76,6 +83,12 @@ export const rejectConnection = (reason = 'client rejected'): RejectionError =>
 export const rejectPublish = (reason: string): RejectionError => new RejectionError('MS_ERR_PUBLISH_REJECTED', reason);
 export const rejectPlay = (reason: string): RejectionError => new RejectionError('MS_ERR_PLAY_REJECTED', reason);
 export const callFailed = (reason: string): RejectionError => new RejectionError('MS_ERR_CALL_FAILED', reason);
+
+/**
+ * Why a mesh link closed (a value, not thrown across the link): the code says what kind of
+ * failure, the message is what the log line and `onServerDisconnection(server, error)` show.
+ */
+export class MeshError extends MediaServerError {}
 
 /** The message of anything thrown, for logs and protocol statuses. */
 export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

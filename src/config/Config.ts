@@ -1,3 +1,5 @@
+import type { MeshTarget } from './targets.js';
+
 /** The whole configuration as one frozen, typed object (scripts read `values` as `mona.configs`). */
 export interface Config {
   readonly host: string;
@@ -27,6 +29,21 @@ export interface Config {
     readonly keepalivePeerMs: number;
     readonly mediaDeadlineMs: number;
     readonly maxSessions: number;
+    readonly workers: number;
+    readonly workerPort: number;
+  };
+  /** The mesh (`[servers]`): listener, targets to join, link settings. */
+  readonly servers: {
+    /** 0: no listener. */
+    readonly port: number;
+    readonly host: string;
+    readonly targets: readonly MeshTarget[];
+    /** Empty: no authentication (MonaServer's behaviour). */
+    readonly secret: string;
+    /** 0: no heartbeat. */
+    readonly heartbeatMs: number;
+    readonly retryMaxMs: number;
+    readonly queueBytes: number;
   };
   readonly media: {
     readonly gopCache: boolean;

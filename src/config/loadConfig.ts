@@ -4,6 +4,7 @@ import { ConfigError, MediaServerError } from '../errors.js';
 import type { Config } from './Config.js';
 import { parseIni } from './ini.js';
 import { type ConfigKey, type KeyKind, cliOnlyKeys, knownKeys, schema } from './schema.js';
+import { parseTargets } from './targets.js';
 
 export interface LoadConfigOptions {
   /** `--config FILE`; when absent, `nimbus.ini` in `cwd` is read if present. */
@@ -185,6 +186,17 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       keepalivePeerMs: num('RTMFP.keepalivePeer') * 1000,
       mediaDeadlineMs: num('RTMFP.mediaDeadline') * 1000,
       maxSessions: num('RTMFP.maxSessions'),
+      workers: num('RTMFP.workers'),
+      workerPort: num('RTMFP.workerPort'),
+    },
+    servers: {
+      port: num('servers.port'),
+      host: str('servers.host') === '' ? str('host') : str('servers.host'),
+      targets: parseTargets(str('servers.targets')),
+      secret: str('servers.secret'),
+      heartbeatMs: num('servers.heartbeat') * 1000,
+      retryMaxMs: num('servers.retryMax') * 1000,
+      queueBytes: num('servers.queueBytes'),
     },
     media: {
       gopCache: bool('media.gopCache'),

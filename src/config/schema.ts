@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /**
  * Every configuration key Nimbus knows, with its default and what values are allowed. One table:
  * the validator, the typed Config and the "did you mean" warnings all come from it.
@@ -40,6 +42,8 @@ export const schema = {
   'RTMFP.keepaliveServer': { kind: { type: 'number', min: 5, max: 3600 }, default: '15', doc: 'seconds between the keepalives clients send to the server (user control 41)' },
   'RTMFP.keepalivePeer': { kind: { type: 'number', min: 5, max: 3600 }, default: '10', doc: 'seconds between the keepalives clients send to their peers' },
   'RTMFP.mediaDeadline': { kind: { type: 'number', min: 0.1, max: 60 }, default: '2', doc: 'seconds after which unsent audio/video is abandoned instead of sent late' },
+  'RTMFP.workers': { kind: { type: 'int', min: 0, max: 64 }, default: String(Math.min(availableParallelism(), 64)), doc: 'media worker threads, each with its own UDP port (default: one per core; 0 = everything on the main thread)' },
+  'RTMFP.workerPort': { kind: port, default: '0', doc: 'first UDP port of the media workers (worker i uses workerPort + i; 0 = any free port)' },
   'RTMFP.maxSessions': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMFP sessions (0 = unlimited)' },
 
   'servers.port': { kind: port, default: '0', doc: 'TCP port other instances of the mesh join on (0: no listener)' },

@@ -13,7 +13,7 @@ export interface RtmfpTestServer {
 /** An in-process server with RTMFP on a free UDP port (plus RTMP), optional hooks and config. */
 export const startRtmfpServer = async (overrides: Record<string, string> = {}, hooks?: ServerHooks): Promise<RtmfpTestServer> => {
   const port = await freeUdpPort();
-  const { server, url } = await startInProcess({ 'RTMFP.port': String(port), ...overrides }, hooks);
+  const { server, url } = await startInProcess({ 'RTMFP.port': String(port), 'RTMFP.workers': '0', ...overrides }, hooks);
   return { server, port, rtmfp: (path) => `rtmfp://127.0.0.1:${port}/${path}`, rtmp: url };
 };
 

@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import type { Server } from '../../src/Server.js';
-import { sleep, startInProcess } from '../helpers/inProcess.js';
-import { freeUdpPort } from '../helpers/udp.js';
+import { sleep } from '../helpers/inProcess.js';
+import { startRtmfpServer } from '../helpers/rtmfpServer.js';
 import { aacSequenceHeader, audioFrame, avcSequenceHeader, videoFrame } from '../helpers/synthetic.js';
 
 const until = async (cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> => {
@@ -17,17 +17,16 @@ const until = async (cond: () => boolean, ms = 5000, what = 'condition'): Promis
   }
 };
 
-describe('RTMFP sessions, one thread', { timeout: 60_000 }, () => {
+for (const workers of ['0', '2']) {describe(`RTMFP sessions, RTMFP.workers=${workers}`, { timeout: 60_000 }, () => {
   let server: Server;
   let rtmfpUrl: (path: string) => string;
   let rtmpUrl: (path: string) => string;
 
   before(async () => {
-    const port = await freeUdpPort();
-    const started = await startInProcess({ 'RTMFP.port': String(port) });
+    const started = await startRtmfpServer({ 'RTMFP.workers': workers });
     server = started.server;
-    rtmpUrl = started.url;
-    rtmfpUrl = (path) => `rtmfp://127.0.0.1:${port}/${path}`;
+    rtmpUrl = started.rtmp;
+    rtmfpUrl = started.rtmfp;
   });
 
   after(async () => {
@@ -100,4 +99,4 @@ describe('RTMFP sessions, one thread', { timeout: 60_000 }, () => {
     await assert.rejects(client.call('nothere'), /NetConnection.Call.Failed/);
     client.close();
   });
-});
+});}

@@ -13,7 +13,8 @@ import { RtmfpGroups } from './RtmfpGroups.js';
 import type { PeerDecision, UrlDecision } from './RtmfpHandshake.js';
 import { CHUNK_HEADER_SIZE } from './RtmfpPacket.js';
 import type { RtmfpSession, RtmfpSessionSettings } from './RtmfpSession.js';
-import type { SessionEvents } from './SessionLink.js';
+import { type FromWorker, type SessionEvents, asBuffer } from './SessionLink.js';
+import { RemoteCommands, type WorkerHandle, startWorkers } from './worker/RtmfpWorkerPool.js';
 
 export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   host: string;
@@ -21,6 +22,10 @@ export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   /** Address given to clients in redirections ("host" or "host:port"); default: the URL's host, else the bound address. */
   publicAddress: string;
   maxSessions: number;
+  /** Media worker threads; 0 runs everything on the main thread. */
+  workers: number;
+  /** First UDP port of the workers (worker i binds workerPort + i); 0 = any free port. */
+  workerPort: number;
 }
 
 /** IHello tags remembered to count attempts for onHandshake (bounded, expiring). */
@@ -41,7 +46,9 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   /** Sessions that finished connect + setPeerInfo, by 64-hex peer ID. */
   readonly peers = new Map<string, RtmfpControlSession>();
   readonly groups: RtmfpGroups;
+  /** The main thread's socket: every session with no workers, the front door with workers. */
   readonly plane: RtmfpDataPlane;
+  workers: WorkerHandle[] = [];
   private readonly tagAttempts = new Map<string, { count: number; at: number }>();
 
   constructor(
@@ -53,7 +60,8 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
     this.plane = new RtmfpDataPlane(
       this.kernels,
       this.log,
-      { ...options, urlDecisions: core.hooks.onHandshake !== undefined, sidPrefix: 0 },
+      // With workers every URL IHello is redirected to a worker, so the front door always decides.
+      { ...options, urlDecisions: options.workers > 0 || core.hooks.onHandshake !== undefined, sidPrefix: 0 },
       this,
     );
   }
@@ -89,7 +97,80 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
 
   async start(): Promise<string[]> {
     const address = await this.plane.start();
-    return [`${address.address}:${address.port}/udp`];
+    const listening = [`${address.address}:${address.port}/udp`];
+    if (this.options.workers > 0) {
+      this.workers = await startWorkers(
+        this.options.workers,
+        { ...this.options, firstPort: this.options.workerPort, urlDecisions: false },
+        this.log,
+        (handle, message) => this.onWorkerMessage(handle, message),
+      );
+      for (const worker of this.workers) {
+        listening.push(`${address.address}:${worker.port}/udp (media worker ${worker.index})`);
+      }
+    }
+    return listening;
+  }
+
+  private onWorkerMessage(handle: WorkerHandle, message: FromWorker): void {
+    switch (message.op) {
+      case 'opened': {
+        const address = { host: message.host, port: message.port, origin: AddressOrigin.OBSERVED };
+        const control = new RtmfpControlSession(this, message.sid, asBuffer(message.peerId), address, new RemoteCommands(handle, message.sid));
+        this.controls.set(message.sid, control);
+        handle.sessions++;
+        return;
+      }
+      case 'tc': {
+        this.controls.get(message.sid)?.onTc(message.streamId, message.type, message.timestamp, asBuffer(message.body));
+        return;
+      }
+      case 'group': {
+        this.controls.get(message.sid)?.onGroupMessage(message.flowId, asBuffer(message.message));
+        return;
+      }
+      case 'groupClosed': {
+        this.controls.get(message.sid)?.onGroupFlowClosed(message.flowId);
+        return;
+      }
+      case 'address': {
+        this.controls.get(message.sid)?.onAddressChanged(message.host, message.port);
+        return;
+      }
+      case 'closed': {
+        handle.sessions = Math.max(0, handle.sessions - 1);
+        handle.queues.delete(message.sid);
+        this.controls.get(message.sid)?.onClosed(message.reason);
+        return;
+      }
+      case 'queues': {
+        handle.queues.clear();
+        message.sids.forEach((sid, i) => handle.queues.set(sid, message.bytes[i]!));
+        return;
+      }
+      case 'peerHello': {
+        const decision: PeerDecision = { kind: 'peer', peerId: asBuffer(message.peerId), tag: asBuffer(message.tag), epd: asBuffer(message.epd) };
+        this.rendezvous(decision, message.host, message.port, (datagram) =>
+          handle.post({ op: 'sendStartup', datagram, host: message.host, port: message.port }),
+        );
+        return;
+      }
+      default: {
+        return;
+      }
+    }
+  }
+
+  /** With workers, a client the hook does not redirect goes to the least loaded worker. */
+  private workerRedirect(decision: UrlDecision, reached: string): Buffer {
+    let best = this.workers[0]!;
+    for (const worker of this.workers) {
+      if (worker.sessions < best.sessions) {
+        best = worker;
+      }
+    }
+    const host = parseHostPort(reached, 0, AddressOrigin.RELAY)?.host ?? '127.0.0.1';
+    return this.plane.handshake.redirect(decision.tag, [{ host, port: best.port, origin: AddressOrigin.RELAY }]);
   }
 
   // DataPlaneControl (local plane)
@@ -106,9 +187,13 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   }
 
   onUrlHello(decision: UrlDecision, host: string, port: number): void {
-    this.answerUrlHello(decision, host, port, (datagram) => this.plane.sendTo(datagram, host, port)).catch((err: unknown) =>
-      this.log.error(`onHandshake failed: ${errorMessage(err)}`),
-    );
+    const reply = (datagram: Buffer): void => this.plane.sendTo(datagram, host, port);
+    const url = parseRtmfpUrl(decision.url);
+    const fallback =
+      this.workers.length > 0
+        ? () => this.workerRedirect(decision, this.selfAddress(url.host === '' ? null : { host: url.host, port: url.port }))
+        : undefined;
+    this.answerUrlHello(decision, host, port, reply, fallback).catch((err: unknown) => this.log.error(`onHandshake failed: ${errorMessage(err)}`));
   }
 
   /** P2P introduction (rtmfp.md §4.1): Redirect to the initiator, FIHello to the target. */
@@ -143,7 +228,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
     host: string,
     port: number,
     reply: (datagram: Buffer) => void,
-    fallback: () => Buffer = () => this.plane.handshake.rhello(decision.tag, host, port),
+    fallback: (() => Buffer) | undefined = undefined,
   ): Promise<void> {
     const url = parseRtmfpUrl(decision.url);
     const tagKey = decision.tag.toString('hex');
@@ -175,7 +260,11 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
     if (addresses.every((a) => formatAddress(a) === self)) {
       addresses = [];
     }
-    reply(addresses.length > 0 ? this.plane.handshake.redirect(decision.tag, addresses) : fallback());
+    if (addresses.length > 0) {
+      reply(this.plane.handshake.redirect(decision.tag, addresses));
+    } else {
+      reply(fallback === undefined ? this.plane.handshake.rhello(decision.tag, host, port) : fallback());
+    }
   }
 
   /** Hook answers → addresses; "myself"/"again" is this server as the client reached it. */
@@ -232,5 +321,15 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
       control.close('server stopping');
     }
     await this.plane.stop();
+    await Promise.all(
+      this.workers.map(async (handle) => {
+        handle.post({ op: 'stop' });
+        const exited = new Promise<void>((resolve) => handle.worker.once('exit', () => resolve()));
+        const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+        await Promise.race([exited, timeout]);
+        await handle.worker.terminate();
+      }),
+    );
+    this.workers = [];
   }
 }
