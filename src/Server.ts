@@ -1,6 +1,7 @@
 import type { Config } from './config/Config.js';
 import { Core } from './core/Core.js';
 import { DefaultHooks, type ServerHooks } from './core/ServerHooks.js';
+import { Mesh } from './mesh/Mesh.js';
 import type { Protocol } from './protocols/Protocol.js';
 import { RtmfpProtocol } from './protocols/rtmfp/RtmfpProtocol.js';
 import { RtmpProtocol } from './protocols/rtmp/RtmpProtocol.js';
@@ -12,8 +13,8 @@ const log = new Logger('server');
 const MANAGE_INTERVAL_MS = 2000;
 
 /**
- * One Nimbus instance: the core, the protocols configured on, and (in later layers) the
- * applications and the mesh. The only place that wires layers together.
+ * One Nimbus instance: the core, the protocols configured on, the applications and the mesh.
+ * The only place that wires layers together.
  */
 export class Server {
   readonly core: Core;
@@ -22,6 +23,8 @@ export class Server {
   readonly rtmfp: RtmfpProtocol | null;
   /** Server applications (`www/`), unless the embedder passed its own hooks. */
   readonly apps: AppHost | null = null;
+  /** The server mesh, when `servers.port` or `servers.targets` is set. */
+  readonly mesh: Mesh | null;
   private manageTimer: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -35,9 +38,13 @@ export class Server {
       subscriberQueueBytes: config.media.subscriberQueueBytes,
       subscriberTimeoutMs: config.media.subscriberTimeoutMs,
     });
+    this.mesh = config.servers.port > 0 || config.servers.targets.length > 0 ? new Mesh(config) : null;
     if (hooks === undefined) {
-      this.apps = new AppHost(this.core, config);
+      this.apps = new AppHost(this.core, config, this.mesh ?? undefined);
       this.core.hooks = this.apps;
+      if (this.mesh !== null) {
+        this.wireMesh(this.mesh, this.apps);
+      }
     }
     this.rtmp = config.rtmp.port > 0 ? new RtmpProtocol(this.core, config.rtmp) : null;
     if (this.rtmp !== null) {
@@ -47,6 +54,18 @@ export class Server {
     if (this.rtmfp !== null) {
       this.protocols.push(this.rtmfp);
     }
+  }
+
+  /** The mesh reaches the applications' server hooks, and apps that start are announced to peers. */
+  private wireMesh(mesh: Mesh, apps: AppHost): void {
+    mesh.handlers = {
+      onServerConnection: (server) => apps.onServerConnection(server),
+      onServerDisconnection: (server, error) => apps.onServerDisconnection(server, error),
+      onServerMessage: (server, handler, args) => apps.onServerMessage(server, handler, args),
+      runningApps: () => apps.runningApps(),
+      syncApps: (paths) => apps.syncApps(paths),
+    };
+    apps.onAppStarted = (path) => mesh.appStarted(path);
   }
 
   /** Starts every protocol; resolves with the addresses listened on. Stops what started if one fails. */
@@ -66,6 +85,11 @@ export class Server {
           addresses.push(`${protocol.name} ${address}`);
         }
       }
+      if (this.mesh !== null) {
+        for (const address of await this.mesh.start()) {
+          addresses.push(`servers ${address}`);
+        }
+      }
     } catch (err) {
       await this.stop();
       throw err;
@@ -78,6 +102,13 @@ export class Server {
     if (this.manageTimer !== null) {
       clearInterval(this.manageTimer);
       this.manageTimer = null;
+    }
+    if (this.mesh !== null) {
+      try {
+        await this.mesh.stop();
+      } catch (err) {
+        log.error(`stopping the mesh: ${String(err)}`);
+      }
     }
     for (const protocol of [...this.protocols].reverse()) {
       try {

@@ -1,10 +1,12 @@
 /**
  * encryptFanOut: one media fragment to N sessions (N keys, N heads) → N datagrams in one call,
  * the per-subscriber cost of RTMFP fan-out (rtmfp.md §7.1). Heads are 14 bytes (flags,
- * timestamps and a user-data chunk header, varying per session).
+ * timestamps and a user-data chunk header, varying per session). The native kernel runs on
+ * multi-buffer AES-NI where the CPU has it; the last row times its OpenSSL path instead.
  */
 import { randomBytes } from 'node:crypto';
 import { RTMFP_MAX_CONTENT, rtmfpDatagramLength } from '../../src/kernels/index.js';
+import { loadNativeAddon } from '../../src/kernels/native/nativeAddon.js';
 import type { FanOutBatch, Kernels } from '../../src/kernels/index.js';
 import type { MicroCase } from './microBench.js';
 import { assertSame, bothKernels, isMain, parseOptions, runMicro } from './microBench.js';
@@ -38,6 +40,17 @@ export function main(argv: string[]): void {
     }
     return { name: `fan-out ${payload.length} B x ${count}`, units: count, unitName: 'datagram', ts: tsRun, native: nativeRun };
   });
+  const { addon } = loadNativeAddon();
+  if (addon !== null && native !== null) {
+    const last = cases[cases.length - 1];
+    const multiBufferRun = last.native!;
+    const openSslRun = (): void => {
+      addon.setMultiBufferAes(false);
+      multiBufferRun();
+      addon.setMultiBufferAes(true);
+    };
+    cases.push({ ...last, name: `${last.name} OpenSSL`, native: openSslRun });
+  }
   runMicro('fanOut', cases, parseOptions(argv));
 }
 

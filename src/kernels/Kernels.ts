@@ -1,14 +1,16 @@
 /**
  * The hot-path primitives of the data plane behind one interface (architecture.md §3, style rules
- * 7, 8 and 12). Today only the TypeScript implementation exists (`ts/`); a native N-API addon will
- * implement the very same signatures later, so they follow the addon rules already:
+ * 7, 8 and 12), with two implementations of the very same signatures: the TypeScript kernels
+ * (`ts/`, the reference) and the optional native addon (`native/`, ../../native/), which must
+ * produce the same bytes (test/unit/kernels). Hence the addon rules:
  *
  * - **Caller allocates.** Every kernel writes into a buffer the caller owns and returns a length;
  *   nothing here allocates a result (the TS kernels cannot avoid Node's own `cipher.update()`
  *   output, which they copy into the caller's buffer).
  * - **Opaque keys.** A session key becomes a `PacketKey` once (`createPacketKey`), which holds the
  *   persistent AES state: one cipher and one decipher per key, never `createCipheriv` per packet.
- *   The native addon will return an external object here.
+ *   The native addon returns an external object here: keys of one implementation only work
+ *   with that implementation (the native one throws a TypeError on a foreign key).
  * - **Trusted arguments.** Offsets and lengths are checked by the caller (rule 7), not here; the
  *   only input that is validated is the datagram itself (length, checksum).
  * - **Single-threaded use.** A `PacketKey` carries CBC chain state between calls: use it from one
@@ -99,7 +101,8 @@ export interface Kernels {
    * Fan-out: one datagram per session of `batch` for the shared `payload[payloadStart,
    * payloadEnd)`, written back to back into `out` from offset 0; `outOffsets` (`count + 1`
    * entries) receives where each starts and the end of the last. Returns the total length.
-   * `out` must hold the sum of `rtmfpDatagramLength(6 + headLength + payloadLength)`.
+   * `out` must hold the sum of `rtmfpDatagramLength(6 + headLength + payloadLength)` and must
+   * not overlap `payload` or `batch.heads`.
    */
   encryptFanOut(
     batch: FanOutBatch,

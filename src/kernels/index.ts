@@ -1,11 +1,15 @@
 /**
- * Kernel loader (style rule 12, bufferutil/ws pattern): the native addon when it is built and
- * allowed, otherwise the TypeScript kernels, which produce the same bytes. The addon does not
- * exist yet (native/README.md), so this returns the TS kernels today; `NIMBUS_NO_NATIVE=1` is the
- * switch that will force them once it does. The choice is logged once per thread.
+ * Kernel loader (style rule 12, the bufferutil/ws pattern): the native addon when it is built,
+ * loads and is allowed, otherwise the TypeScript kernels, which produce the same bytes.
+ * `NIMBUS_NO_NATIVE=1` forces the TS kernels (also a way to rule the addon out when debugging).
+ * The choice, and why, is logged once per thread: each worker_thread loads its own instance of
+ * the addon (it is context-aware, native/src/addon.cc) and makes its own keys.
  */
-import { Logger } from '../util/Logger.js';
+import { isMainThread, threadId } from 'node:worker_threads';
+import { LogLevel, Logger } from '../util/Logger.js';
 import type { Kernels } from './Kernels.js';
+import { NativeKernels } from './native/NativeKernels.js';
+import { loadNativeAddon } from './native/nativeAddon.js';
 import { TsKernels } from './ts/TsKernels.js';
 
 export type { FanOutBatch, Kernels, PacketKey } from './Kernels.js';
@@ -19,16 +23,34 @@ export {
   rtmfpDatagramLength,
 } from './Kernels.js';
 export { TsKernels } from './ts/TsKernels.js';
+export { NativeKernels } from './native/NativeKernels.js';
 
 const log = new Logger('kernels');
 let loaded: Kernels | null = null;
 
+/** The native kernels, or why they are not available (ignores `NIMBUS_NO_NATIVE`: tests, benchmarks). */
+export function loadNativeKernels(): NativeKernels | string {
+  const result = loadNativeAddon();
+  return result.addon === null ? result.reason : new NativeKernels(result.addon, result.path);
+}
+
 /** The kernels of this thread (one instance: it owns scratch buffers, not key state). */
 export function loadKernels(): Kernels {
   if (loaded === null) {
-    const forced = process.env.NIMBUS_NO_NATIVE === '1';
-    loaded = new TsKernels();
-    log.info(`using the ${loaded.name} kernels (${forced ? 'NIMBUS_NO_NATIVE=1' : 'no native addon built'})`);
+    const where = isMainThread ? '' : ` in worker ${threadId}`;
+    if (process.env.NIMBUS_NO_NATIVE === '1') {
+      loaded = new TsKernels();
+      log.info(`using the ts kernels${where} (NIMBUS_NO_NATIVE=1)`);
+    } else {
+      const result = loadNativeAddon();
+      if (result.addon === null) {
+        loaded = new TsKernels();
+        log.log(result.built ? LogLevel.WARN : LogLevel.INFO, `using the ts kernels${where} (${result.reason})`);
+      } else {
+        loaded = new NativeKernels(result.addon, result.path);
+        log.info(`using the native kernels${where} (${result.path})`);
+      }
+    }
   }
   return loaded;
 }

@@ -30,10 +30,18 @@ const CUMULUS_EVENTS = new Set(['onPublish', 'onUnpublish', 'onSubscribe', 'onUn
 export class AppHost implements ServerHooks {
   readonly api: ScriptApi;
   private readonly apps: AppLoader;
+  /** Set by Server.ts: an app (re)started here, so peers of the mesh that have it load it too. */
+  onAppStarted: ((path: string) => void) | null = null;
+  /** The servers each app's `onServerConnection` ran for (its `onServerDisconnection` runs for those). */
+  private readonly announced = new Map<App, Set<ScriptServer>>();
 
   constructor(core: Core, config: Config, servers: ServerDirectory = noServers) {
     this.api = new ScriptApi(core, config, servers);
     this.apps = new AppLoader(this.api, config);
+    this.apps.events = {
+      started: (app) => this.appStarted(app),
+      stopping: (app) => this.appStopping(app),
+    };
   }
 
   get tree(): AppTree {
@@ -248,30 +256,95 @@ export class AppHost implements ServerHooks {
     return this.addresses(result.values, protocol);
   }
 
-  // --- mesh (called by the mesh through Server.ts once it exists) -----------------------------
+  // --- mesh (called by the mesh through Server.ts) ------------------------------------------
 
   /**
    * A server joined the mesh (it must already be in the ServerDirectory's list): every loaded app
-   * that defines `onServerConnection` gets it once. An error rejects the server with its message.
+   * that defines `onServerConnection` gets it once, root first. An error rejects the server with
+   * its message. (MonaServer called the root's again each time any app loaded, which made the
+   * seed's relay script reject its own next server; here each app hears of each server once.)
    */
   async onServerConnection(server: ScriptServer): Promise<void> {
     for (const app of this.tree.all().reverse()) {
-      const runtime = app.loaded && app.error === null ? this.apps.runtimeOf(app) : null;
-      if (runtime !== null && app.kind !== 'none') {
-        await this.decisive(app, 'onServerConnection', () => runtime.callAppHook(app, 'onServerConnection', true, [server]), rejectConnection);
+      await this.announce(app, server);
+    }
+  }
+
+  /** A server left: `onServerDisconnection(server, error)` in every app that heard of it. */
+  async onServerDisconnection(server: ScriptServer, error?: string): Promise<void> {
+    for (const [app, servers] of [...this.announced]) {
+      if (servers.delete(server)) {
+        await this.farewell(app, server, error);
+      }
+    }
+    this.lua?.release(server);
+  }
+
+  /** `onServerConnection` of `app` (its own, not inherited) for `server`, once; `loading`: wait for a load in progress. */
+  private async announce(app: App, server: ScriptServer, loading = true): Promise<void> {
+    if (loading && app.loading !== null) {
+      await app.loading;
+    }
+    const runtime = app.loaded && app.error === null && app.kind !== 'none' ? this.apps.runtimeOf(app) : null;
+    let servers = this.announced.get(app);
+    if (runtime === null || servers?.has(server) === true) {
+      return;
+    }
+    if (servers === undefined) {
+      servers = new Set();
+      this.announced.set(app, servers);
+    }
+    servers.add(server);
+    await this.decisive(app, 'onServerConnection', () => runtime.callAppHook(app, 'onServerConnection', true, [server]), rejectConnection);
+  }
+
+  private async farewell(app: App, server: ScriptServer, error?: string): Promise<void> {
+    const runtime = this.apps.runtimeOf(app);
+    if (runtime !== null && app.kind !== 'none') {
+      await quietly(app, 'onServerDisconnection', () => runtime.callAppHook(app, 'onServerDisconnection', true, error === undefined ? [server] : [server, error]));
+    }
+  }
+
+  /** An app started (or reloaded): peers hear of it ("."), and it hears of every connected server. */
+  private async appStarted(app: App): Promise<void> {
+    this.onAppStarted?.(app.path);
+    for (const server of this.api.servers.list()) {
+      try {
+        await this.announce(app, server, false);
+      } catch (err) {
+        server.reject(errorMessage(err));
       }
     }
   }
 
-  /** A server left: `onServerDisconnection(server, error)` in every loaded app that defines it. */
-  async onServerDisconnection(server: ScriptServer, error?: string): Promise<void> {
-    for (const app of this.tree.all().reverse()) {
-      const runtime = app.loaded && app.error === null ? this.apps.runtimeOf(app) : null;
-      if (runtime !== null && app.kind !== 'none') {
-        await quietly(app, 'onServerDisconnection', () => runtime.callAppHook(app, 'onServerDisconnection', true, error === undefined ? [server] : [server, error]));
-      }
+  /** An app stops (reload, folder removed, server stop): `onServerDisconnection` for the servers it knew. */
+  private appStopping(app: App): void {
+    const servers = this.announced.get(app);
+    this.announced.delete(app);
+    for (const server of servers ?? []) {
+      void this.farewell(app, server);
     }
-    this.lua?.release(server);
+  }
+
+  /** Paths of the apps running here (root first), for the mesh's "." message. */
+  runningApps(): string[] {
+    return this.tree.enabled ? this.tree.all().reverse().filter((app) => app.loaded && app.error === null).map((app) => app.path) : [];
+  }
+
+  /** A peer runs `paths`: the ones this server has (a folder in `www/`) are loaded, as MonaServer did. */
+  async syncApps(paths: readonly string[]): Promise<void> {
+    if (!this.tree.enabled) {
+      return;
+    }
+    for (const path of paths) {
+      let app: App;
+      try {
+        app = this.apps.resolve(path);
+      } catch {
+        continue;
+      }
+      await this.apps.open(app);
+    }
   }
 
   /** `server:send(handler, ...)` from a peer: the `server:<handler>(...)` a script defined; false when none did. */

@@ -22,6 +22,14 @@ export const quietly = async (app: App, hook: string, call: () => HookResult | P
   }
 };
 
+/** What the host hears about apps starting and stopping (the mesh's per-app server events). */
+export interface AppEvents {
+  /** `app` ran its main file and onStart. */
+  started(app: App): Promise<void> | void;
+  /** `app` is about to stop (before onStop). */
+  stopping(app: App): void;
+}
+
 /**
  * The app tree's lifecycle (mona-api.md §3): loads an app and its parents on first use, reloads
  * one whose main file changed (checked at most every 2 s: onStop, reload, onStart), keeps a
@@ -29,10 +37,11 @@ export const quietly = async (app: App, hook: string, call: () => HookResult | P
  */
 export class AppLoader {
   readonly tree: AppTree;
-  readonly taps = new MediaTaps();
+  readonly taps: MediaTaps;
   lua: LuaRuntime | null = null;
   private luaLoading: Promise<LuaRuntime> | null = null;
   js: JsRuntime | null = null;
+  events: AppEvents | null = null;
   private readonly context: RuntimeContext;
 
   constructor(
@@ -40,6 +49,7 @@ export class AppLoader {
     config: Config,
   ) {
     this.tree = new AppTree(api.wwwDir);
+    this.taps = new MediaTaps(api.servers);
     this.context = {
       api,
       taps: this.taps,
@@ -95,6 +105,7 @@ export class AppLoader {
         return;
       }
       await this.started(app);
+      await this.announce(app);
     })();
     try {
       await app.loading;
@@ -128,6 +139,14 @@ export class AppLoader {
     return scan.file === null || scan.kind === 'none' ? null : { file: scan.file, kind: scan.kind };
   }
 
+  private async announce(app: App): Promise<void> {
+    try {
+      await this.events?.started(app);
+    } catch (err) {
+      log.error(`app ${app.label}: ${errorMessage(err)}`);
+    }
+  }
+
   private failed(app: App, err: unknown): void {
     app.error = errorMessage(err);
     log.error(`app ${app.label}: ${app.error}`);
@@ -147,6 +166,11 @@ export class AppLoader {
       return;
     }
     const runtime = app.kind === 'lua' ? this.lua : app.kind === 'js' ? this.js : null;
+    try {
+      this.events?.stopping(app);
+    } catch (err) {
+      log.error(`app ${app.label}: ${errorMessage(err)}`);
+    }
     if (runtime !== null && app.error === null) {
       try {
         const result = runtime.callAppHook(app, 'onStop', true, [app.path]);
@@ -192,6 +216,7 @@ export class AppLoader {
         log.error(`app ${child.label} onStart: ${errorMessage(err)}`);
       }
       log.info(`Application www${child.path} loaded`);
+      void this.announce(child);
     }
     return child;
   }

@@ -1,4 +1,5 @@
 import type { FrameObserver, Publication } from '../core/Publication.js';
+import { type ServerDirectory, noServers } from './ServerDirectory.js';
 
 /**
  * Who watches a publication's frames from a script. `Publication.observer` stays null unless a
@@ -7,6 +8,9 @@ import type { FrameObserver, Publication } from '../core/Publication.js';
  */
 export class MediaTaps {
   private readonly taps = new Map<Publication, Map<string, FrameObserver>>();
+
+  /** `servers` marks what scripts send to other servers while they handle a frame as that frame's media. */
+  constructor(private readonly servers: ServerDirectory = noServers) {}
 
   set(publication: Publication, owner: string, observer: FrameObserver | null): void {
     let byOwner = this.taps.get(publication);
@@ -25,13 +29,15 @@ export class MediaTaps {
       return;
     }
     const observers = [...byOwner.values()];
-    publication.observer = observers.length === 1
+    const watch: FrameObserver = observers.length === 1
       ? observers[0]
       : (p, frame) => {
           for (const o of observers) {
             o(p, frame);
           }
         };
+    const servers = this.servers;
+    publication.observer = servers.withMedia === undefined ? watch : (p, frame) => servers.withMedia?.(p.name, frame, watch, p);
   }
 
   /** Drops every tap of `owner` (its runtime is stopping). */

@@ -75,8 +75,13 @@ export const configsTable = (values: Readonly<Record<string, string>>): Record<s
 export class ScriptApi {
   /** Which app each connected client belongs to (set when onConnection accepted it). */
   readonly clientApps = new Map<Client, App>();
-  /** Groups seen through join events (the RTMFP layer owns them). */
-  readonly groups = new Map<string, Group>();
+  /**
+   * NetGroups by 64-hex ID: the core's registry, where the RTMFP layer finds the members it
+   * introduces, virtual members that `mona:joinGroup` adds (for peers on other servers) included.
+   */
+  get groups(): Map<string, Group> {
+    return this.core.groups;
+  }
 
   constructor(
     readonly core: Core,
@@ -121,10 +126,24 @@ export class ScriptApi {
     publication.push(new MediaFrame(kind, time >>> 0, bytes));
   }
 
-  /** `pushData(...)`: one string is taken as an AMF payload as it is, other values are AMF0-encoded. */
+  /**
+   * `pushData(...)`: one string is taken as an AMF payload as it is, other values are AMF0-encoded.
+   * A lone table has no handler name, which players cannot read (ffmpeg stops on it): it goes as
+   * `onMetaData`. That is what the seed's relay pushes (`publication:onData(name, packet)` gives the
+   * metadata table as `packet`), so relayed streams keep their metadata.
+   */
   pushData(publication: Publication, values: readonly unknown[], time: number): void {
     const first = values[0];
-    const payload = values.length !== 1 ? encodeAmf0(...values) : Buffer.isBuffer(first) ? first : typeof first === 'string' ? Buffer.from(first, 'utf8') : encodeAmf0(first);
+    const lone = values.length === 1;
+    const payload = !lone
+      ? encodeAmf0(...values)
+      : Buffer.isBuffer(first)
+        ? first
+        : typeof first === 'string'
+          ? Buffer.from(first, 'utf8')
+          : typeof first === 'object' && first !== null && !(first instanceof Date)
+            ? encodeAmf0('onMetaData', first)
+            : encodeAmf0(first);
     this.push(publication, FrameKind.DATA, time, payload);
   }
 
@@ -190,7 +209,12 @@ export class ScriptApi {
     if (typeof key === 'number' && Number.isInteger(key)) {
       return entries[key - 1]?.[1];
     }
-    return entries.find(([k]) => k === key)?.[1];
+    const found = entries.find(([k]) => k === key)?.[1];
+    if (found === undefined && typeof key === 'string' && source.startsWith('servers')) {
+      // `mona.servers["host:port"]` also finds a server by the publicHost it announced (mona-api.md §1.5).
+      return this.serverList(source).find((s) => s.configs.publicHost === key);
+    }
+    return found;
   }
 
   /** `toAMF(...)`: values as an AMF0 stream where strings and objects switch to AMF3 (as NetConnection does). */

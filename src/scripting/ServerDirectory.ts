@@ -1,3 +1,5 @@
+import type { MediaFrame } from '../media/MediaFrame.js';
+
 /**
  * What scripts see of the other servers of a mesh (`mona.servers`, mona-api.md §1.5). The mesh
  * implements it (structurally: scripting and mesh do not import each other) and Server.ts hands it
@@ -23,7 +25,25 @@ export interface ScriptServer {
 export interface ServerDirectory {
   /** Connected servers, in connection order. */
   list(): readonly ScriptServer[];
+  /** `mona.servers:broadcast(handler, ...)` to `servers`, the message encoded once (else each server's `send`). */
+  broadcast?(servers: readonly ScriptServer[], handler: string, args: readonly unknown[]): void;
+  /**
+   * Runs a script's media hook for `frame` of `publication`: what the script sends to servers
+   * meanwhile is that frame's media, which a slow link may drop to the next keyframe.
+   */
+  withMedia?<T>(publication: string, frame: MediaFrame, fn: (arg: T, frame: MediaFrame) => void, arg: T): void;
 }
+
+/** `servers:broadcast(handler, ...args)` through the directory (one encoding) or server by server. */
+export const broadcastTo = (directory: ServerDirectory, servers: readonly ScriptServer[], handler: string, args: readonly unknown[]): void => {
+  if (directory.broadcast !== undefined) {
+    directory.broadcast(servers, handler, args);
+    return;
+  }
+  for (const server of servers) {
+    server.send(handler, ...args);
+  }
+};
 
 /** No mesh: no servers. */
 export const noServers: ServerDirectory = { list: () => [] };

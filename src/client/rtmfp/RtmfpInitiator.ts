@@ -68,8 +68,11 @@ export class RtmfpInitiator {
     this.sendHello();
   }
 
-  /** (Re)sends the IHello, or the IIKeying once a cookie arrived; backs off 1.5 s per attempt. */
-  private sendHello(): void {
+  /**
+   * (Re)sends the IHello, or the IIKeying once a cookie arrived; backs off 1.5 s per attempt.
+   * Right after a Redirect only the new addresses get the IHello; retransmissions go to all.
+   */
+  private sendHello(only: RtmfpAddress[] | null = null): void {
     if (this.done) {
       return;
     }
@@ -82,7 +85,7 @@ export class RtmfpInitiator {
       this.send(this.startup((buf, o) => writeIIKeying(buf, o, this.identity.ssid, cookie, this.identity.certificate, this.skic)), this.responder);
     } else {
       const datagram = this.startup((buf, o) => writeIHello(buf, o, this.epd, this.tag));
-      for (const target of this.targets) {
+      for (const target of only ?? this.targets) {
         this.send(datagram, target);
       }
     }
@@ -129,18 +132,15 @@ export class RtmfpInitiator {
           // Zero addresses means "the sender itself" (rtmfp-cpp); otherwise try every one listed.
           const listed = redirect.addresses.length === 0 ? [from] : redirect.addresses;
           const known = new Set(this.targets.map((t) => `${t.host}:${t.port}`));
-          const fresh = listed.filter((a) => !known.has(`${a.host}:${a.port}`));
-          if (fresh.length === 0) {
-            // Nothing new to try: keep the current back-off rather than looping on the redirect.
-            return true;
-          }
-          this.targets = [...this.targets, ...fresh];
+          // The listed addresses get the IHello now (a list may name this server again: "try me
+          // too, in parallel"); all known targets keep getting the retransmissions.
+          this.targets = [...this.targets, ...listed.filter((a) => !known.has(`${a.host}:${a.port}`))];
           if (++this.redirects > MAX_REDIRECTS) {
             this.finish(new Error('RTMFP handshake: too many redirections'));
             return true;
           }
           this.attempts = 0;
-          this.restart();
+          this.restart(listed);
           return true;
         }
         case Chunk.RIKEYING: {
@@ -180,11 +180,11 @@ export class RtmfpInitiator {
     });
   }
 
-  private restart(): void {
+  private restart(only: RtmfpAddress[] | null = null): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);
     }
-    this.sendHello();
+    this.sendHello(only);
   }
 
   private finish(result: InitiatorResult | Error): void {

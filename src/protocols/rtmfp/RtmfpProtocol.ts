@@ -145,7 +145,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
       }
       case 'queues': {
         handle.queues.clear();
-        message.sids.forEach((sid, i) => handle.queues.set(sid, message.bytes[i]!));
+        message.sids.forEach((sid, i) => handle.queues.set(sid, message.bytes[i]));
         return;
       }
       case 'peerHello': {
@@ -163,7 +163,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
 
   /** With workers, a client the hook does not redirect goes to the least loaded worker. */
   private workerRedirect(decision: UrlDecision, reached: string): Buffer {
-    let best = this.workers[0]!;
+    let best = this.workers[0];
     for (const worker of this.workers) {
       if (worker.sessions < best.sessions) {
         best = worker;

@@ -4,7 +4,7 @@ import type { Listener } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { FrameKind } from '../../media/MediaFrame.js';
 import type { CollectionSource, Qos, ScriptApi } from '../ScriptApi.js';
-import { type ScriptServer, ServerListView } from '../ServerDirectory.js';
+import { type ScriptServer, ServerListView, broadcastTo } from '../ServerDirectory.js';
 
 /** Maps core objects to the objects JS apps see (one each, for as long as the core object lives). */
 export interface JsObjectFactory {
@@ -71,9 +71,7 @@ export class ServerCollection extends LiveCollection<ScriptServer> {
   }
 
   broadcast(handler: string, ...args: unknown[]): void {
-    for (const server of this.view.servers()) {
-      server.send(handler, ...args);
-    }
+    broadcastTo(this.objects.api.servers, this.view.servers(), handler, args);
   }
 }
 

@@ -7,7 +7,7 @@ import { Publication } from '../../core/Publication.js';
 import type { LogLevel } from '../../util/Logger.js';
 import type { App } from '../App.js';
 import { type CollectionSource, configsTable } from '../ScriptApi.js';
-import type { ScriptServer } from '../ServerDirectory.js';
+import { type ScriptServer, broadcastTo } from '../ServerDirectory.js';
 import type { LuaRuntime } from './LuaRuntime.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { monaFunctions, objectMethods } from './monaFunctions.js';
@@ -60,10 +60,7 @@ const coreFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
       if (handler === '' || handler === '.') {
         throw new Error(`invalid handler name "${handler}"`);
       }
-      const args = rt.values.readRange(3, a.count - 2);
-      for (const server of api.serverList(source(a))) {
-        server.send(handler, ...args);
-      }
+      broadcastTo(api.servers, api.serverList(source(a)), handler, rt.values.readRange(3, a.count - 2));
     },
     get: (a) => getField(rt, a.string(1), rt.objectById(a.integer(2)), a.string(3)),
     set: (a) => {
@@ -144,6 +141,8 @@ const getField = (rt: LuaRuntime, kind: string, object: object | undefined, key:
       case 'port': return server.port;
       case 'isTarget': return server.isTarget;
       case 'configs': return configsTable(server.configs);
+      // CumulusServer's name for where its clients are redirected to.
+      case 'publicAddress': return server.publicAddress('RTMFP') ?? server.host;
       default: return undefined;
     }
   }

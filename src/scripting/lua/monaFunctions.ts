@@ -6,19 +6,6 @@ import type { ScriptServer } from '../ServerDirectory.js';
 import type { LuaRuntime } from './LuaRuntime.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 
-/** A group member added by a script (`mona:joinGroup`), on another server: no local client. */
-export class VirtualMember implements GroupMember {
-  readonly id: string;
-  readonly client = null;
-
-  constructor(
-    readonly rawId: Buffer,
-    readonly group: Group,
-  ) {
-    this.id = rawId.toString('hex');
-  }
-}
-
 /** A 32-byte id given raw or as 64 hex characters. */
 const rawIdOf = (a: LuaArgs, i: number): Buffer | null => {
   const bytes = a.bytes(i);
@@ -46,18 +33,13 @@ export const monaFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
       if (peerId === null || groupId === null) {
         throw new Error('joinGroup(peerId, groupId) takes two 32-byte ids (raw or 64 hex characters)');
       }
-      let group = api.groups.get(groupId.toString('hex'));
-      if (group === undefined) {
-        group = new Group(groupId);
-        api.groups.set(group.id, group);
-      }
-      const existing = group.members.get(peerId.toString('hex'));
+      // A virtual member: a peer on another server, introduced to the group's local members by
+      // the RTMFP layer (core registry), firing no hook. A peer that is here already is not replaced.
+      const existing = api.groups.get(groupId.toString('hex'))?.members.get(peerId.toString('hex'));
       if (existing !== undefined) {
         return existing.client === null ? existing : undefined;
       }
-      const member = new VirtualMember(peerId, group);
-      group.members.set(member.id, member);
-      return member;
+      return api.core.joinGroup(groupId, peerId, null).member;
     },
     toAMF: (a) => api.toAmf(rest(a, 1)),
     toAMF0: (a) => api.toAmf0(rest(a, 1)),
@@ -150,9 +132,14 @@ export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, Hos
     },
     member: {
       release: (a) => {
-        const m = rt.objectById(a.integer(1));
-        if (m instanceof VirtualMember && m.group.members.get(m.id) === m) {
-          m.group.members.delete(m.id);
+        const m = rt.objectById(a.integer(1)) as GroupMember | undefined;
+        if (m === undefined || m.client !== null) {
+          return;
+        }
+        for (const group of [...api.groups.values()]) {
+          if (group.members.get(m.id) === m) {
+            api.core.leaveGroup(group, m.id);
+          }
         }
       },
     },

@@ -165,7 +165,8 @@ defineKind("publication", { live = { "running", "lastTime", "droppedFrames", "pr
 defineKind("listener", { live = { "audioQOS", "videoQOS", "dataQOS", "droppedFrames" }, writable = { "receiveAudio", "receiveVideo" }, fallback = "parameters" })
 defineKind("group", { live = { "count" } })
 defineKind("member", {})
-defineKind("server", { live = { "address", "host", "port", "isTarget", "configs" }, fallback = "configs" })
+defineKind("server", { live = { "address", "host", "port", "isTarget", "configs", "publicAddress" }, fallback = "configs",
+  tostring = function(t) return "server " .. tostring(host.get("server", H[t], "address")) end })
 
 -- Host methods become Lua methods: obj:method(...) calls host(id, ...).
 function P.addMethods(kind, fns)
@@ -261,10 +262,19 @@ function P.clearApp(env)
 end
 
 -- Hooks: nothing returned when the hook is not defined, else true and its results.
+-- MonaServer's docs (and the seeds) and CumulusServer write onHandshake(address, path, properties,
+-- attempts) and onRendezVousUnknown(peerId); MonaServer's code passes the protocol first. A hook
+-- declared with exactly the shorter parameter list gets the arguments without the protocol.
+local WITHOUT_PROTOCOL = { onHandshake = 4, onRendezVousUnknown = 1 }
 function P.appHook(env, name, own, ...)
   local f
   if own then f = rawget(env, name) else f = env[name] end
   if type(f) ~= "function" then return end
+  local short = WITHOUT_PROTOCOL[name]
+  if short ~= nil then
+    local info = getinfo(f, "u")
+    if info.nparams == short and not info.isvararg then return true, f(select(2, ...)) end
+  end
   return true, f(...)
 end
 

@@ -84,7 +84,7 @@ port.on('message', (message: ToWorker) => {
         const bytes = asBuffer(batch.message);
         const { targets } = batch;
         for (let i = 0; i + 1 < targets.length; i += 2) {
-          sessionOf(targets[i]!)?.writeFrame(targets[i + 1]!, bytes, batch.kind, batch.config);
+          sessionOf(targets[i])?.writeFrame(targets[i + 1], bytes, batch.kind, batch.config);
         }
       }
       return;

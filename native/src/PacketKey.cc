@@ -1,0 +1,75 @@
+#include "PacketKey.h"
+
+#include <openssl/crypto.h>
+
+#include <climits>
+#include <cstring>
+
+namespace nimbus {
+
+namespace {
+const uint8_t kZeroIv[16] = {0};
+}  // namespace
+
+PacketKey::PacketKey(const uint8_t* key) {
+  std::memcpy(key_, key, kKeySize);
+}
+
+PacketKey::~PacketKey() {
+  EVP_CIPHER_CTX_free(encrypt_);
+  EVP_CIPHER_CTX_free(decrypt_);
+  OPENSSL_cleanse(key_, kKeySize);
+  OPENSSL_cleanse(roundKeys_, kRoundKeysSize);
+}
+
+namespace {
+inline void xorBlock(uint8_t* block, const uint8_t* state) {
+  for (int i = 0; i < 16; i++) {
+    block[i] ^= state[i];
+  }
+}
+}  // namespace
+
+bool PacketKey::encrypt(const EVP_CIPHER* cipher, uint8_t* in, size_t n, uint8_t* out) {
+  if (n > INT_MAX || !ready(encrypt_, 1, cipher)) {
+    return false;
+  }
+  xorBlock(in, encryptState_);
+  int written = 0;
+  const bool ok = EVP_CipherUpdate(encrypt_, out, &written, in, static_cast<int>(n)) == 1;
+  if (in != out) {
+    xorBlock(in, encryptState_);  // the caller's plaintext back as it was
+  }
+  std::memcpy(encryptState_, out + n - 16, 16);
+  return ok && static_cast<size_t>(written) == n;
+}
+
+bool PacketKey::decrypt(const EVP_CIPHER* cipher, const uint8_t* in, size_t n, uint8_t* out) {
+  if (n > INT_MAX || !ready(decrypt_, 0, cipher)) {
+    return false;
+  }
+  uint8_t last[16];
+  std::memcpy(last, in + n - 16, 16);  // before an in-place decryption overwrites it
+  int written = 0;
+  const bool ok = EVP_CipherUpdate(decrypt_, out, &written, in, static_cast<int>(n)) == 1;
+  xorBlock(out, decryptState_);
+  std::memcpy(decryptState_, last, 16);
+  return ok && static_cast<size_t>(written) == n;
+}
+
+bool PacketKey::ready(EVP_CIPHER_CTX*& ctx, int enc, const EVP_CIPHER* cipher) {
+  if (ctx != nullptr) {
+    return true;
+  }
+  EVP_CIPHER_CTX* fresh = EVP_CIPHER_CTX_new();
+  // No cipher padding: the RTMFP 0xFF padding is done by the kernel, and lengths are blocks.
+  if (fresh == nullptr || EVP_CipherInit_ex(fresh, cipher, nullptr, key_, kZeroIv, enc) != 1 ||
+      EVP_CIPHER_CTX_set_padding(fresh, 0) != 1) {
+    EVP_CIPHER_CTX_free(fresh);
+    return false;
+  }
+  ctx = fresh;
+  return true;
+}
+
+}  // namespace nimbus

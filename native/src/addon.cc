@@ -1,0 +1,245 @@
+// N-API glue for the RTMFP kernels (node-addon-api, NAPI_VERSION pinned in binding.gyp).
+//
+// Context-aware: all state lives in the Addon instance that node-addon-api attaches to each
+// environment (main thread, every worker_thread), never in globals, so the addon loads in any
+// number of workers. Argument order mirrors the Kernels interface (src/kernels/Kernels.ts); the
+// FanOutBatch object arrives flattened (src/kernels/native/NativeKernels.ts), since reading
+// object properties through N-API costs more than passing them.
+//
+// Arguments are trusted in type (rule 7: the TS wrapper is the only caller), but every offset is
+// checked against its buffer: a wrong length here would corrupt memory instead of throwing.
+#include <napi.h>
+#include <openssl/evp.h>
+
+#include <cstdint>
+
+#include "PacketKey.h"
+#include "aesMultiBuffer.h"
+#include "checksum.h"
+#include "rtmfpKernels.h"
+
+namespace nimbus {
+namespace {
+
+struct Bytes {
+  uint8_t* data = nullptr;
+  size_t length = 0;
+};
+
+// Any TypedArray (a Buffer is a Uint8Array): its bytes, or {nullptr, 0} if it is none.
+Bytes bytesOf(napi_env env, napi_value value) {
+  napi_typedarray_type type;
+  size_t count = 0;
+  void* data = nullptr;
+  Bytes bytes;
+  if (napi_get_typedarray_info(env, value, &type, &count, &data, nullptr, nullptr) == napi_ok) {
+    bytes.data = static_cast<uint8_t*>(data);
+    bytes.length = type == napi_uint32_array ? count * 4 : count;
+  }
+  return bytes;
+}
+
+int64_t intOf(const Napi::Value& value) {
+  return value.As<Napi::Number>().Int64Value();
+}
+
+// [start, start + n) within a buffer of `length` bytes.
+bool within(int64_t start, int64_t n, size_t length) {
+  return start >= 0 && n >= 0 && static_cast<uint64_t>(start + n) <= length;
+}
+
+Napi::Value rangeError(Napi::Env env, const char* what) {
+  Napi::RangeError::New(env, what).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+PacketKey* keyOf(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsExternal()) {
+    Napi::TypeError::New(env, "not a native PacketKey (keys must come from the same kernels)")
+        .ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return value.As<Napi::External<PacketKey>>().Data();
+}
+
+Napi::Value resultOf(Napi::Env env, int64_t result) {
+  if (result == kOutOfRange) {
+    return rangeError(env, "output buffer too short");
+  }
+  if (result == kCryptoFailure) {
+    Napi::Error::New(env, "OpenSSL AES-128-CBC failed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(result));
+}
+
+class KernelsAddon : public Napi::Addon<KernelsAddon> {
+ public:
+  KernelsAddon(Napi::Env env, Napi::Object exports) {
+#if OPENSSL_VERSION_MAJOR >= 3
+    // Fetched once per instance: the legacy EVP_aes_128_cbc() handle would be looked up in the
+    // provider on every context creation.
+    fetched_ = EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr);
+    context_.cipher = fetched_;
+#else
+    context_.cipher = EVP_aes_128_cbc();
+#endif
+    if (context_.cipher == nullptr) {
+      Napi::Error::New(env, "OpenSSL has no AES-128-CBC").ThrowAsJavaScriptException();
+      return;
+    }
+    DefineAddon(exports, {
+        InstanceValue("napiVersion", Napi::Number::New(env, NAPI_VERSION)),
+        InstanceMethod("checksum", &KernelsAddon::Checksum),
+        InstanceMethod("createPacketKey", &KernelsAddon::CreatePacketKey),
+        InstanceMethod("encryptPacket", &KernelsAddon::EncryptPacket),
+        InstanceMethod("decryptPacket", &KernelsAddon::DecryptPacket),
+        InstanceMethod("encryptFanOut", &KernelsAddon::EncryptFanOut),
+        InstanceMethod("setMultiBufferAes", &KernelsAddon::SetMultiBufferAes),
+    });
+  }
+
+  ~KernelsAddon() {
+#if OPENSSL_VERSION_MAJOR >= 3
+    // Keys still alive hold their own reference to the cipher (their EVP contexts do).
+    EVP_CIPHER_free(fetched_);
+#endif
+  }
+
+ private:
+  // checksum(buf, start, end)
+  Napi::Value Checksum(const Napi::CallbackInfo& info) {
+    Bytes buf = bytesOf(info.Env(), info[0]);
+    int64_t start = intOf(info[1]);
+    int64_t end = intOf(info[2]);
+    if (!within(start, end - start, buf.length)) {
+      return rangeError(info.Env(), "checksum range out of bounds");
+    }
+    return Napi::Number::New(info.Env(), checksum(buf.data + start, static_cast<size_t>(end - start)));
+  }
+
+  // createPacketKey(key) -> External
+  Napi::Value CreatePacketKey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Bytes raw = bytesOf(env, info[0]);
+    if (raw.length != PacketKey::kKeySize) {
+      return rangeError(env, "an AES-128 key is 16 bytes");
+    }
+    Napi::MemoryManagement::AdjustExternalMemory(env, PacketKey::kExternalBytes);
+    return Napi::External<PacketKey>::New(env, new PacketKey(raw.data), [](Napi::Env finalEnv, PacketKey* key) {
+      delete key;
+      Napi::MemoryManagement::AdjustExternalMemory(finalEnv, -PacketKey::kExternalBytes);
+    });
+  }
+
+  // encryptPacket(key, ssid, packet, end, out, outOffset)
+  Napi::Value EncryptPacket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    PacketKey* key = keyOf(env, info[0]);
+    if (key == nullptr) {
+      return env.Undefined();
+    }
+    uint32_t ssid = info[1].As<Napi::Number>().Uint32Value();
+    Bytes packet = bytesOf(env, info[2]);
+    int64_t end = intOf(info[3]);
+    Bytes out = bytesOf(env, info[4]);
+    int64_t outOffset = intOf(info[5]);
+    if (end < static_cast<int64_t>(kContentOffset)) {
+      return rangeError(env, "packet end before the content offset");
+    }
+    int64_t length = static_cast<int64_t>(datagramLength(static_cast<size_t>(end)));
+    if (!within(0, length, packet.length) || !within(outOffset, length, out.length)) {
+      return rangeError(env, "packet or output buffer too short for the padded datagram");
+    }
+    return resultOf(env, encryptPacket(context_, *key, ssid, packet.data, static_cast<size_t>(end), out.data + outOffset));
+  }
+
+  // decryptPacket(key, datagram, start, end, out, outOffset)
+  Napi::Value DecryptPacket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    PacketKey* key = keyOf(env, info[0]);
+    if (key == nullptr) {
+      return env.Undefined();
+    }
+    Bytes datagram = bytesOf(env, info[1]);
+    int64_t start = intOf(info[2]);
+    int64_t end = intOf(info[3]);
+    Bytes out = bytesOf(env, info[4]);
+    int64_t outOffset = intOf(info[5]);
+    int64_t length = end - start;
+    if (length <= static_cast<int64_t>(kSsidSize) || ((length - kSsidSize) & 15) != 0) {
+      return Napi::Number::New(env, static_cast<double>(kBadLength));  // before any bounds: as TS
+    }
+    if (!within(start, length, datagram.length) || !within(outOffset, length - kSsidSize, out.length)) {
+      return rangeError(env, "datagram or output range out of bounds");
+    }
+    return resultOf(env, decryptPacket(context_, *key, datagram.data + start, static_cast<size_t>(length),
+                                       out.data + outOffset));
+  }
+
+  // encryptFanOut(count, keys, ssids, heads, headOffsets, payload, payloadStart, payloadEnd, out, outOffsets)
+  Napi::Value EncryptFanOut(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t count = intOf(info[0]);
+    Napi::Array keyArray = info[1].As<Napi::Array>();
+    Bytes ssids = bytesOf(env, info[2]);
+    Bytes heads = bytesOf(env, info[3]);
+    Bytes headOffsets = bytesOf(env, info[4]);
+    Bytes payload = bytesOf(env, info[5]);
+    int64_t payloadStart = intOf(info[6]);
+    int64_t payloadEnd = intOf(info[7]);
+    Bytes out = bytesOf(env, info[8]);
+    Bytes outOffsets = bytesOf(env, info[9]);
+    if (count < 0 || count > UINT32_MAX / 4) {
+      return rangeError(env, "fan-out batch count out of range");
+    }
+    const size_t n = static_cast<size_t>(count);
+    if (keyArray.Length() < n || ssids.length < n * 4 || headOffsets.length < (n + 1) * 4 ||
+        outOffsets.length < (n + 1) * 4 || !within(payloadStart, payloadEnd - payloadStart, payload.length)) {
+      return rangeError(env, "fan-out batch arrays or payload range out of bounds");
+    }
+    const uint32_t* offsets = reinterpret_cast<const uint32_t*>(headOffsets.data);
+    for (size_t i = 0; i < n; i++) {
+      if (offsets[i + 1] < offsets[i] || offsets[i + 1] > heads.length) {
+        return rangeError(env, "fan-out head offsets out of bounds");
+      }
+    }
+    keys_.resize(n);
+    for (uint32_t i = 0; i < n; i++) {
+      keys_[i] = keyOf(env, keyArray.Get(i));
+      if (keys_[i] == nullptr) {
+        return env.Undefined();
+      }
+    }
+    FanOutArgs args{static_cast<uint32_t>(n),
+                    keys_.data(),
+                    reinterpret_cast<const uint32_t*>(ssids.data),
+                    heads.data,
+                    offsets,
+                    payload.data + payloadStart,
+                    static_cast<size_t>(payloadEnd - payloadStart),
+                    out.data,
+                    out.length,
+                    reinterpret_cast<uint32_t*>(outOffsets.data)};
+    return resultOf(env, encryptFanOut(context_, args));
+  }
+
+  // setMultiBufferAes(enabled) -> whether fan-out now uses multi-buffer AES-NI (this thread only)
+  Napi::Value SetMultiBufferAes(const Napi::CallbackInfo& info) {
+    context_.multiBuffer = info[0].ToBoolean().Value();
+    return Napi::Boolean::New(info.Env(), context_.multiBuffer && multiBufferAesAvailable());
+  }
+
+  KernelContext context_{};
+  std::vector<PacketKey*> keys_;  // reused per fan-out call
+#if OPENSSL_VERSION_MAJOR >= 3
+  EVP_CIPHER* fetched_ = nullptr;
+#endif
+};
+
+}  // namespace
+}  // namespace nimbus
+
+// The macro pastes the class name into identifiers: it needs a plain name.
+using nimbus::KernelsAddon;
+NODE_API_ADDON(KernelsAddon)

@@ -1,0 +1,62 @@
+/**
+ * The Kernels interface on the native addon (native/src): same signatures, same bytes as the TS
+ * kernels (test/unit/kernels checks both). The wrapper only flattens the fan-out batch, which the
+ * addon takes as positional arguments because property reads through N-API cost more.
+ */
+import type { FanOutBatch, Kernels, PacketKey } from '../Kernels.js';
+import { checksum as tsChecksum } from '../ts/checksum.js';
+import type { NativeAddon } from './nativeAddon.js';
+
+/**
+ * Below this many bytes the JS checksum beats the N-API call (bench/micro/checksum.ts); the
+ * packet kernels always go native, their AES work dwarfs the call. Same idea as ws's thresholds.
+ */
+export const NATIVE_CHECKSUM_MIN_BYTES = 128;
+
+export class NativeKernels implements Kernels {
+  readonly name = 'native';
+
+  constructor(
+    private readonly addon: NativeAddon,
+    /** Where the addon was loaded from, for logs. */
+    readonly path: string,
+  ) {}
+
+  checksum(buf: Uint8Array, start: number, end: number): number {
+    return end - start < NATIVE_CHECKSUM_MIN_BYTES ? tsChecksum(buf, start, end) : this.addon.checksum(buf, start, end);
+  }
+
+  createPacketKey(key: Uint8Array): PacketKey {
+    return this.addon.createPacketKey(key) as PacketKey;
+  }
+
+  encryptPacket(key: PacketKey, ssid: number, packet: Buffer, end: number, out: Buffer, outOffset: number): number {
+    return this.addon.encryptPacket(key, ssid, packet, end, out, outOffset);
+  }
+
+  decryptPacket(key: PacketKey, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number {
+    return this.addon.decryptPacket(key, datagram, start, end, out, outOffset);
+  }
+
+  encryptFanOut(
+    batch: FanOutBatch,
+    payload: Buffer,
+    payloadStart: number,
+    payloadEnd: number,
+    out: Buffer,
+    outOffsets: Uint32Array,
+  ): number {
+    return this.addon.encryptFanOut(
+      batch.count,
+      batch.keys,
+      batch.ssids,
+      batch.heads,
+      batch.headOffsets,
+      payload,
+      payloadStart,
+      payloadEnd,
+      out,
+      outOffsets,
+    );
+  }
+}

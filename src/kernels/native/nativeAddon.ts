@@ -1,0 +1,59 @@
+/**
+ * Finds and loads the native kernels addon (`binding.gyp` → `build/Release/nimbus_kernels.node`).
+ * A plain `createRequire` of the built file, as node-gyp-build would do without prebuilds: no extra
+ * dependency. The path is the same from `src/kernels/native/` (tsx) and `dist/kernels/native/`.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon exports (native/src/addon.cc): the Kernels methods, the fan-out batch flattened. */
+export interface NativeAddon {
+  readonly napiVersion: number;
+  checksum(buf: Uint8Array, start: number, end: number): number;
+  createPacketKey(key: Uint8Array): object;
+  encryptPacket(key: object, ssid: number, packet: Buffer, end: number, out: Buffer, outOffset: number): number;
+  decryptPacket(key: object, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number;
+  encryptFanOut(
+    count: number,
+    keys: readonly object[],
+    ssids: Uint32Array,
+    heads: Buffer,
+    headOffsets: Uint32Array,
+    payload: Buffer,
+    payloadStart: number,
+    payloadEnd: number,
+    out: Buffer,
+    outOffsets: Uint32Array,
+  ): number;
+  /** Fan-out on multi-buffer AES-NI (default) or OpenSSL, for this thread; returns whether multi-buffer is on. */
+  setMultiBufferAes(enabled: boolean): boolean;
+}
+
+const root = new URL('../../../', import.meta.url);
+/** Where node-gyp puts the addon: Release first, Debug (`node-gyp rebuild --debug`) if only that exists. */
+export const ADDON_CANDIDATES = ['build/Release/nimbus_kernels.node', 'build/Debug/nimbus_kernels.node'].map((p) =>
+  fileURLToPath(new URL(p, root)),
+);
+
+/** `built`: a file was found (a load failure is then worth a warning, a missing build is not). */
+export type AddonLoad = { addon: NativeAddon; path: string } | { addon: null; reason: string; built: boolean };
+
+/** Loads the addon of this thread (require caches it per thread), or says why it cannot. */
+export function loadNativeAddon(): AddonLoad {
+  const path = ADDON_CANDIDATES.find((p) => existsSync(p));
+  if (path === undefined) {
+    return { addon: null, reason: 'native addon not built', built: false };
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    // A smoke call: a binary built for another Node or missing OpenSSL symbols fails here, not
+    // on the first packet.
+    if (addon.checksum(Buffer.from([1, 2, 3]), 0, 3) !== (~0x0105 & 0xffff)) {
+      return { addon: null, reason: `native addon at ${path} computes wrong checksums`, built: true };
+    }
+    return { addon, path };
+  } catch (error) {
+    return { addon: null, reason: `native addon at ${path} failed to load: ${(error as Error).message}`, built: true };
+  }
+}

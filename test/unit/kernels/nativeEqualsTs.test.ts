@@ -1,0 +1,190 @@
+/**
+ * Randomized "native equals fallback" (style rule 14, bufferutil's "bindings match fallback"):
+ * the same random keys, packets, offsets, aliasings and fan-out batches through both
+ * implementations must leave every output buffer, and every input buffer they may scribble on,
+ * byte for byte the same, with the same return values.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { RTMFP_CONTENT_OFFSET, TsKernels } from '../../../src/kernels/index.js';
+import type { Kernels, PacketKey } from '../../../src/kernels/index.js';
+import { loadNativeAddon } from '../../../src/kernels/native/nativeAddon.js';
+import type { NativeAddon } from '../../../src/kernels/native/nativeAddon.js';
+import { checksum as tsChecksum } from '../../../src/kernels/ts/checksum.js';
+import { implementations, makeBatch, nativeSkip } from './kernelsTestKit.js';
+
+const key16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
+const ssid = fc.integer({ min: 0, max: 0xffffffff });
+const native = (): Kernels => implementations[1].kernels();
+const addon = (): NativeAddon => {
+  const loaded = loadNativeAddon();
+  assert.ok(loaded.addon !== null, loaded.addon === null ? loaded.reason : '');
+  return loaded.addon;
+};
+
+/** One operation on a key pair, applied to both implementations in the same order. */
+type Op =
+  | { kind: 'encrypt'; content: Uint8Array; ssid: number; outOffset: number; inPlace: boolean }
+  | {
+      kind: 'decrypt';
+      content: Uint8Array;
+      /** Sealed with the other key (the checksum then fails). */
+      foreign: boolean;
+      /** -1: intact; below the length: that byte flipped; else a cut length. */
+      corrupt: number;
+      start: number;
+      outOffset: number;
+      mode: 'same' | 'other';
+    };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({
+    kind: fc.constant('encrypt' as const),
+    content: fc.uint8Array({ maxLength: 1182 }),
+    ssid,
+    outOffset: fc.nat(9),
+    inPlace: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constant('decrypt' as const),
+    content: fc.uint8Array({ maxLength: 1182 }),
+    foreign: fc.boolean(),
+    corrupt: fc.oneof({ arbitrary: fc.constant(-1), weight: 3 }, { arbitrary: fc.integer({ min: 0, max: 1300 }), weight: 1 }),
+    start: fc.nat(5),
+    outOffset: fc.nat(9),
+    mode: fc.constantFrom('same' as const, 'other' as const),
+  }),
+);
+
+/** Runs `o` on one implementation; returns every buffer it touched, plus the result. */
+function run(kernels: Kernels, key: PacketKey, sealer: PacketKey, o: Op): Buffer[] {
+  const packet = Buffer.alloc(1220, 0x5c);
+  packet.set(o.content, RTMFP_CONTENT_OFFSET);
+  const end = RTMFP_CONTENT_OFFSET + o.content.length;
+  if (o.kind === 'encrypt') {
+    // Same buffer: at offset 0 that is true in-place; elsewhere a partial overlap.
+    const out = o.inPlace ? packet : Buffer.alloc(1240, 0x3a);
+    const n = kernels.encryptPacket(key, o.ssid, packet, end, out, o.outOffset);
+    return [packet, out, Buffer.from(String(n))];
+  }
+  // A valid datagram sealed by `sealer`, optionally with one byte flipped (or a cut length).
+  const n = kernels.encryptPacket(sealer, 1, packet, end, packet, 0);
+  const wire = Buffer.concat([Buffer.alloc(o.start, 0xee), packet.subarray(0, n)]);
+  let length = n;
+  if (o.corrupt >= 0 && o.corrupt < n) {
+    wire[o.start + o.corrupt] ^= 0x40;
+  } else if (o.corrupt >= n) {
+    length = o.corrupt % (n + 1);
+  }
+  const out = o.mode === 'same' ? wire : Buffer.alloc(1300, 0x11);
+  const outOffset = o.mode === 'same' ? o.start : o.outOffset;
+  const m = kernels.decryptPacket(key, wire, o.start, o.start + length, out, outOffset);
+  return [wire, out, Buffer.from(String(m))];
+}
+
+void describe('native kernels equal the TS kernels', { skip: nativeSkip }, () => {
+  void it('raw native checksum (no size threshold) on random data, offsets and lengths', () => {
+    const raw = addon();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.nat(9), fc.nat(9), (bytes, a, b) => {
+        const start = Math.min(a, bytes.length);
+        const end = Math.max(start, bytes.length - b);
+        assert.equal(raw.checksum(bytes, start, end), tsChecksum(bytes, start, end));
+        assert.equal(native().checksum(bytes, start, end), tsChecksum(bytes, start, end));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  void it('random encrypt/decrypt sequences on the same keys give the same bytes and results', () => {
+    const ts = new TsKernels();
+    fc.assert(
+      fc.property(key16, key16, fc.array(op, { minLength: 1, maxLength: 20 }), (rawKey, rawSealer, ops) => {
+        const tsKeys = [ts.createPacketKey(rawKey), ts.createPacketKey(rawSealer)] as const;
+        const nativeKeys = [native().createPacketKey(rawKey), native().createPacketKey(rawSealer)] as const;
+        for (const [i, o] of ops.entries()) {
+          const foreign = o.kind === 'decrypt' && o.foreign ? 1 : 0;
+          const expected = run(ts, tsKeys[0], tsKeys[foreign], o);
+          const actual = run(native(), nativeKeys[0], nativeKeys[foreign], o);
+          expected.forEach((buf, j) => {
+            assert.ok(actual[j].equals(buf), `op ${i} (${o.kind}) buffer ${j}`);
+          });
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  // Fan-out runs on multi-buffer AES-NI where the CPU has it, else on OpenSSL: both paths are compared.
+  for (const multiBuffer of [true, false]) {
+    const path = multiBuffer ? 'multi-buffer AES-NI' : 'OpenSSL';
+    void it(`random fan-out batches give the same datagrams and offsets, interleaved with single packets (${path})`, () => {
+      addon().setMultiBufferAes(multiBuffer);
+      const ts = new TsKernels();
+      const batchArb = fc.record({
+        heads: fc.array(fc.uint8Array({ maxLength: 60 }), { maxLength: 40 }),
+        payload: fc.uint8Array({ maxLength: 1182 - 60 }),
+        payloadStart: fc.nat(7),
+        seed: fc.integer(),
+      });
+      fc.assert(
+        fc.property(fc.array(batchArb, { minLength: 1, maxLength: 4 }), (batches) => {
+          const rawKeys = Array.from({ length: 40 }, (_, i) => Buffer.alloc(16, i * 7 + batches.length));
+          const tsBatchKeys = rawKeys.map((k) => ts.createPacketKey(k));
+          const nativeBatchKeys = rawKeys.map((k) => native().createPacketKey(k));
+          for (const b of batches) {
+            const ssids = b.heads.map((_, i) => (b.seed * 31 + i * 0x01000193) >>> 0);
+            const source = Buffer.concat([Buffer.alloc(b.payloadStart, 0xab), b.payload]);
+            const results = [ts, native()].map((kernels) => {
+              const batch = makeBatch(kernels, [], b.heads, ssids);
+              batch.keys = (kernels === ts ? tsBatchKeys : nativeBatchKeys).slice(0, b.heads.length);
+              const out = Buffer.alloc(b.heads.length * 1200 + 5, 0x77);
+              const offsets = new Uint32Array(b.heads.length + 1);
+              const total = kernels.encryptFanOut(batch, source, b.payloadStart, source.length, out, offsets);
+              // A single packet on session 0's key between batches: both keys must stay in step.
+              const single = Buffer.alloc(64);
+              single.write('between', RTMFP_CONTENT_OFFSET);
+              const n = b.heads.length > 0 ? kernels.encryptPacket(batch.keys[0], 5, single, RTMFP_CONTENT_OFFSET + 7, single, 0) : 0;
+              return { total, out, offsets: Buffer.from(offsets.buffer), single: single.subarray(0, n) };
+            });
+            const [expected, actual] = results;
+            assert.equal(actual.total, expected.total);
+            assert.ok(actual.offsets.equals(expected.offsets), 'offsets');
+            assert.ok(actual.out.equals(expected.out), 'datagrams');
+            assert.ok(actual.single.equals(expected.single), 'single packet after the batch');
+          }
+        }),
+        { numRuns: 100 },
+      );
+    });
+  }
+
+  void it('fan-out of equal heads to 1..20 sessions (full 8-lane groups, 4-lane and single tails) equals TS', (t) => {
+    const ts = new TsKernels();
+    t.diagnostic(`multi-buffer AES-NI ${addon().setMultiBufferAes(true) ? 'in use' : 'not available here: OpenSSL path'}`);
+    const payload = Buffer.alloc(1168, 0x42);
+    for (let count = 1; count <= 20; count++) {
+      const rawKeys = Array.from({ length: count }, (_, i) => Buffer.alloc(16, count * 31 + i));
+      const heads = Array.from({ length: count }, (_, i) => Buffer.alloc(14, i));
+      const ssids = heads.map((_, i) => i);
+      const outs = [ts, native()].map((kernels) => {
+        const batch = makeBatch(kernels, rawKeys, heads, ssids);
+        const out = Buffer.alloc(count * 1200);
+        const offsets = new Uint32Array(count + 1);
+        return out.subarray(0, kernels.encryptFanOut(batch, payload, 0, payload.length, out, offsets));
+      });
+      assert.ok(outs[1].equals(outs[0]), `${count} sessions`);
+    }
+  });
+
+  void it('bounds are checked: a short output throws instead of writing past it', () => {
+    const key = native().createPacketKey(Buffer.alloc(16));
+    const packet = Buffer.alloc(40);
+    assert.throws(() => native().encryptPacket(key, 1, packet, 30, Buffer.alloc(20), 0), RangeError);
+    assert.throws(() => native().decryptPacket(key, Buffer.alloc(36), 0, 36, Buffer.alloc(20), 0), RangeError);
+    const batch = makeBatch(native(), [Buffer.alloc(16)], [Buffer.from([1])], [1]);
+    assert.throws(() => native().encryptFanOut(batch, Buffer.alloc(100), 0, 100, Buffer.alloc(50), new Uint32Array(2)), RangeError);
+    assert.throws(() => native().encryptPacket(new TsKernels().createPacketKey(Buffer.alloc(16)), 1, packet, 10, packet, 0), TypeError);
+  });
+});
