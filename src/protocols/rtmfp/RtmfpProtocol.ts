@@ -5,6 +5,7 @@ import { loadKernels } from '../../kernels/index.js';
 import { Logger } from '../../util/Logger.js';
 import type { Protocol } from '../Protocol.js';
 import { AddressOrigin, type RtmfpAddress, formatAddress, parseHostPort } from './address.js';
+import { KeyPool } from './crypto/KeyPool.js';
 import { parseRtmfpUrl } from './epd.js';
 import { writeForwardedIHello } from './handshakeChunks.js';
 import { type ControlHost, RtmfpControlSession } from './RtmfpControlSession.js';
@@ -49,6 +50,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   /** The main thread's socket: every session with no workers, the front door with workers. */
   readonly plane: RtmfpDataPlane;
   workers: WorkerHandle[] = [];
+  private readonly keyPool: KeyPool | null;
   private readonly tagAttempts = new Map<string, { count: number; at: number }>();
 
   constructor(
@@ -57,11 +59,18 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   ) {
     this.kernels = loadKernels();
     this.groups = new RtmfpGroups(this);
+    // Handshake DH runs in a piscina pool off the main thread (media workers compute in their own thread).
+    this.keyPool = options.workers === 0 && KeyPool.available ? new KeyPool(2) : null;
     this.plane = new RtmfpDataPlane(
       this.kernels,
       this.log,
-      // With workers every URL IHello is redirected to a worker, so the front door always decides.
-      { ...options, urlDecisions: options.workers > 0 || core.hooks.onHandshake !== undefined, sidPrefix: 0 },
+      {
+        ...options,
+        // With workers every URL IHello is redirected to a worker, so the front door always decides.
+        urlDecisions: options.workers > 0 || core.hooks.onHandshake !== undefined,
+        sidPrefix: 0,
+        ...(this.keyPool === null ? {} : { computeKeys: this.keyPool.computeKeys }),
+      },
       this,
     );
   }
@@ -331,5 +340,6 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
       }),
     );
     this.workers = [];
+    await this.keyPool?.close();
   }
 }

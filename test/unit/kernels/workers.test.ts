@@ -17,7 +17,8 @@ const WORKER = new URL('./fixtures/kernelWorker.ts', import.meta.url).href;
  * Node 20 does not apply the test process's `--import tsx` to a worker's entry module, so a
  * plain-JS bootstrap registers tsx in the worker first, then imports the TS body.
  */
-const BOOTSTRAP = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER)}); });`;
+const TSX = import.meta.resolve('tsx/esm/api');
+const BOOTSTRAP = `import(${JSON.stringify(TSX)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER)}); });`;
 
 /** Runs one worker to its end. */
 function runWorker(data: KernelWorkerData, env: NodeJS.ProcessEnv = process.env): Promise<KernelWorkerResult> {
