@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { encodeAmf0 } from '../amf/index.js';
 import type { Kernels } from '../kernels/Kernels.js';
 import { loadKernels } from '../kernels/index.js';
@@ -12,7 +11,7 @@ import { RtmfpHandshake } from '../protocols/rtmfp/RtmfpHandshake.js';
 import { Mode, readSessionId } from '../protocols/rtmfp/RtmfpPacket.js';
 import { GROUP_METADATA, TcType, encodeTcMessage, tcMetadata } from '../protocols/rtmfp/tcMessage.js';
 import { Logger } from '../util/Logger.js';
-import { RtmpCallError, type RtmpStatus } from './RtmpClient.js';
+import { FlashClient, type RtmpStatus } from './FlashClient.js';
 import { type InitiatorResult, RtmfpIdentity, RtmfpInitiator } from './rtmfp/RtmfpInitiator.js';
 import { type ClientSessionEvents, RtmfpClientSession } from './rtmfp/RtmfpClientSession.js';
 
@@ -21,11 +20,6 @@ export interface RtmfpClientOptions {
   onMedia?: (type: number, timestamp: number, payload: Buffer, streamId: number) => void;
   /** Local address to bind (default 127.0.0.1 for loopback tests; use 0.0.0.0 otherwise). */
   bindHost?: string;
-}
-
-interface PendingCall {
-  resolve: (values: unknown[]) => void;
-  reject: (err: Error) => void;
 }
 
 const log = new Logger('rtmfp-client');
@@ -38,7 +32,7 @@ const TICK_MS = 50;
  * invocations as 'invoke', group introductions as 'groupMember' (peer ID hex), P2P messages as
  * 'peerMessage' (peer ID hex, Buffer). One UDP socket per client; hundreds fit in one process.
  */
-export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
+export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   readonly identity = new RtmfpIdentity();
   readonly kernels: Kernels = loadKernels();
   private socket: Socket | null = null;
@@ -50,13 +44,9 @@ export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
   /** Answers peers that introduce themselves through the server (FIHello → RHello...). */
   private responder: RtmfpHandshake | null = null;
   private readonly streamFlows = new Map<number, RtmfpSendFlow>();
-  private readonly calls = new Map<number, PendingCall>();
-  private nextTransaction = 1;
   private timer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private readonly dirty = new Set<RtmfpClientSession>();
-  closed = false;
-  readonly statuses: Array<{ streamId: number; info: RtmpStatus }> = [];
 
   constructor(private readonly options: RtmfpClientOptions = {}) {
     super();
@@ -154,11 +144,11 @@ export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
       objectEncoding: 3,
       ...commandExtra,
     }, ...args);
-    this.command(0, 'setPeerInfo', 0, null, `127.0.0.1:${this.port}`);
+    this.sendCommand(0, 'setPeerInfo', 0, null, [`127.0.0.1:${this.port}`]);
     return (info ?? {}) as RtmpStatus;
   }
 
-  private command(streamId: number, name: string, transaction: number, commandObject: unknown, ...args: unknown[]): void {
+  protected sendCommand(streamId: number, name: string, transaction: number, commandObject: unknown, args: unknown[]): void {
     const flow = this.streamFlows.get(streamId);
     if (flow === undefined || this.session === null) {
       throw new Error(`no flow for stream ${streamId}`);
@@ -168,70 +158,8 @@ export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
     this.requestFlush(this.session);
   }
 
-  /** NetConnection.call: resolves with the values after the command object of `_result`. */
-  call(name: string, commandObject: unknown = null, ...args: unknown[]): Promise<unknown[]> {
-    const transaction = this.nextTransaction++;
-    return new Promise((resolve, reject) => {
-      if (this.closed || this.session === null) {
-        reject(new Error('not connected'));
-        return;
-      }
-      this.calls.set(transaction, { resolve, reject });
-      this.command(0, name, transaction, commandObject, ...args);
-    });
-  }
-
-  async createStream(): Promise<number> {
-    const [id] = await this.call('createStream');
-    const streamId = Number(id);
+  protected override onStreamCreated(streamId: number): void {
     this.streamFlows.set(streamId, this.session!.openFlow(tcMetadata(streamId)));
-    return streamId;
-  }
-
-  /** Sends a command on a stream's flow (publish, play, pause...) without waiting. */
-  streamCommand(streamId: number, name: string, ...args: unknown[]): void {
-    this.command(streamId, name, 0, null, ...args);
-  }
-
-  waitStatus(streamId: number, codes: string[], timeoutMs = 10_000): Promise<RtmpStatus> {
-    const seen = this.statuses.find((s) => s.streamId === streamId && codes.includes(s.info.code ?? ''));
-    if (seen !== undefined) {
-      return Promise.resolve(seen.info);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('status', listener);
-        reject(new Error(`no ${codes.join('/')} on stream ${streamId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = (id: number, info: RtmpStatus): void => {
-        if (id === streamId && codes.includes(info.code ?? '')) {
-          clearTimeout(timer);
-          this.off('status', listener);
-          resolve(info);
-        }
-      };
-      this.on('status', listener);
-    });
-  }
-
-  async publish(name: string): Promise<number> {
-    const id = await this.createStream();
-    this.streamCommand(id, 'publish', name, 'live');
-    const info = await this.waitStatus(id, ['NetStream.Publish.Start', 'NetStream.Publish.BadName', 'NetStream.Publish.Failed']);
-    if (info.code !== 'NetStream.Publish.Start') {
-      throw new RtmpCallError(info);
-    }
-    return id;
-  }
-
-  async play(name: string): Promise<number> {
-    const id = await this.createStream();
-    this.streamCommand(id, 'play', name, -2);
-    const info = await this.waitStatus(id, ['NetStream.Play.Start', 'NetStream.Play.Failed']);
-    if (info.code !== 'NetStream.Play.Start') {
-      throw new RtmpCallError(info);
-    }
-    return id;
   }
 
   /** Publisher side: one media message (8 audio, 9 video, 18 data) on `streamId`. */
@@ -350,27 +278,7 @@ export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
   // ClientSessionEvents
 
   onCommand(session: RtmfpClientSession, streamId: number, values: unknown[]): void {
-    const name = typeof values[0] === 'string' ? values[0] : '';
-    const transaction = typeof values[1] === 'number' ? values[1] : 0;
-    if (name === '_result' || name === '_error') {
-      const call = this.calls.get(transaction);
-      if (call !== undefined) {
-        this.calls.delete(transaction);
-        if (name === '_result') {
-          call.resolve(values.slice(3));
-        } else {
-          call.reject(new RtmpCallError((values[3] ?? {}) as RtmpStatus));
-        }
-      }
-      return;
-    }
-    if (name === 'onStatus') {
-      const info = (values[3] ?? {}) as RtmpStatus;
-      this.statuses.push({ streamId, info });
-      this.emit('status', streamId, info);
-      return;
-    }
-    this.emit('invoke', name, values.slice(3), session === this.session ? null : this.peerIds.get(session));
+    this.onCommandValues(streamId, values, session === this.session ? null : this.peerIds.get(session));
   }
 
   onMedia(_session: RtmfpClientSession, streamId: number, type: number, timestamp: number, payload: Buffer): void {
@@ -431,10 +339,7 @@ export class RtmfpClient extends EventEmitter implements ClientSessionEvents {
       return;
     }
     this.closed = true;
-    for (const call of this.calls.values()) {
-      call.reject(err ?? new Error('connection closed'));
-    }
-    this.calls.clear();
+    this.rejectCalls(err);
     for (const initiator of [...this.initiators]) {
       initiator.cancel();
     }

@@ -1,17 +1,12 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { EventEmitter } from 'node:events';
 import { AmfReader, encodeAmf0 } from '../amf/index.js';
 import { RtmpChunkReader, type RtmpMessage } from '../protocols/rtmp/RtmpChunkReader.js';
 import { encodeMessage, setChunkSize, userControl, acknowledgement } from '../protocols/rtmp/RtmpChunkWriter.js';
 import { RtmpClientHandshake } from '../protocols/rtmp/RtmpHandshake.js';
 import { ChunkStreamId, MessageType, UserControlEvent } from '../protocols/rtmp/constants.js';
+import { FlashClient, RtmpCallError, type RtmpStatus } from './FlashClient.js';
 
-export interface RtmpStatus {
-  level?: string;
-  code?: string;
-  description?: string;
-  [k: string]: unknown;
-}
+export { RtmpCallError, type RtmpStatus };
 
 export interface RtmpClientOptions {
   /** Called for every audio/video/data message received (light mode: no event per frame). */
@@ -24,35 +19,19 @@ export interface RtmpClientOptions {
   objectEncoding?: 0 | 3;
 }
 
-interface PendingCall {
-  resolve: (values: unknown[]) => void;
-  reject: (err: Error) => void;
-}
-
-export class RtmpCallError extends Error {
-  constructor(readonly info: RtmpStatus) {
-    super(`${info.code ?? 'error'}: ${info.description ?? ''}`);
-  }
-}
-
 /**
  * An RTMP client (NetConnection + NetStreams) for tests, benchmarks and users: connect, publish,
  * play, call. Frames arrive through `options.onMedia`; statuses as 'status' events
  * (streamId, info); invocations from the server as 'invoke' (name, args).
  */
-export class RtmpClient extends EventEmitter {
+export class RtmpClient extends FlashClient {
   socket: Socket | null = null;
   private reader: RtmpChunkReader;
   private handshake = new RtmpClientHandshake();
   private handshakeDone = false;
-  private nextTransaction = 1;
-  private readonly calls = new Map<number, PendingCall>();
   private readonly chunkSize: number;
   private windowAck = 0;
   private lastAck = 0;
-  closed = false;
-  /** Every status received, in order (tests look at them). */
-  readonly statuses: Array<{ streamId: number; info: RtmpStatus }> = [];
 
   constructor(private readonly options: RtmpClientOptions = {}) {
     super();
@@ -156,28 +135,7 @@ export class RtmpClient extends EventEmitter {
   }
 
   private onCommand(msg: RtmpMessage): void {
-    const values = new AmfReader(msg.payload, msg.type === MessageType.COMMAND_AMF3 ? 1 : 0).readAllAmf0();
-    const name = typeof values[0] === 'string' ? values[0] : '';
-    const transaction = typeof values[1] === 'number' ? values[1] : 0;
-    if (name === '_result' || name === '_error') {
-      const call = this.calls.get(transaction);
-      if (call !== undefined) {
-        this.calls.delete(transaction);
-        if (name === '_result') {
-          call.resolve(values.slice(3));
-        } else {
-          call.reject(new RtmpCallError((values[3] ?? {}) as RtmpStatus));
-        }
-      }
-      return;
-    }
-    if (name === 'onStatus') {
-      const info = (values[3] ?? {}) as RtmpStatus;
-      this.statuses.push({ streamId: msg.streamId, info });
-      this.emit('status', msg.streamId, info);
-      return;
-    }
-    this.emit('invoke', name, values.slice(3));
+    this.onCommandValues(msg.streamId, new AmfReader(msg.payload, msg.type === MessageType.COMMAND_AMF3 ? 1 : 0).readAllAmf0());
   }
 
   private send(type: number, streamId: number, payload: Buffer, csid: number = ChunkStreamId.COMMAND, timestamp = 0): void {
@@ -185,77 +143,14 @@ export class RtmpClient extends EventEmitter {
   }
 
   /** A command message: AMF0 (type 20), or with objectEncoding 3 a type 17 message (one 0 byte, then AMF0). */
-  private sendCommand(streamId: number, payload: Buffer, csid: number = ChunkStreamId.COMMAND): void {
+  protected sendCommand(streamId: number, name: string, transaction: number, commandObject: unknown, args: unknown[]): void {
+    const payload = encodeAmf0(name, transaction, commandObject, ...args);
+    const csid = streamId === 0 ? ChunkStreamId.COMMAND : 8;
     if (this.options.objectEncoding === 3) {
       this.send(MessageType.COMMAND_AMF3, streamId, Buffer.concat([Buffer.alloc(1), payload]), csid);
     } else {
       this.send(MessageType.COMMAND_AMF0, streamId, payload, csid);
     }
-  }
-
-  /** NetConnection.call: resolves with the values after the command object of `_result`. */
-  call(name: string, commandObject: unknown = null, ...args: unknown[]): Promise<unknown[]> {
-    const transaction = this.nextTransaction++;
-    return new Promise((resolve, reject) => {
-      if (this.closed) {
-        reject(new Error('connection closed'));
-        return;
-      }
-      this.calls.set(transaction, { resolve, reject });
-      this.sendCommand(0, encodeAmf0(name, transaction, commandObject, ...args));
-    });
-  }
-
-  async createStream(): Promise<number> {
-    const [id] = await this.call('createStream');
-    return Number(id);
-  }
-
-  /** Sends a command on a stream (publish, play, pause...) without waiting for an answer. */
-  streamCommand(streamId: number, name: string, ...args: unknown[]): void {
-    this.sendCommand(streamId, encodeAmf0(name, 0, null, ...args), 8);
-  }
-
-  /** Resolves with the first status on `streamId` whose code is one of `codes`. */
-  waitStatus(streamId: number, codes: string[], timeoutMs = 10_000): Promise<RtmpStatus> {
-    const seen = this.statuses.find((s) => s.streamId === streamId && codes.includes(s.info.code ?? ''));
-    if (seen !== undefined) {
-      return Promise.resolve(seen.info);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('status', listener);
-        reject(new Error(`no ${codes.join('/')} on stream ${streamId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = (id: number, info: RtmpStatus): void => {
-        if (id === streamId && codes.includes(info.code ?? '')) {
-          clearTimeout(timer);
-          this.off('status', listener);
-          resolve(info);
-        }
-      };
-      this.on('status', listener);
-    });
-  }
-
-  async publish(name: string): Promise<number> {
-    const id = await this.createStream();
-    this.streamCommand(id, 'publish', name, 'live');
-    const info = await this.waitStatus(id, ['NetStream.Publish.Start', 'NetStream.Publish.BadName', 'NetStream.Publish.Failed']);
-    if (info.code !== 'NetStream.Publish.Start') {
-      throw new RtmpCallError(info);
-    }
-    return id;
-  }
-
-  async play(name: string): Promise<number> {
-    const id = await this.createStream();
-    this.streamCommand(id, 'play', name, -2);
-    const info = await this.waitStatus(id, ['NetStream.Play.Start', 'NetStream.Play.Failed', 'NetStream.Play.StreamNotFound']);
-    if (info.code !== 'NetStream.Play.Start') {
-      throw new RtmpCallError(info);
-    }
-    return id;
   }
 
   /** Publisher side: one media message (type 8/9/18) on `streamId`. */
@@ -274,10 +169,7 @@ export class RtmpClient extends EventEmitter {
       return;
     }
     this.closed = true;
-    for (const call of this.calls.values()) {
-      call.reject(err ?? new Error('connection closed'));
-    }
-    this.calls.clear();
+    this.rejectCalls(err);
     this.socket?.destroy();
     this.emit('close', err);
   }
