@@ -8,6 +8,7 @@ import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import { FlashType } from '../flash/FlashNetStream.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
 import { invocation } from '../flash/flashStatus.js';
+import { OrderedDispatch } from '../flash/OrderedDispatch.js';
 import { AddressOrigin, type RtmfpAddress, parseHostPort } from './address.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
 import { TcType, TcUserControl, encodeTcMessage, encodeUserControl } from './tcMessage.js';
@@ -42,7 +43,12 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
   reportedAddresses: RtmfpAddress[] = [];
   rendezvousReady = false;
   closed = false;
-  private pending: Array<[number, number, number, Buffer]> | null = null;
+  private readonly ordered = new OrderedDispatch<[number, number, number, Buffer]>(
+    ([streamId, type, timestamp, body]) => this.dispatch(streamId, type, timestamp, body),
+    (err) => this.fail(err),
+    () => !this.closed,
+    MAX_PENDING,
+  );
 
   constructor(
     private readonly host: ControlHost,
@@ -83,64 +89,30 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
     if (this.closed) {
       return;
     }
-    if (this.pending !== null) {
-      if (this.pending.length >= MAX_PENDING) {
-        this.close('protocol error: too many messages while a command is pending');
-        return;
-      }
-      this.pending.push([streamId, type, timestamp, body]);
-      return;
-    }
     try {
-      this.dispatch(streamId, type, timestamp, body);
+      this.ordered.push([streamId, type, timestamp, body]);
     } catch (err) {
       this.fail(err);
     }
   }
 
-  private dispatch(streamId: number, type: number, timestamp: number, body: Buffer): void {
+  private dispatch(streamId: number, type: number, timestamp: number, body: Buffer): Promise<void> | null {
     if (type === TcType.COMMAND_AMF0 || type === TcType.COMMAND_AMF3) {
       const values = new AmfReader(body, type === TcType.COMMAND_AMF3 ? 1 : 0).readAllAmf0();
       if (values[0] === 'setPeerInfo') {
         this.onSetPeerInfo(values.slice(3));
-        return;
+        return null;
       }
-      const work = this.connection.onCommand(streamId, values);
-      if (work !== null) {
-        this.waitFor(work);
-      }
-      return;
+      return this.connection.onCommand(streamId, values);
     }
     if (type === TcType.USER_CONTROL) {
-      return;
+      return null;
     }
     const stream = this.connection.streams.get(streamId);
     if (stream === undefined || !stream.onMedia(type, timestamp, body)) {
       this.log.debug(`${this.client.address}: message type ${type} ignored on stream ${streamId}`);
     }
-  }
-
-  /** Holds later messages until a hook's answer, so commands and media keep their order. */
-  private waitFor(work: Promise<void>): void {
-    this.pending = [];
-    work
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        const queue = this.pending ?? [];
-        this.pending = null;
-        for (let i = 0; i < queue.length && !this.closed; i++) {
-          const [streamId, type, timestamp, body] = queue[i];
-          if (this.pending !== null) {
-            (this.pending as Array<[number, number, number, Buffer]>).push(queue[i]);
-            continue;
-          }
-          try {
-            this.dispatch(streamId, type, timestamp, body);
-          } catch (err) {
-            this.fail(err);
-          }
-        }
-      });
+    return null;
   }
 
   private onSetPeerInfo(args: unknown[]): void {

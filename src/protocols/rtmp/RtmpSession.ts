@@ -8,6 +8,7 @@ import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
 import { invocation } from '../flash/flashStatus.js';
+import { OrderedDispatch } from '../flash/OrderedDispatch.js';
 import { RtmpChunkReader, type RtmpMessage } from './RtmpChunkReader.js';
 import { acknowledgement, encodeMessage, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './RtmpChunkWriter.js';
 import { RtmpServerHandshake } from './RtmpHandshake.js';
@@ -45,7 +46,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   private handshake: RtmpServerHandshake | null = new RtmpServerHandshake();
   private readonly reader: RtmpChunkReader;
   private readonly connection: FlashNetConnection;
-  private pending: RtmpMessage[] | null = null;
+  private readonly ordered: OrderedDispatch<RtmpMessage>;
   private peerWindowAck = 0;
   private lastAckSent = 0;
   private lastPingSent = 0;
@@ -65,6 +66,14 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     this.client = new Client('RTMP', formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0), this);
     this.reader = new RtmpChunkReader((msg) => this.onMessage(msg), { maxMessageSize: options.maxMessageSize });
     this.connection = new FlashNetConnection(this);
+    this.ordered = new OrderedDispatch(
+      (msg) => this.dispatch(msg),
+      (err) => this.fail(err),
+      () => !this.closed,
+      MAX_PENDING_MESSAGES,
+      () => socket.pause(),
+      () => socket.resume(),
+    );
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
@@ -119,14 +128,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
       this.onControl(msg);
       return;
     }
-    if (this.pending !== null) {
-      if (this.pending.length >= MAX_PENDING_MESSAGES) {
-        throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'too many messages while a command is pending');
-      }
-      this.pending.push(msg);
-      return;
-    }
-    this.dispatch(msg);
+    this.ordered.push(msg);
   }
 
   private onControl(msg: RtmpMessage): void {
@@ -176,15 +178,11 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     }
   }
 
-  private dispatch(msg: RtmpMessage): void {
+  private dispatch(msg: RtmpMessage): Promise<void> | null {
     switch (msg.type) {
       case MessageType.COMMAND_AMF0:
       case MessageType.COMMAND_AMF3: {
-        const work = this.onCommand(msg);
-        if (work !== null) {
-          this.waitFor(work);
-        }
-        return;
+        return this.onCommand(msg);
       }
       case MessageType.AUDIO:
       case MessageType.VIDEO:
@@ -193,10 +191,10 @@ export class RtmpSession implements ClientWriter, FlashTransport {
         const stream = this.connection.streams.get(msg.streamId);
         if (stream === undefined) {
           this.log.debug(`${this.client.address}: message type ${msg.type} on unknown stream ${msg.streamId}`);
-          return;
+          return null;
         }
         stream.onMedia(msg.type, msg.timestamp, msg.payload);
-        return;
+        return null;
       }
       case MessageType.AGGREGATE: {
         const parts = unpackAggregate(msg.payload, msg.timestamp);
@@ -207,43 +205,17 @@ export class RtmpSession implements ClientWriter, FlashTransport {
         for (const part of parts) {
           stream?.onMedia(part.type, part.timestamp, part.payload);
         }
-        return;
+        return null;
       }
       case MessageType.SHARED_OBJECT_AMF0:
       case MessageType.SHARED_OBJECT_AMF3: {
         this.log.debug(`${this.client.address}: shared objects are not supported, message ignored`);
-        return;
+        return null;
       }
       default: {
         throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', `unknown message type ${msg.type}`);
       }
     }
-  }
-
-  /** Holds further messages until `work` settles, so commands and media keep their order. */
-  private waitFor(work: Promise<void>): void {
-    this.pending = [];
-    this.socket.pause();
-    work
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        const queue = this.pending ?? [];
-        this.pending = null;
-        for (let i = 0; i < queue.length && !this.closed; i++) {
-          if (this.pending !== null) {
-            (this.pending as RtmpMessage[]).push(queue[i]);
-            continue;
-          }
-          try {
-            this.dispatch(queue[i]);
-          } catch (err) {
-            this.fail(err);
-          }
-        }
-        if (this.pending === null && !this.closed) {
-          this.socket.resume();
-        }
-      });
   }
 
   private onCommand(msg: RtmpMessage): Promise<void> | null {
