@@ -194,7 +194,9 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
   }
 
   writeUserControl(event: number, streamId: number): void {
-    if (!this.closed) {
+    // No StreamIsRecorded over RTMFP (MonaServer's RTMFP sessions send only StreamBegin and EOF):
+    // librtmfp rejects (0x5E) a NetStream flow carrying it, losing later statuses and codec headers.
+    if (!this.closed && event !== TcUserControl.STREAM_IS_RECORDED) {
       this.commands.writeTc(streamId, encodeUserControl(event, streamId));
     }
   }

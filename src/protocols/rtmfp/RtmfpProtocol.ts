@@ -15,7 +15,7 @@ import type { PeerDecision, UrlDecision } from './RtmfpHandshake.js';
 import { CHUNK_HEADER_SIZE } from './RtmfpPacket.js';
 import type { RtmfpSession, RtmfpSessionSettings } from './RtmfpSession.js';
 import { type FromWorker, type SessionEvents, asBuffer } from './SessionLink.js';
-import { RemoteCommands, type WorkerHandle, startWorkers } from './worker/RtmfpWorkerPool.js';
+import { RemoteCommands, type WorkerHandle, type WorkerOptions, startWorker } from './worker/RtmfpWorkerPool.js';
 
 export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   host: string;
@@ -51,6 +51,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   readonly plane: RtmfpDataPlane;
   workers: WorkerHandle[] = [];
   private readonly keyPool: KeyPool | null;
+  private stopping = false;
   private readonly tagAttempts = new Map<string, { count: number; at: number }>();
 
   constructor(
@@ -108,17 +109,55 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
     const address = await this.plane.start();
     const listening = [`${address.address}:${address.port}/udp`];
     if (this.options.workers > 0) {
-      this.workers = await startWorkers(
-        this.options.workers,
-        { ...this.options, firstPort: this.options.workerPort, urlDecisions: false },
-        this.log,
-        (handle, message) => this.onWorkerMessage(handle, message),
-      );
+      this.workers = await Promise.all(Array.from({ length: this.options.workers }, (_, i) => this.spawnWorker(i)));
       for (const worker of this.workers) {
         listening.push(`${address.address}:${worker.port}/udp (media worker ${worker.index})`);
       }
     }
     return listening;
+  }
+
+  private get workerOptions(): WorkerOptions {
+    return { ...this.options, firstPort: this.options.workerPort, urlDecisions: false };
+  }
+
+  private spawnWorker(index: number): Promise<WorkerHandle> {
+    return startWorker(
+      index,
+      this.workerOptions,
+      this.log,
+      (handle, message) => this.onWorkerMessage(handle, message),
+      (handle, code) => this.onWorkerExit(handle, code),
+    );
+  }
+
+  /**
+   * A media worker stopped on its own (a crash): its sessions are gone, so their control halves
+   * close (clients reconnect through the front door), and a new worker takes its place.
+   */
+  private onWorkerExit(handle: WorkerHandle, code: number): void {
+    if (this.stopping) {
+      return;
+    }
+    this.log.error(`media worker ${handle.index} stopped (exit code ${code}); its sessions are closed and the worker restarted`);
+    const prefix = handle.index + 1;
+    for (const control of [...this.controls.values()]) {
+      if (control.sid >>> 24 === prefix) {
+        control.onClosed('media worker stopped');
+      }
+    }
+    this.workers = this.workers.filter((w) => w !== handle);
+    this.spawnWorker(handle.index).then(
+      (replacement) => {
+        if (this.stopping) {
+          void replacement.worker.terminate();
+          return;
+        }
+        this.workers.push(replacement);
+        this.log.info(`media worker ${handle.index} restarted on port ${replacement.port}`);
+      },
+      (err: unknown) => this.log.error(`media worker ${handle.index} could not restart: ${errorMessage(err)}`),
+    );
   }
 
   private onWorkerMessage(handle: WorkerHandle, message: FromWorker): void {
@@ -171,7 +210,11 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   }
 
   /** With workers, a client the hook does not redirect goes to the least loaded worker. */
-  private workerRedirect(decision: UrlDecision, reached: string): Buffer {
+  private workerRedirect(decision: UrlDecision, reached: string, clientHost: string, clientPort: number): Buffer {
+    if (this.workers.length === 0) {
+      // Every worker is restarting: the front door serves this client itself.
+      return this.plane.handshake.rhello(decision.tag, clientHost, clientPort);
+    }
     let best = this.workers[0];
     for (const worker of this.workers) {
       if (worker.sessions < best.sessions) {
@@ -200,7 +243,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
     const url = parseRtmfpUrl(decision.url);
     const fallback =
       this.workers.length > 0
-        ? () => this.workerRedirect(decision, this.selfAddress(url.host === '' ? null : { host: url.host, port: url.port }))
+        ? () => this.workerRedirect(decision, this.selfAddress(url.host === '' ? null : { host: url.host, port: url.port }), host, port)
         : undefined;
     this.answerUrlHello(decision, host, port, reply, fallback).catch((err: unknown) => this.log.error(`onHandshake failed: ${errorMessage(err)}`));
   }
@@ -326,6 +369,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const control of [...this.controls.values()]) {
       control.close('server stopping');
     }

@@ -48,7 +48,11 @@ interface StreamFlows {
   control: RtmfpSendFlow;
   audio: RtmfpSendFlow | null;
   video: RtmfpSendFlow | null;
-  /** The client's flow this stream answers. */
+  /**
+   * The client's flow our flows for this stream answer (return association): its NetConnection
+   * flow, as RFC 7425 and rtmfp-cpp do. rtmfp-cpp (tcconn, tcpublish) ignores a stream flow
+   * associated with anything else; librtmfp goes by the metadata alone.
+   */
   clientFlowId: number;
 }
 
@@ -137,10 +141,12 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
       return null;
     }
     if (kind.kind === 'tc' && !this.streamFlows.has(kind.streamId)) {
-      if (kind.streamId !== 0 && !this.streamFlows.has(0)) {
+      const netConnection = kind.streamId === 0 ? flowId : this.streamFlows.get(0)?.clientFlowId;
+      if (netConnection === undefined) {
         return null;
       }
-      this.streamFlows.set(kind.streamId, { control: this.openSendFlow(tcMetadata(kind.streamId), flowId), audio: null, video: null, clientFlowId: flowId });
+      const control = this.openSendFlow(tcMetadata(kind.streamId), netConnection);
+      this.streamFlows.set(kind.streamId, { control, audio: null, video: null, clientFlowId: netConnection });
     }
     const flow: RtmfpRecvFlow = new RtmfpRecvFlow(flowId, metadata, returnFlowId, (message) => this.onFlowMessage(flow, message));
     this.recvFlows.set(flowId, flow);

@@ -86,54 +86,54 @@ export class RemoteCommands implements SessionCommands {
 }
 
 /** Starts `count` media workers, each binding its own UDP port; resolves once all listen. */
-export const startWorkers = async (
-  count: number,
-  options: Omit<DataPlaneOptions, 'sidPrefix' | 'port'> & { firstPort: number },
+export type WorkerOptions = Omit<DataPlaneOptions, 'sidPrefix' | 'port'> & { firstPort: number };
+
+/**
+ * Starts media worker `index`, bound to its own UDP port; resolves once it listens. `onExit`
+ * hears of a worker that stops afterwards (a crash: its sessions are gone, the pool replaces it).
+ */
+export const startWorker = (
+  index: number,
+  options: WorkerOptions,
   log: Logger,
   onMessage: (handle: WorkerHandle, message: FromWorker) => void,
-): Promise<WorkerHandle[]> => {
-  const handles: WorkerHandle[] = [];
-  const started: Array<Promise<void>> = [];
-  for (let index = 0; index < count; index++) {
-    // From sources (tests under tsx) the worker registers tsx itself before loading the entry.
-    const entry = fromSource
-      ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`
-      : workerUrl;
-    const worker = new Worker(entry, {
-      eval: fromSource,
-      workerData: {
-        index,
-        logLevel: getLogLevel(),
-        options: { ...options, port: options.firstPort === 0 ? 0 : options.firstPort + index, sidPrefix: index + 1 },
-      },
+  onExit: (handle: WorkerHandle, code: number) => void,
+): Promise<WorkerHandle> => {
+  // From sources (tests under tsx) the worker registers tsx itself before loading the entry.
+  const entry = fromSource
+    ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`
+    : workerUrl;
+  const worker = new Worker(entry, {
+    eval: fromSource,
+    workerData: {
+      index,
+      logLevel: getLogLevel(),
+      options: { ...options, port: options.firstPort === 0 ? 0 : options.firstPort + index, sidPrefix: index + 1 },
+    },
+  });
+  const handle = new WorkerHandle(index, worker);
+  return new Promise<WorkerHandle>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (message: FromWorker) => {
+      if (message.op === 'listening') {
+        handle.port = message.port;
+        worker.off('error', reject);
+        worker.on('error', (err) => log.error(`media worker ${index}: ${err.message}`));
+        resolve(handle);
+        return;
+      }
+      if (message.op === 'log') {
+        log.log(message.level as LogLevel, message.message);
+        return;
+      }
+      onMessage(handle, message);
     });
-    const handle = new WorkerHandle(index, worker);
-    handles.push(handle);
-    started.push(
-      new Promise<void>((resolve, reject) => {
-        worker.once('error', reject);
-        worker.on('message', (message: FromWorker) => {
-          if (message.op === 'listening') {
-            handle.port = message.port;
-            worker.off('error', reject);
-            worker.on('error', (err) => log.error(`media worker ${index}: ${err.message}`));
-            resolve();
-            return;
-          }
-          if (message.op === 'log') {
-            log.log(message.level as LogLevel, message.message);
-            return;
-          }
-          onMessage(handle, message);
-        });
-        worker.once('exit', (code) => {
-          if (handle.port === 0) {
-            reject(new Error(`media worker ${index} exited with code ${code}`));
-          }
-        });
-      }),
-    );
-  }
-  await Promise.all(started);
-  return handles;
+    worker.once('exit', (code) => {
+      if (handle.port === 0) {
+        reject(new Error(`media worker ${index} exited with code ${code}`));
+      } else {
+        onExit(handle, code);
+      }
+    });
+  });
 };
