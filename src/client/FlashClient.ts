@@ -15,6 +15,7 @@ export class RtmpCallError extends Error {
 }
 
 interface PendingCall {
+  /** Receives the command object, then the values. */
   resolve: (values: unknown[]) => void;
   reject: (err: Error) => void;
 }
@@ -28,6 +29,8 @@ export abstract class FlashClient extends EventEmitter {
   /** Every status received, in order (tests look at them). */
   readonly statuses: Array<{ streamId: number; info: RtmpStatus }> = [];
   closed = false;
+  /** The command object of the `connect` answer (fmsVer, capabilities, fourCcList...). */
+  serverProperties: Record<string, unknown> = {};
   private readonly calls = new Map<number, PendingCall>();
   private nextTransaction = 1;
 
@@ -38,7 +41,19 @@ export abstract class FlashClient extends EventEmitter {
   protected onStreamCreated(_streamId: number): void {}
 
   /** NetConnection.call: resolves with the values after the command object of `_result`. */
-  call(name: string, commandObject: unknown = null, ...args: unknown[]): Promise<unknown[]> {
+  async call(name: string, commandObject: unknown = null, ...args: unknown[]): Promise<unknown[]> {
+    return (await this.callWithProperties(name, commandObject, ...args)).slice(1);
+  }
+
+  /** NetConnection `connect`: the answer's command object is kept in `serverProperties`. */
+  protected async netConnect(commandObject: Record<string, unknown>, args: unknown[]): Promise<unknown[]> {
+    const [properties, ...values] = await this.callWithProperties('connect', commandObject, ...args);
+    this.serverProperties = typeof properties === 'object' && properties !== null ? (properties as Record<string, unknown>) : {};
+    return values;
+  }
+
+  /** Resolves with the command object of `_result` followed by its values. */
+  private callWithProperties(name: string, commandObject: unknown, ...args: unknown[]): Promise<unknown[]> {
     const transaction = this.nextTransaction++;
     return new Promise((resolve, reject) => {
       if (this.closed) {
@@ -113,7 +128,7 @@ export abstract class FlashClient extends EventEmitter {
       if (call !== undefined) {
         this.calls.delete(transaction);
         if (name === '_result') {
-          call.resolve(values.slice(3));
+          call.resolve(values.slice(2));
         } else {
           call.reject(new RtmpCallError((values[3] ?? {}) as RtmpStatus));
         }

@@ -132,7 +132,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
     this.session = session;
     this.streamFlows.set(0, session.openFlow(tcMetadata(0)));
     const app = u.pathname.replace(/^\//, '') + u.search;
-    const [info] = await this.call('connect', {
+    const [info] = await this.netConnect({
       app,
       flashVer: 'WIN 11,7,700,202',
       tcUrl: url,
@@ -143,7 +143,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
       videoFunction: 1,
       objectEncoding: 3,
       ...commandExtra,
-    }, ...args);
+    }, args);
     this.sendCommand(0, 'setPeerInfo', 0, null, [`127.0.0.1:${this.port}`]);
     return (info ?? {}) as RtmpStatus;
   }

@@ -57,7 +57,7 @@ export class RtmpClient extends FlashClient {
     socket.write(this.handshake.start());
     await handshaken;
     socket.write(setChunkSize(this.chunkSize));
-    const values = await this.call('connect', {
+    const values = await this.netConnect({
       app,
       flashVer: 'FMLE/3.0 (compatible; Nimbus)',
       tcUrl: `${u.protocol}//${u.host}${u.pathname}${u.search}`,
@@ -68,7 +68,7 @@ export class RtmpClient extends FlashClient {
       videoFunction: 1,
       objectEncoding: this.options.objectEncoding ?? 0,
       ...commandExtra,
-    }, ...args);
+    }, args);
     return (values[0] ?? {}) as RtmpStatus;
   }
 

@@ -100,6 +100,7 @@ describe('RTMP features', { timeout: 60_000 }, () => {
   it('passes Enhanced RTMP (FourCC) video through and gives late joiners its sequence start', async () => {
     const pub = new RtmpClient();
     await pub.connect(url('live'), { fourCcList: ['hvc1', 'av01'] });
+    assert.deepEqual(pub.serverProperties.fourCcList, ['hvc1', 'av01'], 'the server says it takes these codecs');
     const id = await pub.publish('hevc');
     const seqStart = Buffer.concat([Buffer.from([0x90]), Buffer.from('hvc1'), Buffer.from('01020304', 'hex')]);
     const key = Buffer.concat([Buffer.from([0x91]), Buffer.from('hvc1'), Buffer.from('000000aabbcc', 'hex')]);

@@ -124,7 +124,8 @@ export class FlashNetConnection {
     if (transport.isClosed) {
       return;
     }
-    transport.writeCommand(0, connectResult(transactionId, transport.objectEncoding, response));
+    const fourCcList = Array.isArray(props.fourCcList) ? (props.fourCcList as unknown[]) : undefined;
+    transport.writeCommand(0, connectResult(transactionId, transport.objectEncoding, response, fourCcList));
     transport.log.info(`${client.address}: ${transport.protocolName} connected to ${where}`);
   }
 

@@ -31,14 +31,19 @@ export const onStatusCommand = (info: StatusInfo): Buffer => encodeAmf0('onStatu
 
 export const invocation = (name: string, ...args: unknown[]): Buffer => encodeAmf0(name, 0, null, ...args);
 
+/**
+ * `_result` of `connect`. An Enhanced RTMP client (OBS 30+) lists the FourCC codecs it can send
+ * in `fourCcList`; answering with the same list tells it the server passes them through.
+ */
 export const connectResult = (
   transactionId: number,
   objectEncoding: number,
   response: Record<string, unknown>,
+  fourCcList?: readonly unknown[],
 ): Buffer =>
   resultCommand(
     transactionId,
-    { fmsVer: FMS_VERSION, capabilities: CAPABILITIES, mode: 1 },
+    { fmsVer: FMS_VERSION, capabilities: CAPABILITIES, mode: 1, ...(fourCcList === undefined ? {} : { fourCcList }) },
     statusInfo('status', 'NetConnection.Connect.Success', 'Connection succeeded.', {
       objectEncoding,
       data: new AmfEcmaArray({ version: '3,5,7,7009' }),
