@@ -22,6 +22,9 @@ const MAX_PACKETS_PER_FLUSH = 64;
 const ACK_DELAY_MS = 50;
 const MAX_QUEUED_CONTROL = 64;
 
+/** Numbers the packets built on this thread (see `RtmfpSendFlow.packetMark`). */
+let packetNumber = 0;
+
 const flowOptions = new WeakMap<RtmfpSendFlow, Buffer>();
 const optionsOf = (flow: RtmfpSendFlow): Buffer => {
   let options = flowOptions.get(flow);
@@ -157,7 +160,8 @@ export class RtmfpSessionOutput {
     let previous: RtmfpSendFlow | null = null;
     let previousSeq = -1;
     let previousFsn = -1;
-    const inPacket = new Set<RtmfpSendFlow>();
+    // Flows already in this packet carry their options once: marked with the packet's number, no Set per packet.
+    const packet = ++packetNumber;
     let progress = true;
     while (progress) {
       progress = false;
@@ -167,7 +171,7 @@ export class RtmfpSessionOutput {
         if (fragment === null) {
           continue;
         }
-        const options = flow.optionsAcked || inPacket.has(flow) ? null : optionsOf(flow);
+        const options = flow.optionsAcked || flow.packetMark === packet ? null : optionsOf(flow);
         const optionsLength = options === null ? 0 : options.length;
         const fsn = flow.fsn;
         const next = previous === flow && fragment.seq === previousSeq + 1 && fsn === previousFsn;
@@ -183,7 +187,7 @@ export class RtmfpSessionOutput {
         scratch.set(fragment.data, o);
         o += length;
         flow.markSent(fragment, now);
-        inPacket.add(flow);
+        flow.packetMark = packet;
         previous = flow;
         previousSeq = fragment.seq;
         previousFsn = fsn;

@@ -57,6 +57,8 @@ export class RtmfpSendFlow {
   /** When the last forward-sequence notice went out (see `forwardNotice`). */
   private noticeSentAt = 0;
   private abandonedSinceNotice = false;
+  /** The output's number of the last packet this flow put a chunk in (options go once per packet). */
+  packetMark = 0;
   /** Fragments sent or resent; for stats. */
   sent = 0;
   retransmitted = 0;
