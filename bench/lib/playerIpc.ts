@@ -12,6 +12,13 @@ export interface StartCommand {
   maxLifetimeMs: number;
   /** Receipts the log can hold (players × frames per second × seconds armed, with a margin). */
   logCapacity: number;
+  /** Client protocol (default rtmp): RtmpClient, or RtmfpClient in its light mode (one UDP socket each). */
+  protocol?: 'rtmp' | 'rtmfp';
+  /**
+   * Follow the seed's overflow redirection: on NetStream.Play.Failed, connect again to the last word
+   * of the status description (host:port), same protocol and path, at most this many times (default 0).
+   */
+  maxRedirects?: number;
 }
 
 /**
@@ -47,6 +54,10 @@ export interface ReadyEvent {
   joinP50: number;
   joinP99: number;
   joinMax: number;
+  /** Players that were redirected once, twice... ([0] = played where they first connected). */
+  redirects: number[];
+  /** Players per server they ended on (host:port). */
+  hosts: Record<string, number>;
 }
 
 export interface ReportEvent {
@@ -77,6 +88,22 @@ export interface ReportEvent {
   closeReasons: string[];
   /** Every media message received, window or not. */
   messages: number;
+  /** Window frames each player missed (expected − delivered): the largest, and how many players missed any. */
+  maxLostPerPlayer: number;
+  playersWithLoss: number;
+  /** Per server the players ended on (host:port after redirections), same measures. */
+  byHost: HostReport[];
+}
+
+export interface HostReport {
+  host: string;
+  players: number;
+  delivered: number;
+  maxLostPerPlayer: number;
+  playersWithLoss: number;
+  histogram: number[];
+  latencyMax: number;
+  latencySum: number;
 }
 
 export interface ErrorEvent {

@@ -1,22 +1,35 @@
 /**
- * A player process for the fan-out benchmark: N light RTMP players (RtmpClient, no decoding) in one
+ * A player process for the fan-out benchmarks: N light RTMP or RTMFP players (RtmpClient, or
+ * RtmfpClient with one UDP socket each; no decoding) in one
  * process, driven over IPC by the benchmark (see playerIpc.ts). Each player counts the frames of
  * it receives once armed (by sequence number, so late or lost frames are exact) and their latency
  * (send time written by the publisher vs receive time here); the report picks the window's frames
  * by sequence number, so it does not matter when the IPC commands are read. Run with
  * `child_process.fork(..., { execArgv: ['--import', 'tsx'] })`; it exits by itself when its parent
- * goes away or after `maxLifetimeMs`.
+ * goes away or after `maxLifetimeMs`. With `maxRedirects`, a player refused with NetStream.Play.Failed
+ * connects again to the last word of the description, as the seed's client does (mesh redirection),
+ * and the report groups the players by the server they ended on.
  */
-import { RtmpClient } from '../../src/client/RtmpClient.js';
-import type { PlayerCommand, PlayerEvent, ReportCommand, ReportEvent, StartCommand } from './playerIpc.js';
+import { RtmfpClient } from '../../src/client/RtmfpClient.js';
+import { RtmpCallError, RtmpClient } from '../../src/client/RtmpClient.js';
+import type { HostReport, PlayerCommand, PlayerEvent, ReportCommand, ReportEvent, StartCommand } from './playerIpc.js';
+import { LogLevel, setLogLevel } from '../../src/util/Logger.js';
 import { LatencyHistogram } from './stats.js';
 import { VIDEO, readStamp, wallMs, type Stamp } from './stream.js';
+
+setLogLevel(LogLevel.WARN);
 
 const send = (event: PlayerEvent): void => {
   process.send?.(event);
 };
 
-let clients: RtmpClient[] = [];
+type Player = RtmpClient | RtmfpClient;
+
+let clients: Player[] = [];
+/** Index into `hostNames` of the server each player ended on. */
+let playerHost = new Uint16Array(0);
+const hostNames: string[] = [];
+const redirectCounts: number[] = [];
 let lastVideo = new Float64Array(0);
 let lastAudio = new Float64Array(0);
 let connectedCount = 0;
@@ -68,29 +81,67 @@ const onMedia = (player: number, type: number, payload: Buffer): void => {
 
 const joinTimes: number[] = [];
 
+/** The seed's client: the host is the last word of the Play.Failed description. */
+const redirectTarget = (err: unknown): string | null => {
+  if (!(err instanceof RtmpCallError) || err.info.code !== 'NetStream.Play.Failed') {
+    return null;
+  }
+  const words = String(err.info.description ?? '').split(' ');
+  const last = words[words.length - 1];
+  return last === undefined || last === '' ? null : last;
+};
+
+const hostIndex = (url: string): number => {
+  const u = new URL(url);
+  const host = `${u.hostname}:${u.port}`;
+  let i = hostNames.indexOf(host);
+  if (i < 0) {
+    i = hostNames.push(host) - 1;
+  }
+  return i;
+};
+
 const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
   const began = performance.now();
-  const client = new RtmpClient({ onMedia: (type, _timestamp, payload) => onMedia(index, type, payload) });
-  clients[index] = client;
+  const onPlayerMedia = (type: number, _timestamp: number, payload: Buffer): void => onMedia(index, type, payload);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no Play.Start within ${cmd.connectTimeoutMs} ms`)), cmd.connectTimeoutMs);
   });
+  let url = cmd.url;
+  let redirects = 0;
+  let client: Player | undefined;
   try {
-    await Promise.race([
-      (async () => {
-        await client.connect(cmd.url);
-        await client.play(cmd.stream);
-      })(),
-      timeout,
-    ]);
-  } catch (err) {
-    client.close();
-    throw err;
+    for (;;) {
+      client = cmd.protocol === 'rtmfp' ? new RtmfpClient({ onMedia: onPlayerMedia }) : new RtmpClient({ onMedia: onPlayerMedia });
+      clients[index] = client;
+      const c = client;
+      try {
+        await Promise.race([
+          (async () => {
+            await c.connect(url);
+            await c.play(cmd.stream);
+          })(),
+          timeout,
+        ]);
+        break;
+      } catch (err) {
+        c.close();
+        const host = redirectTarget(err);
+        if (host === null || redirects >= (cmd.maxRedirects ?? 0)) {
+          throw err;
+        }
+        redirects++;
+        const u = new URL(url);
+        url = `${u.protocol}//${host}${u.pathname}`;
+      }
+    }
   } finally {
     clearTimeout(timer);
   }
   connectedCount++;
+  redirectCounts[redirects] = (redirectCounts[redirects] ?? 0) + 1;
+  playerHost[index] = hostIndex(url);
   joinTimes.push(performance.now() - began);
   client.on('close', (err: Error | null) => {
     if (!stopping) {
@@ -104,7 +155,8 @@ const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
 
 const start = async (cmd: StartCommand): Promise<void> => {
   setTimeout(() => process.exit(3), cmd.maxLifetimeMs).unref();
-  clients = new Array<RtmpClient>(cmd.players);
+  clients = new Array<Player>(cmd.players);
+  playerHost = new Uint16Array(cmd.players).fill(0xffff);
   lastVideo = new Float64Array(cmd.players).fill(-1);
   lastAudio = new Float64Array(cmd.players).fill(-1);
   logKey = new Uint32Array(cmd.logCapacity);
@@ -139,6 +191,8 @@ const start = async (cmd: StartCommand): Promise<void> => {
     joinP50: at(0.5),
     joinP99: at(0.99),
     joinMax: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1],
+    redirects: Array.from({ length: redirectCounts.length }, (_, i) => redirectCounts[i] ?? 0),
+    hosts: Object.fromEntries(hostNames.map((h, i) => [h, playerHost.filter((x) => x === i).length])),
   });
 };
 
@@ -149,6 +203,7 @@ const report = (cmd: ReportCommand): ReportEvent => {
   const perPlayerExpected = videoCount + audioCount;
   const delivered = new Uint32Array(clients.length);
   const histogram = new LatencyHistogram();
+  const perHost = hostNames.map(() => new LatencyHistogram());
   const first = new LatencyHistogram();
   const last = new LatencyHistogram();
   const tenth = Math.max(1, Math.floor(videoCount / 10));
@@ -163,6 +218,7 @@ const report = (cmd: ReportCommand): ReportEvent => {
       delivered[logPlayer[i]]++;
       total++;
       histogram.add(logLatency[i]);
+      perHost[playerHost[logPlayer[i]]]?.add(logLatency[i]);
       if (key < AUDIO_BIT) {
         if (key < cmd.videoStart + tenth) {
           first.add(logLatency[i]);
@@ -174,11 +230,33 @@ const report = (cmd: ReportCommand): ReportEvent => {
   }
   let minPlayerRatio = Number.POSITIVE_INFINITY;
   let playersBelow99 = 0;
+  let maxLost = 0;
+  let withLoss = 0;
+  const hosts: HostReport[] = hostNames.map((host, h) => ({
+    host,
+    players: 0,
+    delivered: 0,
+    maxLostPerPlayer: 0,
+    playersWithLoss: 0,
+    histogram: perHost[h].toSparse(),
+    latencyMax: perHost[h].max,
+    latencySum: perHost[h].sum,
+  }));
   for (let i = 0; i < delivered.length; i++) {
     const ratio = perPlayerExpected === 0 ? 0 : delivered[i] / perPlayerExpected;
     minPlayerRatio = Math.min(minPlayerRatio, ratio);
     if (ratio < 0.99) {
       playersBelow99++;
+    }
+    const lost = Math.max(0, perPlayerExpected - delivered[i]);
+    maxLost = Math.max(maxLost, lost);
+    withLoss += lost > 0 ? 1 : 0;
+    const host = hosts[playerHost[i]];
+    if (host !== undefined) {
+      host.players++;
+      host.delivered += delivered[i];
+      host.maxLostPerPlayer = Math.max(host.maxLostPerPlayer, lost);
+      host.playersWithLoss += lost > 0 ? 1 : 0;
     }
   }
   return {
@@ -199,6 +277,9 @@ const report = (cmd: ReportCommand): ReportEvent => {
     closed,
     closeReasons,
     messages,
+    maxLostPerPlayer: maxLost,
+    playersWithLoss: withLoss,
+    byHost: hosts,
   };
 };
 

@@ -9,7 +9,12 @@
  *   audio: af 01           | u32 seq | f64 sentAtMs | filler     (seq at 2, time at 6)
  */
 import { performance } from 'node:perf_hooks';
-import type { RtmpClient } from '../../src/client/RtmpClient.js';
+
+/** What the publisher needs of a client: RtmpClient and RtmfpClient both fit. */
+export interface MediaWriter {
+  writeMedia(streamId: number, type: number, timestamp: number, payload: Buffer): void;
+  readonly closed: boolean;
+}
 
 export const VIDEO = 9;
 export const AUDIO = 8;
@@ -103,7 +108,7 @@ export const readStamp = (type: number, payload: Buffer, out: Stamp): boolean =>
 };
 
 /**
- * Publishes the synthetic stream on an RTMP client's stream, on the wall clock: a 5 ms timer sends
+ * Publishes the synthetic stream on an RTMP or RTMFP client's stream, on the wall clock: a 5 ms timer sends
  * every frame whose time has come, so a late timer catches up instead of drifting. Stops by itself
  * after `maxMs` (a benchmark can never run away).
  */
@@ -119,7 +124,7 @@ export class StreamPublisher {
   private readonly audio: Buffer;
 
   constructor(
-    private readonly client: RtmpClient,
+    private readonly client: MediaWriter,
     private readonly streamId: number,
     private readonly profile: StreamProfile,
     private readonly maxMs: number,

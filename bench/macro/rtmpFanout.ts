@@ -1,7 +1,8 @@
 /**
  * Macro benchmark: RTMP fan-out. One publisher at ~1 Mbit/s (bench/lib/stream.ts), N light RTMP
- * players on loopback in a separate player process, for Nimbus and node-media-server (the peer) in
- * the same run, each server fresh in its own process per trial, the order alternating per N.
+ * players on loopback in a separate player process, for Nimbus and its peers (node-media-server,
+ * nginx with the RTMP module when installed) in the same run, each server fresh in its own
+ * process per trial, the order rotating per N.
  *
  * For each trial: server CPU (utime+stime from /proc) per delivered frame, delivered/expected
  * frames, server RSS growth per player, latency p50/p99 (publisher write → player receive), and
@@ -11,14 +12,13 @@
  *   node --import tsx bench/macro/rtmpFanout.ts [--quick] [--players=50,100,200] [--seconds=10] ...
  *   (or through bench/run.ts: npm run bench -- rtmpFanout --quick)
  */
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import type { PlayerCommand, PlayerEvent, ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
+import { PlayerProcess, machineLine, median, nimbusBuild, packageVersion, split, writeResult } from '../lib/common.js';
+import type { ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
 import {
   type MachineInfo,
   type ServerHandle,
@@ -26,14 +26,12 @@ import {
   distIsStale,
   installCleanup,
   machineInfo,
+  nginxAvailable,
   readCpuSeconds,
-  readCpuTimes,
   readMachineCpu,
-  readRssKiB,
   repoRoot,
   sleep,
   startServer,
-  track,
   withTimeout,
 } from '../lib/proc.js';
 import { LatencyHistogram, fmt, formatTable, geometricMean } from '../lib/stats.js';
@@ -107,10 +105,11 @@ export interface TrialResult {
   error?: string;
 }
 
-const usage = `rtmpFanout: one ~1 Mbit/s publisher, N RTMP players, Nimbus vs node-media-server.
+const usage = `rtmpFanout: one ~1 Mbit/s publisher, N RTMP players, Nimbus vs node-media-server and nginx-rtmp.
 
   --players=LIST        player counts (default 100,200,400,800,1200,1600; env BENCH_PLAYERS)
-  --servers=LIST        nimbus,nms (default both)
+  --servers=LIST        nimbus,nms,nginx (default all three; nginx is skipped with a note when it or its
+                        RTMP module is not installed: apt-get install -y nginx libnginx-mod-rtmp)
   --seconds=S           measurement window per trial (default 10; env BENCH_SECONDS)
   --warmup=S            after the players connected, before measuring (default 3)
   --drain=S             after the window, for frames in flight (default 2)
@@ -168,10 +167,10 @@ export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
   };
   const playersRaw = values.players ?? process.env.BENCH_PLAYERS ?? (quick ? '10,40' : '100,200,400,800,1200,1600');
   const players = playersRaw.split(',').map((s) => num('players', s.trim(), 0, 1, 5000));
-  const servers = (values.servers ?? 'nimbus,nms').split(',').map((s) => s.trim());
+  const servers = (values.servers ?? 'nimbus,nms,nginx').split(',').map((s) => s.trim());
   for (const s of servers) {
-    if (s !== 'nimbus' && s !== 'nms') {
-      throw new Error(`--servers: unknown server "${s}" (nimbus, nms)`);
+    if (s !== 'nimbus' && s !== 'nms' && s !== 'nginx') {
+      throw new Error(`--servers: unknown server "${s}" (nimbus, nms, nginx)`);
     }
   }
   return {
@@ -193,78 +192,12 @@ export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
   };
 };
 
-/** One player process, as seen from the benchmark. */
-class PlayerProcess {
-  readonly child: ChildProcess;
-  private readonly waiting: Array<(e: PlayerEvent) => void> = [];
-  private readonly exited: Promise<void>;
-
-  constructor() {
-    this.child = fork(new URL('../lib/playerProcess.ts', import.meta.url), [], {
-      // BENCH_PLAYER_NODE_ARGS: extra node options for the player processes (e.g. --cpu-prof).
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_PLAYER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    track(this.child);
-    this.child.on('message', (e: PlayerEvent) => {
-      this.waiting.shift()?.(e);
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  send(cmd: PlayerCommand): void {
-    if (this.child.connected) {
-      this.child.send(cmd);
-    }
-  }
-
-  /** The next event from the process. */
-  async next<T extends PlayerEvent>(ev: T['ev'], timeoutMs: number): Promise<T> {
-    const event = await withTimeout(
-      new Promise<PlayerEvent>((resolve, reject) => {
-        this.waiting.push(resolve);
-        void this.exited.then(() => reject(new Error('player process exited')));
-      }),
-      timeoutMs,
-      `player process: ${ev}`,
-    );
-    if (event.ev === 'error') {
-      throw new Error(`player process: ${event.message}`);
-    }
-    if (event.ev !== ev) {
-      throw new Error(`player process: expected ${ev}, got ${event.ev}`);
-    }
-    return event as T;
-  }
-
-  async stop(): Promise<void> {
-    this.send({ cmd: 'stop' });
-    try {
-      await withTimeout(this.exited, 5000, 'player process exit');
-    } catch {
-      this.child.kill('SIGKILL');
-    }
-  }
-}
-
-const median = (values: number[]): number => {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return v.length === 0 ? Number.NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
-
-const split = (n: number, parts: number): number[] =>
-  Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0)).filter((x) => x > 0);
-
 const readyTimeoutMs = (players: number): number => 60_000 + players * 100;
 
 const trialBudgetSeconds = (o: FanoutOptions, players: number): number => 4 + players / 100 + o.warmup + o.seconds + o.drain;
 
 const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, repeat: number, profile: StreamProfile): Promise<TrialResult> => {
-  const nodeArgs = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${o.outDir}/profiles`, `--cpu-prof-name=${kind}-${players}-${repeat}-${Date.now()}.cpuprofile`] : [];
+  const nodeArgs = o.profile && kind !== 'nginx' ? ['--cpu-prof', `--cpu-prof-dir=${o.outDir}/profiles`, `--cpu-prof-name=${kind}-${players}-${repeat}-${Date.now()}.cpuprofile`] : [];
   const server: ServerHandle = await startServer(kind, { nodeArgs });
   const url = `rtmp://127.0.0.1:${server.port}/live`;
   const stream = 'bench';
@@ -278,7 +211,7 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     publisher = new StreamPublisher(publisherClient, streamId, profile, trialBudgetSeconds(o, players) * 1000 + readyTimeoutMs(players) + 30_000);
     publisher.start();
     await sleep(1000);
-    const rssBase = readRssKiB(server.pid);
+    const rssBase = server.rssKiB();
 
     for (const count of split(players, o.playerProcesses)) {
       const p = new PlayerProcess();
@@ -313,22 +246,22 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const videoStart = publisher.videoSeq;
     const audioStart = publisher.audioSeq;
     const t0 = performance.now();
-    const cpu0 = readCpuTimes(server.pid);
+    const cpu0 = server.cpu();
     const machine0 = readMachineCpu();
     const playerCpu0 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     let rssPeak = 0;
     const deadline = t0 + o.seconds * 1000;
     while (performance.now() < deadline) {
       await sleep(Math.min(500, deadline - performance.now()));
-      rssPeak = Math.max(rssPeak, readRssKiB(server.pid));
+      rssPeak = Math.max(rssPeak, server.rssKiB());
     }
     const videoEnd = publisher.videoSeq;
     const audioEnd = publisher.audioSeq;
-    const cpu1 = readCpuTimes(server.pid);
+    const cpu1 = server.cpu();
     const machine1 = readMachineCpu();
     const playerCpu1 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     const t1 = performance.now();
-    const rssEnd = readRssKiB(server.pid);
+    const rssEnd = server.rssKiB();
 
     await sleep(o.drain * 1000);
     const reports: ReportEvent[] = await Promise.all(
@@ -454,15 +387,25 @@ const cellOf = (trials: TrialResult[]): Cell => ({
   loadgenBound: trials.some((t) => t.loadgenBound),
 });
 
+/** Nimbus against one peer at one N: ratios < 1 mean Nimbus is better. */
+export interface PeerRatio {
+  peer: ServerKind;
+  players: number;
+  cpuPerFrame: number;
+  machinePerFrame: number;
+  memPerPlayer: number;
+}
+
 export interface FanoutSummary {
   /** Largest N that kept up (all smaller N too), per server; `limited` false when it never fell behind. */
   maxPlayers: Record<string, { players: number; limited: boolean }>;
-  ratios: Array<{ players: number; cpuPerFrame: number; machinePerFrame: number; memPerPlayer: number }>;
-  cpuPerFrameRatioGeomean: number;
-  machinePerFrameRatioGeomean: number;
-  memPerPlayerRatioGeomean: number;
-  maxPlayersRatio: string;
+  ratios: PeerRatio[];
+  /** Per peer: geometric means over the N where Nimbus and that peer both kept up, and the most-players ratio. */
+  peers: Record<string, { cpuPerFrame: number; machinePerFrame: number; memPerPlayer: number; playersPerCore: number; maxPlayers: string }>;
 }
+
+/** Players one core would serve at this N: N ÷ (server CPU in cores). */
+export const playersPerCore = (c: { players: number; serverCpuPercent: number }): number => (c.serverCpuPercent > 0 ? c.players / (c.serverCpuPercent / 100) : Number.NaN);
 
 const summarize = (o: FanoutOptions, cells: Cell[]): FanoutSummary => {
   const maxPlayers: FanoutSummary['maxPlayers'] = {};
@@ -482,38 +425,49 @@ const summarize = (o: FanoutOptions, cells: Cell[]): FanoutSummary => {
     }
     maxPlayers[kind] = { players: best, limited };
   }
-  const ratios: FanoutSummary['ratios'] = [];
-  for (const n of o.players) {
-    const a = cells.find((c) => c.server === 'nimbus' && c.players === n);
-    const b = cells.find((c) => c.server === 'nms' && c.players === n);
-    if (a !== undefined && b !== undefined) {
-      ratios.push({
+  const ratios: PeerRatio[] = [];
+  const peers: FanoutSummary['peers'] = {};
+  for (const peer of o.servers.filter((k) => k !== 'nimbus')) {
+    const both: PeerRatio[] = [];
+    const ppc: number[] = [];
+    for (const n of o.players) {
+      const a = cells.find((c) => c.server === 'nimbus' && c.players === n);
+      const b = cells.find((c) => c.server === peer && c.players === n);
+      if (a === undefined || b === undefined) {
+        continue;
+      }
+      const r: PeerRatio = {
+        peer,
         players: n,
         cpuPerFrame: a.cpuUsPerFrame / b.cpuUsPerFrame,
         machinePerFrame: a.machineUsPerFrame / b.machineUsPerFrame,
         memPerPlayer: a.memKiBPerPlayer / b.memKiBPerPlayer,
-      });
+      };
+      ratios.push(r);
+      // Geometric means over the N both kept up at (past that, the CPU per frame of a server that
+      // drops or queues is not comparable).
+      if (a.keptUp && b.keptUp) {
+        both.push(r);
+        ppc.push(playersPerCore(a) / playersPerCore(b));
+      }
     }
+    const a = maxPlayers.nimbus;
+    const b = maxPlayers[peer];
+    let most = '-';
+    if (a !== undefined && b !== undefined) {
+      const r = a.players === 0 && b.players === 0 ? Number.NaN : b.players === 0 ? Number.POSITIVE_INFINITY : a.players / b.players;
+      const value = Number.isNaN(r) ? '-' : Number.isFinite(r) ? r.toFixed(2) : '∞';
+      most = a.limited && b.limited ? value : !a.limited && b.limited ? `≥${value}` : a.limited && !b.limited ? `≤${value}` : `? (neither fell behind up to ${Math.max(...o.players)})`;
+    }
+    peers[peer] = {
+      cpuPerFrame: geometricMean(both.map((r) => r.cpuPerFrame)),
+      machinePerFrame: geometricMean(both.map((r) => r.machinePerFrame)),
+      memPerPlayer: geometricMean(both.map((r) => r.memPerPlayer)),
+      playersPerCore: geometricMean(ppc),
+      maxPlayers: most,
+    };
   }
-  // Geometric means over the N both servers kept up at (past that, the CPU per frame of a server
-  // that drops or queues is not comparable).
-  const both = ratios.filter((r) => cells.filter((c) => c.players === r.players).every((c) => c.keptUp));
-  let maxPlayersRatio = '-';
-  const a = maxPlayers.nimbus;
-  const b = maxPlayers.nms;
-  if (a !== undefined && b !== undefined) {
-    const r = a.players === 0 && b.players === 0 ? Number.NaN : b.players === 0 ? Number.POSITIVE_INFINITY : a.players / b.players;
-    const value = Number.isNaN(r) ? '-' : Number.isFinite(r) ? r.toFixed(2) : '∞';
-    maxPlayersRatio = a.limited && b.limited ? value : !a.limited && b.limited ? `≥${value}` : a.limited && !b.limited ? `≤${value}` : `? (neither fell behind up to ${Math.max(...o.players)})`;
-  }
-  return {
-    maxPlayers,
-    ratios,
-    cpuPerFrameRatioGeomean: geometricMean(both.map((r) => r.cpuPerFrame)),
-    machinePerFrameRatioGeomean: geometricMean(both.map((r) => r.machinePerFrame)),
-    memPerPlayerRatioGeomean: geometricMean(both.map((r) => r.memPerPlayer)),
-    maxPlayersRatio,
-  };
+  return { maxPlayers, ratios, peers };
 };
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)}%` : '-');
@@ -530,6 +484,7 @@ export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSum
       fmt(c.machineUsPerFrame, 2),
       pct(c.serverCpuPercent),
       pct(c.serverSystemShare * 100),
+      fmt(playersPerCore(c), 0),
       fmt(c.memKiBPerPlayer, 1),
       fmt(c.latencyP50, 1),
       fmt(c.latencyP99, 1),
@@ -539,52 +494,39 @@ export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSum
       c.keptUp ? 'yes' : 'NO',
     ];
   });
+  const peers = Object.keys(summary.peers);
+  const ns = [...new Set(summary.ratios.map((r) => r.players))];
   const lines = [
     formatTable(
-      ['server', 'players', 'conn', 'deliv/exp', 'cpu µs/frame', 'box µs/frame', 'srv cpu', 'of it sys', 'KiB/player', 'p50 ms', 'p99 ms', 'p50 trend', 'join s', 'loadgen', 'kept up'],
+      ['server', 'players', 'conn', 'deliv/exp', 'cpu µs/frame', 'box µs/frame', 'srv cpu', 'of it sys', 'players/core', 'KiB/player', 'p50 ms', 'p99 ms', 'p50 trend', 'join s', 'loadgen', 'kept up'],
       rows,
     ),
     '',
     formatTable(
-      ['players', 'cpu/frame nimbus/nms', 'box cpu/frame nimbus/nms', 'mem/player nimbus/nms'],
-      summary.ratios.map((r) => [r.players, fmt(r.cpuPerFrame, 2), fmt(r.machinePerFrame, 2), fmt(r.memPerPlayer, 2)]),
+      ['players', ...peers.flatMap((p) => [`cpu/frame nimbus/${p}`, `box/frame nimbus/${p}`, `mem/player nimbus/${p}`])],
+      ns.map((n) => [
+        n,
+        ...peers.flatMap((p) => {
+          const r = summary.ratios.find((x) => x.peer === p && x.players === n);
+          return r === undefined ? ['-', '-', '-'] : [fmt(r.cpuPerFrame, 2), fmt(r.machinePerFrame, 2), fmt(r.memPerPlayer, 2)];
+        }),
+      ]),
     ),
     '',
     ...Object.entries(summary.maxPlayers).map(
       ([k, v]) => `most players served (${k}): ${v.limited ? '' : '≥ '}${v.players}${v.limited ? '' : ' (never fell behind)'}`,
     ),
-    `ratios nimbus/nms (geometric mean over the N both kept up at; < 1 = Nimbus better): cpu per frame ${fmt(summary.cpuPerFrameRatioGeomean, 2)} (whole machine ${fmt(summary.machinePerFrameRatioGeomean, 2)}), memory per player ${fmt(summary.memPerPlayerRatioGeomean, 2)}; most players ${summary.maxPlayersRatio}`,
+    ...peers.map((p) => {
+      const r = summary.peers[p];
+      return `ratios nimbus/${p} (geometric mean over the N both kept up at; < 1 = Nimbus better): cpu per frame ${fmt(r.cpuPerFrame, 2)} (whole machine ${fmt(r.machinePerFrame, 2)}), memory per player ${fmt(r.memPerPlayer, 2)}; players per core ${fmt(r.playersPerCore, 2)} (> 1 = Nimbus better); most players ${r.maxPlayers}`;
+    }),
     `kept up = all players connected, delivered/expected >= ${o.minDelivery} and latency p99 < ${o.latencyLimitMs} ms. frame = one audio or video message delivered to one player.`,
-    'cpu µs/frame = server utime+stime per delivered frame; box µs/frame = the whole machine\'s busy CPU (server, players, publisher, softirq) per delivered frame;',
-    'srv cpu = server CPU over the window (% of one core), of it sys = the kernel part; p50 trend = latency p50 (ms) of the first → last tenth of the window;',
-    'join s = time for all players to connect and start playing; loadgen = player process CPU (% of one core; ! = over 90 %, the load generator may be the limit).',
+    'cpu µs/frame = server utime+stime per delivered frame (nginx: master + worker); box µs/frame = the whole machine\'s busy CPU (server, players, publisher, softirq) per delivered frame;',
+    'srv cpu = server CPU over the window (% of one core), of it sys = the kernel part; players/core = players ÷ server CPU in cores (what one core would serve at this load);',
+    'p50 trend = latency p50 (ms) of the first → last tenth of the window; join s = time for all players to connect and start playing;',
+    'loadgen = player process CPU (% of one core; ! = over 90 %, the load generator may be the limit).',
   ];
   return lines.join('\n');
-};
-
-const peerVersion = (): string => {
-  try {
-    return (JSON.parse(readFileSync(`${repoRoot}node_modules/node-media-server/package.json`, 'utf8')) as { version: string }).version;
-  } catch {
-    return '?';
-  }
-};
-
-const nimbusBuild = (): FanoutRun['nimbus'] => {
-  const git = (...args: string[]): string | null => {
-    try {
-      return execFileSync('git', ['-C', repoRoot, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    } catch {
-      return null;
-    }
-  };
-  const status = git('status', '--porcelain', '--', 'src');
-  return {
-    cli: process.env.BENCH_NIMBUS_CLI ?? `${repoRoot}dist/cli.js`,
-    // BENCH_NIMBUS_LABEL names an external build (BENCH_NIMBUS_CLI) in the report.
-    commit: process.env.BENCH_NIMBUS_CLI !== undefined ? (process.env.BENCH_NIMBUS_LABEL ?? 'external build') : (git('rev-parse', '--short', 'HEAD') ?? '?'),
-    srcDirty: status === null ? null : status !== '',
-  };
 };
 
 export interface FanoutRun {
@@ -595,7 +537,9 @@ export interface FanoutRun {
   machineAtEnd: MachineInfo;
   options: FanoutOptions;
   stream: StreamProfile & { keyBytes: number; interBytes: number; audioBytes: number };
-  peer: string;
+  /** The peers as run (name → version and how), and the ones skipped with the reason. */
+  peers: Record<string, string>;
+  skipped: Record<string, string>;
   /** What Nimbus build ran: its cli.js, the repository's commit, and whether src/ had uncommitted changes. */
   nimbus: { cli: string; commit: string; srcDirty: boolean | null };
   cells: Array<Omit<Cell, 'trials'>>;
@@ -617,12 +561,28 @@ export const runFanout = async (o: FanoutOptions, log: (line: string) => void = 
   const trials: TrialResult[] = [];
   const fellBehind = new Set<ServerKind>();
   const deadline = began + o.maxMinutes * 60_000;
+  const peers: Record<string, string> = {};
+  const skipped: Record<string, string> = {};
+  if (o.servers.includes('nms')) {
+    peers.nms = `node-media-server ${packageVersion('node-media-server')} (npm), bench/peers/nms-server.mjs`;
+  }
+  if (o.servers.includes('nginx')) {
+    const nginx = nginxAvailable();
+    if ('reason' in nginx) {
+      skipped.nginx = nginx.reason;
+      log(`nginx skipped: ${nginx.reason}`);
+      o = { ...o, servers: o.servers.filter((k) => k !== 'nginx') };
+    } else {
+      peers.nginx = `nginx ${nginx.version} (${nginx.bin}, master + 1 worker, application live { live on; }, chunk_size 4096)`;
+    }
+  }
   log(`rtmpFanout: ${o.kbps} kbit/s (video ${profile.fps} fps, keyframe ${sizes.key} B every ${profile.gop}, inter ${sizes.inter} B; audio ${profile.audioFps.toFixed(1)}/s × ${sizes.audio} B), players ${o.players.join(',')}, ${o.seconds} s windows, servers ${o.servers.join(',')}`);
   for (let r = 0; r < o.repeat; r++) {
     for (let i = 0; i < o.players.length; i++) {
       const n = o.players[i];
-      // Alternate which server goes first, so drift in the machine's load hits both alike.
-      const order = (i + r) % 2 === 0 ? o.servers : [...o.servers].reverse();
+      // Rotate which server goes first, so drift in the machine's load hits them alike.
+      const k = (i + r) % o.servers.length;
+      const order = [...o.servers.slice(k), ...o.servers.slice(0, k)];
       for (const kind of order) {
         if (o.stopOnFail && fellBehind.has(kind)) {
           continue;
@@ -656,11 +616,9 @@ export const runFanout = async (o: FanoutOptions, log: (line: string) => void = 
       }
     }
   }
-  cells.sort((a, b) => a.players - b.players || a.server.localeCompare(b.server));
+  cells.sort((a, b) => a.players - b.players || o.servers.indexOf(a.server) - o.servers.indexOf(b.server));
   const summary = summarize(o, cells);
-  mkdirSync(o.outDir, { recursive: true });
-  const resultFile = `${o.outDir}/rtmpFanout-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
-  const run: FanoutRun = {
+  const run: Omit<FanoutRun, 'resultFile'> = {
     benchmark: 'rtmpFanout',
     startedAt: startedAt.toISOString(),
     durationSeconds: Math.round((performance.now() - began) / 1000),
@@ -668,15 +626,14 @@ export const runFanout = async (o: FanoutOptions, log: (line: string) => void = 
     machineAtEnd: machineInfo(),
     options: o,
     stream: { ...profile, keyBytes: sizes.key, interBytes: sizes.inter, audioBytes: sizes.audio },
-    peer: `node-media-server ${peerVersion()} (npm), bench/peers/nms-server.mjs`,
+    peers,
+    skipped,
     nimbus: nimbusBuild(),
     cells: cells.map(({ trials: _trials, ...rest }) => rest),
     trials,
     summary,
-    resultFile,
   };
-  writeFileSync(resultFile, `${JSON.stringify(run, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
-  return run;
+  return { ...run, resultFile: writeResult(o.outDir, 'rtmpFanout', startedAt, run) };
 };
 
 export const main = async (argv: string[]): Promise<number> => {
@@ -691,11 +648,13 @@ export const main = async (argv: string[]): Promise<number> => {
     return 0;
   }
   const run = await runFanout(o);
+  const peers = Object.entries(run.peers).map(([k, v]) => `${k}: ${v}\n`).join('');
+  const skipped = Object.entries(run.skipped).map(([k, v]) => `${k}: SKIPPED (${v})\n`).join('');
   process.stdout.write(
-    `\nrtmpFanout — ${run.machine.nproc} cores (${run.machine.cpuModel}), node ${run.machine.node}, load average ${run.machine.loadavg.join(' ')} → ${run.machineAtEnd.loadavg.join(' ')}, ${run.durationSeconds} s\n` +
-      `nimbus ${run.nimbus.commit}${run.nimbus.srcDirty === true ? ' (src/ has uncommitted changes)' : ''} from ${run.nimbus.cli}; peer ${run.peer}\n\n`,
+    `\n${machineLine('rtmpFanout', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
+      `nimbus ${run.nimbus.commit}${run.nimbus.srcDirty === true ? ' (src/ or native/ has uncommitted changes)' : ''} from ${run.nimbus.cli}; ${run.stream.kbps} kbit/s\n${peers}${skipped}\n`,
   );
-  process.stdout.write(`${renderFanout(o, run.cells.map((c) => ({ ...c, trials: run.trials.filter((t) => t.server === c.server && t.players === c.players) })), run.summary)}\n\nJSON: ${run.resultFile}\n`);
+  process.stdout.write(`${renderFanout(run.options, run.cells.map((c) => ({ ...c, trials: run.trials.filter((t) => t.server === c.server && t.players === c.players) })), run.summary)}\n\nJSON: ${run.resultFile}\n`);
   return 0;
 };
 

@@ -40,6 +40,18 @@ export class DataPlaneStats {
 }
 
 const TICK_MS = 50;
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Time one flush turn may take before it yields to the event loop, so that the acks and requests
+ * waiting on the socket are read between the batches of a large fan-out (a keyframe to hundreds
+ * of sessions) instead of overflowing the receive buffer.
+ */
+const FLUSH_BUDGET_MS = 4;
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+const literalLookup = (host: string, _options: unknown, callback: LookupCallback): void => {
+  callback(null, host, host.includes(':') ? 6 : 4);
+};
 
 /**
  * One UDP socket and the RTMFP sessions on it, end to end (architecture.md §2): the startup
@@ -73,7 +85,15 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
   }
 
   async start(): Promise<{ address: string; port: number }> {
-    const socket = createSocket({ type: this.options.host.includes(':') ? 'udp6' : 'udp4' });
+    const socket = createSocket({
+      type: this.options.host.includes(':') ? 'udp6' : 'udp4',
+      // Large buffers absorb a fan-out burst and the acks it provokes (the kernel caps them at
+      // net.core.rmem_max / wmem_max; raise those on busy servers).
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+      // Every destination is an IP literal: skip dns.lookup on each datagram sent.
+      lookup: literalLookup,
+    });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -179,11 +199,18 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
 
   private flushDirty(): void {
     this.flushScheduled = false;
-    const now = Date.now();
-    const sessions = [...this.dirty];
-    this.dirty.clear();
-    for (const session of sessions) {
-      session.output.flush(now, false);
+    const started = Date.now();
+    for (const session of this.dirty) {
+      this.dirty.delete(session);
+      session.output.flush(Date.now(), false);
+      if (Date.now() - started >= FLUSH_BUDGET_MS && this.dirty.size > 0) {
+        // The rest goes out on the next turn, after the socket's pending reads.
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(() => this.flushDirty());
+        }
+        return;
+      }
     }
   }
 

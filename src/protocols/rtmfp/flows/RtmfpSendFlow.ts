@@ -297,7 +297,8 @@ export class RtmfpSendFlow {
     while (this.head < this.queue.length && this.queue[this.head].done) {
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    // Drop finished fragments early: a media flow keeps only what is still in flight or queued.
+    if (this.head > 32 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
