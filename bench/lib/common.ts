@@ -152,3 +152,42 @@ export const numberOption = (name: string, raw: string | undefined, fallback: nu
 /** The header line every benchmark prints above its table. */
 export const machineLine = (name: string, m: { nproc: number; cpuModel: string; node: string; loadavg: number[] }, end: { loadavg: number[] }, seconds: number): string =>
   `${name} — ${m.nproc} cores (${m.cpuModel}), node ${m.node}, load average ${m.loadavg.join(' ')} → ${end.loadavg.join(' ')}, ${seconds} s${m.nproc <= 2 ? ' (2 cores shared with other work: servers, load generators and loopback traffic all on them)' : ''}`;
+
+/** "nimbus <commit> from <cli>", with a warning when src/ or native/ had uncommitted changes. */
+export const nimbusLine = (nimbus: NimbusBuild): string =>
+  `nimbus ${nimbus.commit}${nimbus.srcDirty === true ? ' (src/ or native/ has uncommitted changes)' : ''} from ${nimbus.cli}`;
+
+/** Command-line options every benchmark takes (each adds its own to these). */
+export const commonOptions = {
+  seconds: { type: 'string' },
+  'max-minutes': { type: 'string' },
+  quick: { type: 'boolean' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * A benchmark's entry point: parse (null = help printed), run, print the report. A bad option is
+ * exit code 2 with a one-line message; a finished run is 0.
+ */
+export const benchMain = async <O, R>(
+  name: string,
+  argv: string[],
+  parse: (argv: string[]) => O | null,
+  run: (options: O) => Promise<R>,
+  report: (options: O, result: R) => string,
+): Promise<number> => {
+  let options: O | null;
+  try {
+    options = parse(argv);
+  } catch (err) {
+    process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)} (--help lists the options)\n`);
+    return 2;
+  }
+  if (options === null) {
+    return 0;
+  }
+  const result = await run(options);
+  process.stdout.write(report(options, result));
+  return 0;
+};

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { PlayerProcess, machineLine, nimbusBuild, numberOption, split, writeResult } from '../lib/common.js';
+import { benchMain, commonOptions, machineLine, nimbusBuild, nimbusLine, numberOption, PlayerProcess, split, writeResult } from '../lib/common.js';
 import type { ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
 import {
   type MachineInfo,
@@ -85,17 +85,13 @@ export const parseRedirectionArgs = (argv: string[]): RedirectionOptions | null 
       kbps: { type: 'string' },
       protocol: { type: 'string' },
       'rtmfp-workers': { type: 'string' },
-      seconds: { type: 'string' },
+      ...commonOptions,
       warmup: { type: 'string' },
       drain: { type: 'string' },
       'player-procs': { type: 'string' },
       concurrency: { type: 'string' },
       'latency-limit': { type: 'string' },
       'no-stop-on-fail': { type: 'boolean' },
-      'max-minutes': { type: 'string' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
@@ -467,25 +463,17 @@ export const runRedirection = async (o: RedirectionOptions, log: (line: string) 
   return { ...run, resultFile: writeResult(o.outDir, 'redirection', startedAt, run) };
 };
 
-export const main = async (argv: string[]): Promise<number> => {
-  let o: RedirectionOptions | null;
-  try {
-    o = parseRedirectionArgs(argv);
-  } catch (err) {
-    process.stderr.write(`redirection: ${err instanceof Error ? err.message : String(err)} (--help lists the options)\n`);
-    return 2;
-  }
-  if (o === null) {
-    return 0;
-  }
-  const run = await runRedirection(o);
-  process.stdout.write(
-    `\n${machineLine('redirection', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
-      `nimbus ${run.nimbus.commit}${run.nimbus.srcDirty === true ? ' (src/ or native/ has uncommitted changes)' : ''} from ${run.nimbus.cli}; three instances, ${o.subscribers} ${o.protocol.toUpperCase()} subscribers, threshold ${o.threshold}\n\n`,
-  );
-  process.stdout.write(`${renderRedirection(o, run.trials)}\n\nJSON: ${run.resultFile}\n`);
-  return 0;
-};
+export const main = (argv: string[]): Promise<number> =>
+  benchMain('redirection', argv, parseRedirectionArgs, runRedirection, (o, run) => {
+    const parts: string[] = [];
+    parts.push(
+      `\n${machineLine('redirection', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
+        `${nimbusLine(run.nimbus)}; three instances, ${o.subscribers} ${o.protocol.toUpperCase()} subscribers, threshold ${o.threshold}\n\n`,
+    );
+    parts.push(`${renderRedirection(o, run.trials)}\n\nJSON: ${run.resultFile}\n`);
+    return parts.join('');
+  });
+
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { PlayerProcess, machineLine, median, nativeUnavailable, nimbusBuild, numberOption, split, writeResult } from '../lib/common.js';
+import { benchMain, commonOptions, machineLine, median, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, PlayerProcess, split, writeResult } from '../lib/common.js';
 import type { ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
 import {
   type MachineInfo,
@@ -92,7 +92,7 @@ export const parseRtmfpFanoutArgs = (argv: string[]): RtmfpFanoutOptions | null 
       subscribers: { type: 'string' },
       players: { type: 'string' },
       arms: { type: 'string' },
-      seconds: { type: 'string' },
+      ...commonOptions,
       warmup: { type: 'string' },
       drain: { type: 'string' },
       kbps: { type: 'string' },
@@ -101,11 +101,7 @@ export const parseRtmfpFanoutArgs = (argv: string[]): RtmfpFanoutOptions | null 
       concurrency: { type: 'string' },
       'min-delivery': { type: 'string' },
       'latency-limit': { type: 'string' },
-      'max-minutes': { type: 'string' },
       profile: { type: 'boolean' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
@@ -490,25 +486,17 @@ export const runRtmfpFanout = async (o: RtmfpFanoutOptions, log: (line: string) 
   return { ...run, resultFile: writeResult(o.outDir, 'rtmfpFanout', startedAt, run) };
 };
 
-export const main = async (argv: string[]): Promise<number> => {
-  let o: RtmfpFanoutOptions | null;
-  try {
-    o = parseRtmfpFanoutArgs(argv);
-  } catch (err) {
-    process.stderr.write(`rtmfpFanout: ${err instanceof Error ? err.message : String(err)} (--help lists the options)\n`);
-    return 2;
-  }
-  if (o === null) {
-    return 0;
-  }
-  const run = await runRtmfpFanout(o);
-  process.stdout.write(
-    `\n${machineLine('rtmfpFanout', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
-      `nimbus ${run.nimbus.commit}${run.nimbus.srcDirty === true ? ' (src/ or native/ has uncommitted changes)' : ''} from ${run.nimbus.cli}; ${run.stream.kbps} kbit/s, ${o.publisher.toUpperCase()} publisher${run.skipped.map((s) => `; ${s}`).join('')}\n\n`,
-  );
-  process.stdout.write(`${renderRtmfpFanout(run.options, run.trials)}\n\nJSON: ${run.resultFile}\n`);
-  return 0;
-};
+export const main = (argv: string[]): Promise<number> =>
+  benchMain('rtmfpFanout', argv, parseRtmfpFanoutArgs, runRtmfpFanout, (o, run) => {
+    const parts: string[] = [];
+    parts.push(
+      `\n${machineLine('rtmfpFanout', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
+        `${nimbusLine(run.nimbus)}; ${run.stream.kbps} kbit/s, ${o.publisher.toUpperCase()} publisher${run.skipped.map((s) => `; ${s}`).join('')}\n\n`,
+    );
+    parts.push(`${renderRtmfpFanout(run.options, run.trials)}\n\nJSON: ${run.resultFile}\n`);
+    return parts.join('');
+  });
+
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LoadProcess, machineLine, nativeUnavailable, nimbusBuild, numberOption, split, writeResult } from '../lib/common.js';
+import { benchMain, commonOptions, LoadProcess, machineLine, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, writeResult } from '../lib/common.js';
 import type { HandshakeCommand, HandshakeDone, HandshakeEvent } from '../lib/handshakeProcess.js';
 import { type MachineInfo, distIsStale, installCleanup, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, repoRoot, sleep, startServer } from '../lib/proc.js';
 import { LatencyHistogram, fmt, formatTable } from '../lib/stats.js';
@@ -53,18 +53,14 @@ export const parseHandshakeArgs = (argv: string[]): HandshakeOptions | null => {
     args: argv,
     strict: true,
     options: {
+      ...commonOptions,
       arms: { type: 'string' },
       mode: { type: 'string' },
       count: { type: 'string' },
-      seconds: { type: 'string' },
       lanes: { type: 'string' },
       'load-procs': { type: 'string' },
       timeout: { type: 'string' },
       profile: { type: 'boolean' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      'max-minutes': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
@@ -298,25 +294,17 @@ export const runHandshake = async (o: HandshakeOptions, log: (line: string) => v
   return { ...run, resultFile: writeResult(o.outDir, 'rtmfpHandshake', startedAt, run) };
 };
 
-export const main = async (argv: string[]): Promise<number> => {
-  let o: HandshakeOptions | null;
-  try {
-    o = parseHandshakeArgs(argv);
-  } catch (err) {
-    process.stderr.write(`rtmfpHandshake: ${err instanceof Error ? err.message : String(err)} (--help lists the options)\n`);
-    return 2;
-  }
-  if (o === null) {
-    return 0;
-  }
-  const run = await runHandshake(o);
-  process.stdout.write(
-    `\n${machineLine('rtmfpHandshake', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
-      `nimbus ${run.nimbus.commit}${run.nimbus.srcDirty === true ? ' (src/ or native/ has uncommitted changes)' : ''} from ${run.nimbus.cli}${run.skipped.map((s) => `; ${s}`).join('')}\n\n`,
-  );
-  process.stdout.write(`${renderHandshake(run.options, run.trials)}\n\nJSON: ${run.resultFile}\n`);
-  return 0;
-};
+export const main = (argv: string[]): Promise<number> =>
+  benchMain('rtmfpHandshake', argv, parseHandshakeArgs, runHandshake, (o, run) => {
+    const parts: string[] = [];
+    parts.push(
+      `\n${machineLine('rtmfpHandshake', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
+        `${nimbusLine(run.nimbus)}${run.skipped.map((s) => `; ${s}`).join('')}\n\n`,
+    );
+    parts.push(`${renderHandshake(run.options, run.trials)}\n\nJSON: ${run.resultFile}\n`);
+    return parts.join('');
+  });
+
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { PlayerProcess, machineLine, median, nimbusBuild, packageVersion, split, writeResult } from '../lib/common.js';
+import { benchMain, commonOptions, machineLine, median, nimbusBuild, nimbusLine, packageVersion, PlayerProcess, split, writeResult } from '../lib/common.js';
 import type { ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
 import {
   type MachineInfo,
@@ -131,9 +131,9 @@ export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
     args: argv,
     strict: true,
     options: {
+      ...commonOptions,
       players: { type: 'string' },
       servers: { type: 'string' },
-      seconds: { type: 'string' },
       warmup: { type: 'string' },
       drain: { type: 'string' },
       repeat: { type: 'string' },
@@ -143,11 +143,7 @@ export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
       'min-delivery': { type: 'string' },
       'latency-limit': { type: 'string' },
       'no-stop-on-fail': { type: 'boolean' },
-      'max-minutes': { type: 'string' },
       profile: { type: 'boolean' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
@@ -636,27 +632,19 @@ export const runFanout = async (o: FanoutOptions, log: (line: string) => void = 
   return { ...run, resultFile: writeResult(o.outDir, 'rtmpFanout', startedAt, run) };
 };
 
-export const main = async (argv: string[]): Promise<number> => {
-  let o: FanoutOptions | null;
-  try {
-    o = parseFanoutArgs(argv);
-  } catch (err) {
-    process.stderr.write(`rtmpFanout: ${err instanceof Error ? err.message : String(err)} (--help lists the options)\n`);
-    return 2;
-  }
-  if (o === null) {
-    return 0;
-  }
-  const run = await runFanout(o);
-  const peers = Object.entries(run.peers).map(([k, v]) => `${k}: ${v}\n`).join('');
-  const skipped = Object.entries(run.skipped).map(([k, v]) => `${k}: SKIPPED (${v})\n`).join('');
-  process.stdout.write(
-    `\n${machineLine('rtmpFanout', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
-      `nimbus ${run.nimbus.commit}${run.nimbus.srcDirty === true ? ' (src/ or native/ has uncommitted changes)' : ''} from ${run.nimbus.cli}; ${run.stream.kbps} kbit/s\n${peers}${skipped}\n`,
-  );
-  process.stdout.write(`${renderFanout(run.options, run.cells.map((c) => ({ ...c, trials: run.trials.filter((t) => t.server === c.server && t.players === c.players) })), run.summary)}\n\nJSON: ${run.resultFile}\n`);
-  return 0;
-};
+export const main = (argv: string[]): Promise<number> =>
+  benchMain('rtmpFanout', argv, parseFanoutArgs, runFanout, (o, run) => {
+    const parts: string[] = [];
+    const peers = Object.entries(run.peers).map(([k, v]) => `${k}: ${v}\n`).join('');
+    const skipped = Object.entries(run.skipped).map(([k, v]) => `${k}: SKIPPED (${v})\n`).join('');
+    parts.push(
+      `\n${machineLine('rtmpFanout', run.machine, run.machineAtEnd, run.durationSeconds)}\n` +
+        `${nimbusLine(run.nimbus)}; ${run.stream.kbps} kbit/s\n${peers}${skipped}\n`,
+    );
+    parts.push(`${renderFanout(run.options, run.cells.map((c) => ({ ...c, trials: run.trials.filter((t) => t.server === c.server && t.players === c.players) })), run.summary)}\n\nJSON: ${run.resultFile}\n`);
+    return parts.join('');
+  });
+
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));
