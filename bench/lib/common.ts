@@ -5,9 +5,10 @@
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadNativeKernels } from '../../src/kernels/index.js';
-import type { PlayerCommand, PlayerEvent } from './playerIpc.js';
+import type { PlayerCommand, PlayerEvent, ReportEvent } from './playerIpc.js';
 import { LogLevel, setLogLevel } from '../../src/util/Logger.js';
-import { repoRoot, track, withEnv, withTimeout } from './proc.js';
+import { type MachineInfo, distIsStale, installCleanup, machineInfo, repoRoot, sleep, track, withEnv, withTimeout } from './proc.js';
+import { LatencyHistogram } from './stats.js';
 
 /** A child process of the benchmark driven over IPC (player or handshake load), as seen from the benchmark. */
 export class LoadProcess<Command, Event extends { ev: string }> {
@@ -190,4 +191,44 @@ export const benchMain = async <O, R>(
   const result = await run(options);
   process.stdout.write(report(options, result));
   return 0;
+};
+
+/** The frame window the players count over: publisher sequence numbers of video and audio. */
+export interface FrameWindow {
+  videoStart: number;
+  videoEnd: number;
+  audioStart: number;
+  audioEnd: number;
+}
+
+/**
+ * After `drainSeconds` for frames still in flight, every player process reports what it got of
+ * `window`; returns the reports and their latencies merged into one histogram.
+ */
+export const collectReports = async (
+  procs: PlayerProcess[],
+  window: FrameWindow,
+  drainSeconds: number,
+): Promise<{ reports: ReportEvent[]; histogram: LatencyHistogram }> => {
+  await sleep(drainSeconds * 1000);
+  const reports = await Promise.all(
+    procs.map((p) => {
+      p.send({ cmd: 'report', ...window });
+      return p.next<ReportEvent>('report', 30_000);
+    }),
+  );
+  const histogram = new LatencyHistogram();
+  for (const r of reports) {
+    histogram.merge(LatencyHistogram.fromSparse(r.histogram, r.latencyMax, r.latencySum));
+  }
+  return { reports, histogram };
+};
+
+/** What every benchmark run starts with: cleanup of children on exit, a stale-build warning, the clock and the machine. */
+export const startRun = (log: (line: string) => void): { startedAt: Date; began: number; machine: MachineInfo } => {
+  installCleanup();
+  if (process.env.BENCH_NIMBUS_CLI === undefined && distIsStale()) {
+    log('warning: dist/ is older than src/ (or missing): run `npm run build` first, Nimbus runs from dist/');
+  }
+  return { startedAt: new Date(), began: performance.now(), machine: machineInfo() };
 };

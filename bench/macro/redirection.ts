@@ -20,23 +20,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { benchMain, commonOptions, machineLine, nimbusBuild, nimbusLine, numberOption, PlayerProcess, split, writeResult } from '../lib/common.js';
-import type { ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
-import {
-  type MachineInfo,
-  type ServerHandle,
-  distIsStale,
-  freeDualPort,
-  freePort,
-  installCleanup,
-  machineInfo,
-  readCpuSeconds,
-  readMachineCpu,
-  repoRoot,
-  sleep,
-  startServer,
-  withTimeout,
-} from '../lib/proc.js';
+import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult } from '../lib/common.js';
+import type { ReadyEvent } from '../lib/playerIpc.js';
+import { type MachineInfo, type ServerHandle, freeDualPort, freePort, machineInfo, readCpuSeconds, readMachineCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
 import { LatencyHistogram, fmt, formatTable } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
 
@@ -262,13 +248,7 @@ const runTrial = async (o: RedirectionOptions, kbps: number, profile: StreamProf
     const player1 = procs.reduce((s, p) => s + readCpuSeconds(p.pid), 0);
     const t1 = performance.now();
     const rssEnd = servers.map((s) => s.rssKiB());
-    await sleep(o.drain * 1000);
-    const reports: ReportEvent[] = await Promise.all(
-      procs.map((p) => {
-        p.send({ cmd: 'report', videoStart, videoEnd, audioStart, audioEnd });
-        return p.next<ReportEvent>('report', 30_000);
-      }),
-    );
+    const { reports } = await collectReports(procs, { videoStart, videoEnd, audioStart, audioEnd }, o.drain);
     const seconds = (t1 - t0) / 1000;
     const publisherFrames = videoEnd - videoStart + (audioEnd - audioStart);
     const byName: Array<['A' | 'B' | 'C', ServerHandle, number]> = [['A', a, 2], ['B', b, 1], ['C', c, 0]];
@@ -417,13 +397,7 @@ const failed = (o: RedirectionOptions, kbps: number, err: unknown): RedirectionT
 });
 
 export const runRedirection = async (o: RedirectionOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RedirectionRun> => {
-  installCleanup();
-  if (process.env.BENCH_NIMBUS_CLI === undefined && distIsStale()) {
-    log('warning: dist/ is older than src/ (or missing): run `npm run build` first, Nimbus runs from dist/');
-  }
-  const startedAt = new Date();
-  const began = performance.now();
-  const machine = machineInfo();
+  const { startedAt, began, machine } = startRun(log);
   const trials: RedirectionTrial[] = [];
   const streams: RedirectionRun['streams'] = {};
   log(`redirection: ${o.subscribers} ${o.protocol.toUpperCase()} subscribers, threshold ${o.threshold}, bitrates ${o.kbps.join(', ')} kbit/s, ${o.seconds} s windows`);
@@ -473,7 +447,6 @@ export const main = (argv: string[]): Promise<number> =>
     parts.push(`${renderRedirection(o, run.trials)}\n\nJSON: ${run.resultFile}\n`);
     return parts.join('');
   });
-
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));

@@ -19,25 +19,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { benchMain, commonOptions, machineLine, median, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, PlayerProcess, split, writeResult } from '../lib/common.js';
-import type { ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
-import {
-  type MachineInfo,
-  type ServerHandle,
-  distIsStale,
-  installCleanup,
-  machineInfo,
-  readCpuSeconds,
-  readMachineCpu,
-  readThreadCpuSeconds,
-  readUdpCounters,
-  readUdpDrops,
-  repoRoot,
-  sleep,
-  startServer,
-  withTimeout,
-} from '../lib/proc.js';
-import { LatencyHistogram, fmt, formatTable } from '../lib/stats.js';
+import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult } from '../lib/common.js';
+import type { ReadyEvent } from '../lib/playerIpc.js';
+import { type MachineInfo, type ServerHandle, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readUdpCounters, readUdpDrops, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import { fmt, formatTable } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
 
 export interface Arm {
@@ -261,17 +246,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
     const t1 = performance.now();
     const rssEnd = server.rssKiB();
 
-    await sleep(o.drain * 1000);
-    const reports: ReportEvent[] = await Promise.all(
-      procs.map((p) => {
-        p.send({ cmd: 'report', videoStart, videoEnd, audioStart, audioEnd });
-        return p.next<ReportEvent>('report', 30_000);
-      }),
-    );
-    const histogram = new LatencyHistogram();
-    for (const r of reports) {
-      histogram.merge(LatencyHistogram.fromSparse(r.histogram, r.latencyMax, r.latencySum));
-    }
+    const { reports, histogram } = await collectReports(procs, { videoStart, videoEnd, audioStart, audioEnd }, o.drain);
     const seconds = (t1 - t0) / 1000;
     const publisherFrames = videoEnd - videoStart + (audioEnd - audioStart);
     const expected = publisherFrames * n;
@@ -430,13 +405,7 @@ export interface RtmfpFanoutRun {
 }
 
 export const runRtmfpFanout = async (o: RtmfpFanoutOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RtmfpFanoutRun> => {
-  installCleanup();
-  if (process.env.BENCH_NIMBUS_CLI === undefined && distIsStale()) {
-    log('warning: dist/ is older than src/ (or missing): run `npm run build` first, Nimbus runs from dist/');
-  }
-  const startedAt = new Date();
-  const began = performance.now();
-  const machine = machineInfo();
+  const { startedAt, began, machine } = startRun(log);
   const profile = defaultProfile(o.kbps);
   const sizes = frameSizes(profile);
   const skipped: string[] = [];
@@ -496,7 +465,6 @@ export const main = (argv: string[]): Promise<number> =>
     parts.push(`${renderRtmfpFanout(run.options, run.trials)}\n\nJSON: ${run.resultFile}\n`);
     return parts.join('');
   });
-
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));

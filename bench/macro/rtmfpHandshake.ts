@@ -13,9 +13,9 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchMain, commonOptions, LoadProcess, machineLine, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, writeResult } from '../lib/common.js';
+import { benchMain, commonOptions, LoadProcess, machineLine, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult } from '../lib/common.js';
 import type { HandshakeCommand, HandshakeDone, HandshakeEvent } from '../lib/handshakeProcess.js';
-import { type MachineInfo, distIsStale, installCleanup, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, repoRoot, sleep, startServer } from '../lib/proc.js';
+import { type MachineInfo, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, repoRoot, sleep, startServer } from '../lib/proc.js';
 import { LatencyHistogram, fmt, formatTable } from '../lib/stats.js';
 import type { Arm } from './rtmfpFanout.js';
 
@@ -246,13 +246,7 @@ export interface HandshakeRun {
 }
 
 export const runHandshake = async (o: HandshakeOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<HandshakeRun> => {
-  installCleanup();
-  if (process.env.BENCH_NIMBUS_CLI === undefined && distIsStale()) {
-    log('warning: dist/ is older than src/ (or missing): run `npm run build` first, Nimbus runs from dist/');
-  }
-  const startedAt = new Date();
-  const began = performance.now();
-  const machine = machineInfo();
+  const { startedAt, began, machine } = startRun(log);
   const skipped: string[] = [];
   let arms = o.arms;
   const noNative = nativeUnavailable();
@@ -304,7 +298,6 @@ export const main = (argv: string[]): Promise<number> =>
     parts.push(`${renderHandshake(run.options, run.trials)}\n\nJSON: ${run.resultFile}\n`);
     return parts.join('');
   });
-
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));

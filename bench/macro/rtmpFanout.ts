@@ -17,24 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { benchMain, commonOptions, machineLine, median, nimbusBuild, nimbusLine, packageVersion, PlayerProcess, split, writeResult } from '../lib/common.js';
-import type { ReadyEvent, ReportEvent } from '../lib/playerIpc.js';
-import {
-  type MachineInfo,
-  type ServerHandle,
-  type ServerKind,
-  distIsStale,
-  installCleanup,
-  machineInfo,
-  nginxAvailable,
-  readCpuSeconds,
-  readMachineCpu,
-  repoRoot,
-  sleep,
-  startServer,
-  withTimeout,
-} from '../lib/proc.js';
-import { LatencyHistogram, fmt, formatTable, geometricMean } from '../lib/stats.js';
+import { packageVersion, benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nimbusBuild, nimbusLine, split, startRun, writeResult } from '../lib/common.js';
+import type { ReadyEvent } from '../lib/playerIpc.js';
+import { type MachineInfo, type ServerHandle, type ServerKind, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import { fmt, formatTable, geometricMean } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
 
 export interface FanoutOptions {
@@ -259,17 +245,7 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const t1 = performance.now();
     const rssEnd = server.rssKiB();
 
-    await sleep(o.drain * 1000);
-    const reports: ReportEvent[] = await Promise.all(
-      procs.map((p) => {
-        p.send({ cmd: 'report', videoStart, videoEnd, audioStart, audioEnd });
-        return p.next<ReportEvent>('report', 30_000);
-      }),
-    );
-    const histogram = new LatencyHistogram();
-    for (const r of reports) {
-      histogram.merge(LatencyHistogram.fromSparse(r.histogram, r.latencyMax, r.latencySum));
-    }
+    const { reports, histogram } = await collectReports(procs, { videoStart, videoEnd, audioStart, audioEnd }, o.drain);
     const seconds = (t1 - t0) / 1000;
     const publisherFrames = videoEnd - videoStart + (audioEnd - audioStart);
     const expected = publisherFrames * players;
@@ -545,13 +521,7 @@ export interface FanoutRun {
 }
 
 export const runFanout = async (o: FanoutOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<FanoutRun> => {
-  installCleanup();
-  if (process.env.BENCH_NIMBUS_CLI === undefined && distIsStale()) {
-    log('warning: dist/ is older than src/ (or missing): run `npm run build` first, Nimbus runs from dist/');
-  }
-  const startedAt = new Date();
-  const began = performance.now();
-  const machine = machineInfo();
+  const { startedAt, began, machine } = startRun(log);
   const profile = defaultProfile(o.kbps);
   const sizes = frameSizes(profile);
   const trials: TrialResult[] = [];
@@ -644,7 +614,6 @@ export const main = (argv: string[]): Promise<number> =>
     parts.push(`${renderFanout(run.options, run.cells.map((c) => ({ ...c, trials: run.trials.filter((t) => t.server === c.server && t.players === c.players) })), run.summary)}\n\nJSON: ${run.resultFile}\n`);
     return parts.join('');
   });
-
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));
