@@ -15,6 +15,7 @@ export interface Config {
     readonly port: number;
     readonly host: string;
     readonly timeoutMs: number;
+    readonly connectTimeoutMs: number;
     readonly chunkSize: number;
     readonly windowAckSize: number;
     readonly maxMessageSize: number;

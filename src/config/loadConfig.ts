@@ -172,6 +172,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       port: num('RTMP.port'),
       host: str('RTMP.host') === '' ? str('host') : str('RTMP.host'),
       timeoutMs: num('RTMP.timeout') * 1000,
+      connectTimeoutMs: num('RTMP.connectTimeout') * 1000,
       chunkSize: num('RTMP.chunkSize'),
       windowAckSize: num('RTMP.windowAckSize'),
       maxMessageSize: num('RTMP.maxMessageSize'),

@@ -30,6 +30,7 @@ export const schema = {
   'RTMP.port': { kind: port, default: '1935', doc: 'RTMP TCP port (0 disables RTMP)' },
   'RTMP.host': { kind: { type: 'string' }, default: '', doc: 'bind address of RTMP (default: host)' },
   'RTMP.timeout': { kind: seconds(86400), default: '60', doc: 'seconds without any byte received before a session is closed (0 = never)' },
+  'RTMP.connectTimeout': { kind: { type: 'number', min: 1, max: 3600 }, default: '15', doc: 'seconds a client has from TCP connect to a finished connect command' },
   'RTMP.chunkSize': { kind: { type: 'int', min: 128, max: 65536 }, default: '4096', doc: 'outgoing chunk size announced to clients' },
   'RTMP.windowAckSize': { kind: { type: 'int', min: 1024, max: 0x7fffffff }, default: '2500000', doc: 'acknowledgement window announced to clients' },
   'RTMP.maxMessageSize': { kind: { type: 'int', min: 65536, max: 0x7fffffff }, default: '16777216', doc: 'largest message accepted from a client (bytes)' },

@@ -26,6 +26,7 @@ describe('RTMP bad input', { timeout: 90_000 }, () => {
       'RTMP.maxMessageSize': '1048576',
       'media.subscriberQueueBytes': '65536',
       'media.subscriberTimeout': '1',
+      'RTMP.connectTimeout': '1',
     }));
     healthyPublisher = new RtmpClient();
     await healthyPublisher.connect(url('live'));
@@ -51,13 +52,13 @@ describe('RTMP bad input', { timeout: 90_000 }, () => {
     assert.equal(healthyPlayer.closed, false);
   };
 
-  const rawSession = async (): Promise<{ write: (b: Buffer) => void; closed: Promise<void> }> => {
+  const rawSession = async (): Promise<{ write: (b: Buffer) => void; end: () => void; closed: Promise<void> }> => {
     const socket = connect({ host: '127.0.0.1', port });
     await new Promise((r) => socket.once('connect', r));
     socket.on('error', () => undefined);
     socket.on('data', () => undefined);
     const closed = new Promise<void>((r) => socket.once('close', () => r()));
-    return { write: (b) => socket.write(b), closed };
+    return { write: (b) => socket.write(b), end: () => socket.destroy(), closed };
   };
 
   /** A connected RtmpClient, to send bad messages after a proper handshake and connect. */
@@ -94,11 +95,19 @@ describe('RTMP bad input', { timeout: 90_000 }, () => {
   });
 
   it('closes a truncated handshake at the connect deadline or when the peer leaves', async () => {
-    const s = await rawSession();
-    s.write(Buffer.concat([Buffer.from([3]), randomBytes(700)]));
+    const baseline = server.rtmp!.sessionCount;
+    const leaving = await rawSession();
+    leaving.write(Buffer.concat([Buffer.from([3]), randomBytes(700)]));
+    const silent = await rawSession();
+    silent.write(Buffer.concat([Buffer.from([3]), randomBytes(700)]));
     await sleep(100);
-    const sessions = server.rtmp!.sessionCount;
-    assert.ok(sessions >= 3);
+    assert.equal(server.rtmp!.sessionCount, baseline + 2, 'both half-handshaken sessions are open');
+    leaving.end();
+    await waitForLog(/session closed: connection closed by peer/);
+    // The other one never finishes: RTMP.connectTimeout (1 s here) closes it.
+    await silent.closed;
+    await waitForLog(/session closed: no connect within 1 s \(RTMP.connectTimeout\)/);
+    assert.equal(server.rtmp!.sessionCount, baseline);
     await assertHealthyStillFlowing();
   });
 

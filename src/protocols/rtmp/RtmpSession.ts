@@ -21,12 +21,12 @@ export interface RtmpSessionOptions {
   windowAckSize: number;
   maxMessageSize: number;
   timeoutMs: number;
+  /** Time from TCP connect to a finished `connect` command. */
+  connectTimeoutMs: number;
 }
 
 /** Most messages a session queues while a hook is pending (the socket is paused meanwhile). */
 const MAX_PENDING_MESSAGES = 4096;
-/** Time a client has from TCP connect to a finished `connect` command. */
-const CONNECT_DEADLINE_MS = 15_000;
 const PING_INTERVAL_MS = 10_000;
 
 const csidOf = (kind: FrameKind): number =>
@@ -287,8 +287,8 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     if (this.closed) {
       return;
     }
-    if (this.client.state === 'connecting' && now - this.startedAt > CONNECT_DEADLINE_MS) {
-      this.close('no connect within 15 s');
+    if (this.client.state === 'connecting' && now - this.startedAt > this.options.connectTimeoutMs) {
+      this.close(`no connect within ${this.options.connectTimeoutMs / 1000} s (RTMP.connectTimeout)`);
       return;
     }
     if (this.options.timeoutMs > 0 && now - this.client.lastReceptionTime > this.options.timeoutMs) {
