@@ -9,7 +9,9 @@
         "native/src/addon.cc",
         "native/src/PacketKey.cc",
         "native/src/aesMultiBuffer.cc",
-        "native/src/rtmfpKernels.cc"
+        "native/src/rtmfpKernels.cc",
+        "native/src/streamWrite.cc",
+        "native/src/udpSend.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

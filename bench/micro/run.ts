@@ -5,9 +5,10 @@
 import { main as checksum } from './checksum.js';
 import { main as decrypt } from './decrypt.js';
 import { main as encrypt } from './encrypt.js';
+import { main as encryptPackets } from './encryptPackets.js';
 import { main as fanOut } from './fanOut.js';
 
-const benchmarks: Record<string, (argv: string[]) => void> = { checksum, encrypt, decrypt, fanOut };
+const benchmarks: Record<string, (argv: string[]) => void> = { checksum, encrypt, decrypt, fanOut, encryptPackets };
 const args = process.argv.slice(2);
 const names = args.filter((a) => !a.startsWith('-'));
 const unknown = names.filter((n) => !(n in benchmarks));

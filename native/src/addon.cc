@@ -17,6 +17,8 @@
 #include "aesMultiBuffer.h"
 #include "checksum.h"
 #include "rtmfpKernels.h"
+#include "streamWrite.h"
+#include "udpSend.h"
 
 namespace nimbus {
 namespace {
@@ -95,7 +97,13 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
         InstanceMethod("encryptPacket", &KernelsAddon::EncryptPacket),
         InstanceMethod("decryptPacket", &KernelsAddon::DecryptPacket),
         InstanceMethod("encryptFanOut", &KernelsAddon::EncryptFanOut),
+        InstanceMethod("encryptPackets", &KernelsAddon::EncryptPackets),
         InstanceMethod("setMultiBufferAes", &KernelsAddon::SetMultiBufferAes),
+        InstanceValue("sendDatagramsAvailable", Napi::Boolean::New(env, sendDatagramsAvailable())),
+        InstanceMethod("sendDatagrams", &KernelsAddon::SendDatagrams),
+        InstanceMethod("setUdpSegmentation", &KernelsAddon::SetUdpSegmentation),
+        InstanceValue("writeStreamsAvailable", Napi::Boolean::New(env, writeStreamsAvailable())),
+        InstanceMethod("writeStreams", &KernelsAddon::WriteStreams),
     });
   }
 
@@ -224,14 +232,93 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
     return resultOf(env, encryptFanOut(context_, args));
   }
 
+  // encryptPackets(count, keys, ssids, packets, starts, ends, out, outOffsets)
+  Napi::Value EncryptPackets(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t count = intOf(info[0]);
+    Napi::Array keyArray = info[1].As<Napi::Array>();
+    Bytes ssids = bytesOf(env, info[2]);
+    Bytes packets = bytesOf(env, info[3]);
+    Bytes starts = bytesOf(env, info[4]);
+    Bytes ends = bytesOf(env, info[5]);
+    Bytes out = bytesOf(env, info[6]);
+    Bytes outOffsets = bytesOf(env, info[7]);
+    if (count < 0 || count > UINT32_MAX / 4 - 1) {
+      return rangeError(env, "packet batch count out of range");
+    }
+    const size_t n = static_cast<size_t>(count);
+    if (keyArray.Length() < n || ssids.length < n * 4 || starts.length < n * 4 || ends.length < n * 4 ||
+        outOffsets.length < (n + 1) * 4) {
+      return rangeError(env, "packet batch arrays too short");
+    }
+    const uint32_t* s = reinterpret_cast<const uint32_t*>(starts.data);
+    const uint32_t* e = reinterpret_cast<const uint32_t*>(ends.data);
+    for (size_t i = 0; i < n; i++) {
+      if (e[i] < s[i] + kContentOffset || !within(s[i], static_cast<int64_t>(datagramLength(e[i] - s[i])), packets.length)) {
+        return rangeError(env, "packet batch: a packet is out of bounds (or has no room for its padding)");
+      }
+    }
+    if (out.data < packets.data + packets.length && packets.data < out.data + out.length) {
+      return rangeError(env, "packet batch: out overlaps the packets");
+    }
+    keys_.resize(n);
+    for (uint32_t i = 0; i < n; i++) {
+      keys_[i] = keyOf(env, keyArray.Get(i));
+      if (keys_[i] == nullptr) {
+        return env.Undefined();
+      }
+    }
+    PacketBatchArgs args{static_cast<uint32_t>(n), keys_.data(), reinterpret_cast<const uint32_t*>(ssids.data),
+                         packets.data, s, e, out.data, out.length, reinterpret_cast<uint32_t*>(outOffsets.data)};
+    return resultOf(env, encryptPackets(context_, args));
+  }
+
   // setMultiBufferAes(enabled) -> whether fan-out now uses multi-buffer AES-NI (this thread only)
   Napi::Value SetMultiBufferAes(const Napi::CallbackInfo& info) {
     context_.multiBuffer = info[0].ToBoolean().Value();
     return Napi::Boolean::New(info.Env(), context_.multiBuffer && multiBufferAesAvailable());
   }
 
+  // sendDatagrams(fd, data, offsets, addresses, count) -> datagrams handled, or -errno
+  Napi::Value SendDatagrams(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t fd = intOf(info[0]);
+    Bytes data = bytesOf(env, info[1]);
+    Bytes offsets = bytesOf(env, info[2]);
+    Bytes addresses = bytesOf(env, info[3]);
+    int64_t count = intOf(info[4]);
+    if (fd < 0 || fd > INT32_MAX || count < 0 || count > UINT32_MAX / 4 - 1) {
+      return rangeError(env, "sendDatagrams: bad socket or count");
+    }
+    const size_t n = static_cast<size_t>(count);
+    if (offsets.length < (n + 1) * 4 || addresses.length < n * kAddressEntrySize) {
+      return rangeError(env, "sendDatagrams: offsets or addresses too short");
+    }
+    const uint32_t* table = reinterpret_cast<const uint32_t*>(offsets.data);
+    for (size_t i = 0; i < n; i++) {
+      if (table[i + 1] < table[i] || table[i + 1] > data.length) {
+        return rangeError(env, "sendDatagrams: datagram offsets out of bounds");
+      }
+    }
+    return Napi::Number::New(env, static_cast<double>(sendDatagrams(static_cast<int>(fd), data.data, table, addresses.data,
+                                                                    static_cast<uint32_t>(n), &segmentation_)));
+  }
+
+  // writeStreams(count, fds, pieces, refs, refOffsets, results): streamWrite.h
+  Napi::Value WriteStreams(const Napi::CallbackInfo& info) {
+    return writeStreamsCall(info, &pieces_);
+  }
+
+  // setUdpSegmentation(enabled) -> whether sendDatagrams may use UDP_SEGMENT (this thread)
+  Napi::Value SetUdpSegmentation(const Napi::CallbackInfo& info) {
+    segmentation_ = info[0].ToBoolean().Value() && sendDatagramsAvailable();
+    return Napi::Boolean::New(info.Env(), segmentation_);
+  }
+
   KernelContext context_{};
+  bool segmentation_ = sendDatagramsAvailable();  // cleared for good by a socket that refuses it
   std::vector<PacketKey*> keys_;  // reused per fan-out call
+  std::vector<Piece> pieces_;     // reused per writeStreams call
 #if OPENSSL_VERSION_MAJOR >= 3
   EVP_CIPHER* fetched_ = nullptr;
 #endif

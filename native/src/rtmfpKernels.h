@@ -73,6 +73,23 @@ struct FanOutArgs {
   uint32_t* outOffsets;  // count + 1 entries
 };
 
+struct PacketBatchArgs {
+  uint32_t count;
+  PacketKey* const* keys;
+  const uint32_t* ssids;
+  uint8_t* packets;       // packet i at [starts[i], ends[i]): 6 bytes for SSID and checksum, then content
+  const uint32_t* starts;
+  const uint32_t* ends;
+  uint8_t* out;
+  size_t outCapacity;
+  uint32_t* outOffsets;  // count + 1 entries
+};
+
+// encryptPackets: packet i sealed with keys[i] and ssids[i] (as encryptPacket), the datagrams
+// back to back from out[0]. Packets get their padding and checksum written in place. Returns the
+// total length, or kOutOfRange if `out` is too short. `out` must not overlap `packets`.
+int64_t encryptPackets(KernelContext& ctx, const PacketBatchArgs& args);
+
 // encryptFanOut: one datagram per session, back to back from out[0]. Returns the total length,
 // or kOutOfRange if `out` is too short (nothing past outCapacity is written). `out` must not
 // overlap the batch's inputs.

@@ -64,6 +64,21 @@ export interface FanOutBatch {
   headOffsets: Uint32Array;
 }
 
+/**
+ * Many sealed packets at once (architecture.md §4 step 4: what one event-loop turn sends on one
+ * socket): packet `i` is `packets[starts[i], ends[i])`, laid out as for `encryptPacket` (6 bytes
+ * for SSID and checksum, then the content), with room after it for the padding
+ * (`starts[i] + rtmfpDatagramLength(ends[i] - starts[i])`), sealed with `keys[i]` and `ssids[i]`.
+ */
+export interface PacketBatch {
+  count: number;
+  keys: PacketKey[];
+  ssids: Uint32Array;
+  packets: Buffer;
+  starts: Uint32Array;
+  ends: Uint32Array;
+}
+
 export interface Kernels {
   /** `'ts'` or `'native'`, for logs and benchmarks. */
   readonly name: string;
@@ -96,6 +111,14 @@ export interface Kernels {
    * `DECRYPT_BAD_LENGTH` (ciphertext empty or not a multiple of 16) or `DECRYPT_BAD_CHECKSUM`.
    */
   decryptPacket(key: PacketKey, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number;
+
+  /**
+   * Seals every packet of `batch` as `encryptPacket` would (the packets are scratch: padding and
+   * checksum are written in place) into `out` back to back from offset 0; `outOffsets` (`count
+   * + 1` entries) receives where each datagram starts and the end of the last. Returns the total
+   * length. `out` must not overlap `batch.packets`.
+   */
+  encryptPackets(batch: PacketBatch, out: Buffer, outOffsets: Uint32Array): number;
 
   /**
    * Fan-out: one datagram per session of `batch` for the shared `payload[payloadStart,

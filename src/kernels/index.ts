@@ -9,10 +9,12 @@ import { isMainThread, threadId } from 'node:worker_threads';
 import { LogLevel, Logger } from '../util/Logger.js';
 import type { Kernels } from './Kernels.js';
 import { NativeKernels } from './native/NativeKernels.js';
+import { NativeSocketIo } from './native/NativeSocketIo.js';
+import { type SocketIo, nodeSocketIo } from './SocketIo.js';
 import { loadNativeAddon } from './native/nativeAddon.js';
 import { TsKernels } from './ts/TsKernels.js';
 
-export type { FanOutBatch, Kernels, PacketKey } from './Kernels.js';
+export type { FanOutBatch, Kernels, PacketBatch, PacketKey } from './Kernels.js';
 export {
   DECRYPT_BAD_CHECKSUM,
   DECRYPT_BAD_LENGTH,
@@ -24,9 +26,12 @@ export {
 } from './Kernels.js';
 export { TsKernels } from './ts/TsKernels.js';
 export { NativeKernels } from './native/NativeKernels.js';
+export { NativeSocketIo } from './native/NativeSocketIo.js';
+export { type SocketIo, type UdpHandle, UDP_ADDRESS_ENTRY_SIZE, encodeUdpAddress, nodeSocketIo, udpHandleOf } from './SocketIo.js';
 
 const log = new Logger('kernels');
 let loaded: Kernels | null = null;
+let loadedSocketIo: SocketIo | null = null;
 
 /** The native kernels, or why they are not available (ignores `NIMBUS_NO_NATIVE`: tests, benchmarks). */
 export function loadNativeKernels(): NativeKernels | string {
@@ -53,4 +58,21 @@ export function loadKernels(): Kernels {
     }
   }
   return loaded;
+}
+
+/**
+ * The socket calls of this thread: native with the addon (same rule as `loadKernels`, same
+ * `NIMBUS_NO_NATIVE`), otherwise Node's own sends. `NIMBUS_NO_SENDMMSG=1` keeps the native
+ * packet kernels but sends through Node, `NIMBUS_NO_GSO=1` batches without UDP segmentation
+ * (both to measure what each brings).
+ */
+export function loadSocketIo(): SocketIo {
+  if (loadedSocketIo === null) {
+    const result = process.env.NIMBUS_NO_NATIVE === '1' || process.env.NIMBUS_NO_SENDMMSG === '1' ? null : loadNativeAddon();
+    loadedSocketIo = result?.addon ? new NativeSocketIo(result.addon, process.env.NIMBUS_NO_GSO !== '1') : nodeSocketIo;
+    if (loadedSocketIo.batchedUdp) {
+      log.debug(`batched UDP sends (sendmmsg)${isMainThread ? '' : ` in worker ${threadId}`}`);
+    }
+  }
+  return loadedSocketIo;
 }

@@ -1,5 +1,5 @@
 import { AmfReader } from '../../amf/index.js';
-import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
+import { type Kernels, type PacketKey, rtmfpDatagramLength } from '../../kernels/Kernels.js';
 import type { RtmfpAddress } from '../../protocols/rtmfp/address.js';
 import { Congestion } from '../../protocols/rtmfp/flows/Congestion.js';
 import { RtmfpRecvFlow } from '../../protocols/rtmfp/flows/RtmfpRecvFlow.js';
@@ -154,7 +154,9 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     this.events.onForwardedHello(this, hello);
   }
 
-  sendDatagram(datagram: Buffer): void {
+  sendPacket(packet: Buffer, end: number): void {
+    const datagram = Buffer.allocUnsafe(rtmfpDatagramLength(end));
+    this.kernels.encryptPacket(this.keys.encryptKey, this.keys.farSsid, packet, end, datagram, 0);
     this.sendTo(datagram, this.address);
   }
 

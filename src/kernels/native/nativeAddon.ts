@@ -26,8 +26,35 @@ export interface NativeAddon {
     out: Buffer,
     outOffsets: Uint32Array,
   ): number;
+  encryptPackets(
+    count: number,
+    keys: readonly object[],
+    ssids: Uint32Array,
+    packets: Buffer,
+    starts: Uint32Array,
+    ends: Uint32Array,
+    out: Buffer,
+    outOffsets: Uint32Array,
+  ): number;
   /** Fan-out on multi-buffer AES-NI (default) or OpenSSL, for this thread; returns whether multi-buffer is on. */
   setMultiBufferAes(enabled: boolean): boolean;
+  /** Whether `sendDatagrams` can send on this platform (sendmmsg: Linux). */
+  readonly sendDatagramsAvailable: boolean;
+  /** SocketIo.sendDatagrams (src/kernels/SocketIo.ts). */
+  sendDatagrams(fd: number, data: Buffer, offsets: Uint32Array, addresses: Buffer, count: number): number;
+  /** Whether `writeStreams` can write on this platform (Linux); undefined in an addon built before it. */
+  readonly writeStreamsAvailable?: boolean;
+  /** SocketIo.writeStreams (src/kernels/SocketIo.ts, native/src/streamWrite.h). */
+  writeStreams(
+    count: number,
+    fds: Int32Array,
+    pieces: readonly Buffer[],
+    refs: Uint16Array,
+    refOffsets: Uint32Array,
+    results: Int32Array,
+  ): void;
+  /** Whether `sendDatagrams` may send runs to one destination as one UDP_SEGMENT message (this thread); returns the state. */
+  setUdpSegmentation(enabled: boolean): boolean;
 }
 
 const root = new URL('../../../', import.meta.url);

@@ -32,8 +32,11 @@ export interface RtmfpEndpoint {
   onRecvFlowComplete(flow: RtmfpRecvFlow): void;
   /** The peer closed (0x0C, answered with 0x4C when `ackClose`) or acknowledged our close. */
   drop(reason: string, ackClose: boolean): void;
-  /** Sends one datagram to the peer. */
-  sendDatagram(datagram: Buffer): void;
+  /**
+   * Seals the packet `packet[6, end)` with our key (Kernels.encryptPacket: `packet` is scratch
+   * past `end`) and sends it to the peer.
+   */
+  sendPacket(packet: Buffer, end: number): void;
   /** Asks for an output flush soon (batched per event-loop turn). */
   requestFlush(): void;
   /** A peer wants to reach us (FIHello from the server's rendezvous); clients answer it, servers ignore it. */

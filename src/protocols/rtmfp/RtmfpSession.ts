@@ -28,7 +28,8 @@ export interface RtmfpSessionHost {
   readonly kernels: Kernels;
   readonly log: Logger;
   readonly settings: RtmfpSessionSettings;
-  send(datagram: Buffer, address: RtmfpAddress): void;
+  /** Seals `packet[6, end)` for `session` and sends it (batched per event-loop turn where possible). */
+  sendPacket(session: RtmfpSession, packet: Buffer, end: number): void;
   /** Asks for `flush` soon (once per event-loop turn for all dirty sessions). */
   schedule(session: RtmfpSession): void;
   /** The session is gone: forget it. */
@@ -103,8 +104,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
     return `${this.address.host}:${this.address.port}`;
   }
 
-  sendDatagram(datagram: Buffer): void {
-    this.host.send(datagram, this.address);
+  sendPacket(packet: Buffer, end: number): void {
+    this.host.sendPacket(this, packet, end);
   }
 
   requestFlush(): void {

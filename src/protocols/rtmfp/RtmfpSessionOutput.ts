@@ -1,4 +1,4 @@
-import { RTMFP_CONTENT_OFFSET, RTMFP_MAX_CONTENT, RTMFP_MAX_DATAGRAM, rtmfpDatagramLength } from '../../kernels/Kernels.js';
+import { RTMFP_CONTENT_OFFSET, RTMFP_MAX_CONTENT, RTMFP_MAX_DATAGRAM } from '../../kernels/Kernels.js';
 import type { RtmfpRecvFlow } from './flows/RtmfpRecvFlow.js';
 import type { RtmfpSendFlow } from './flows/RtmfpSendFlow.js';
 import { Chunk, HeaderFlag, Mode, timestampOf, writePacketHeader } from './RtmfpPacket.js';
@@ -212,12 +212,9 @@ export class RtmfpSessionOutput {
     }
   }
 
-  /** Pads, checksums, encrypts the packet in `scratch` up to `end` and sends it. */
+  /** Has the packet in `scratch` up to `end` padded, checksummed, encrypted and sent. */
   private seal(end: number): void {
-    const session = this.session;
-    const datagram = Buffer.allocUnsafe(rtmfpDatagramLength(end));
-    session.kernels.encryptPacket(session.keys.encryptKey, session.keys.farSsid, scratch, end, datagram, 0);
-    session.sendDatagram(datagram);
+    this.session.sendPacket(scratch, end);
     this.packetsSent++;
   }
 }

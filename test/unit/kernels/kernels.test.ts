@@ -126,6 +126,42 @@ for (const impl of implementations) {
       });
     });
 
+    void describe('encryptPackets', () => {
+      void it('seals each packet as encryptPacket would, with its own key and SSID; the datagrams open with freshly made keys', () => {
+        fc.assert(
+          fc.property(fc.array(fc.record({ content: fc.uint8Array({ maxLength: 1182 }), key: fc.nat(3), gap: fc.nat(9) }), { maxLength: 12 }), (list) => {
+            const rawKeys = Array.from({ length: 4 }, () => randomBytes(16));
+            const keys = rawKeys.map((r) => kernels.createPacketKey(r));
+            const starts = new Uint32Array(list.length);
+            const ends = new Uint32Array(list.length);
+            let at = 0;
+            list.forEach((p, i) => {
+              starts[i] = at + p.gap;
+              ends[i] = starts[i] + RTMFP_CONTENT_OFFSET + p.content.length;
+              at = ends[i] + 16;
+            });
+            const packets = Buffer.alloc(at);
+            list.forEach((p, i) => packets.set(p.content, starts[i] + RTMFP_CONTENT_OFFSET));
+            const ssids = Uint32Array.from(list.map((_, i) => 0x2000 + i));
+            const out = Buffer.alloc(list.length * 1200);
+            const offsets = new Uint32Array(list.length + 1);
+            const total = kernels.encryptPackets({ count: list.length, keys: list.map((p) => keys[p.key]), ssids, packets, starts, ends }, out, offsets);
+            assert.equal(total, offsets[list.length]);
+            list.forEach((p, i) => {
+              const datagram = out.subarray(offsets[i], offsets[i + 1]);
+              const plain = Buffer.alloc(datagram.length);
+              const n = kernels.decryptPacket(kernels.createPacketKey(rawKeys[p.key]), datagram, 0, datagram.length, plain, 0);
+              assert.equal(n, datagram.length - 4, `packet ${i} opens`);
+              assert.ok(plain.subarray(2, 2 + p.content.length).equals(Buffer.from(p.content)), `packet ${i} content`);
+              const word = (datagram.readUInt32BE(0) ^ datagram.readUInt32BE(4) ^ datagram.readUInt32BE(8)) >>> 0;
+              assert.equal(word, ssids[i], `packet ${i} SSID`);
+            });
+          }),
+          { numRuns: 60 },
+        );
+      });
+    });
+
     void describe('encryptFanOut', () => {
       void it('equals one encryptPacket per session, for any head and payload lengths', () => {
         fc.assert(

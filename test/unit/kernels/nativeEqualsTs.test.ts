@@ -160,6 +160,50 @@ void describe('native kernels equal the TS kernels', { skip: nativeSkip }, () =>
     });
   }
 
+  for (const multiBuffer of [true, false]) {
+    const path = multiBuffer ? 'multi-buffer AES-NI' : 'OpenSSL';
+    void it(`random packet batches (encryptPackets) give the same datagrams, offsets and scratch as TS (${path})`, () => {
+      addon().setMultiBufferAes(multiBuffer);
+      const ts = new TsKernels();
+      const rawKeys = Array.from({ length: 12 }, (_, i) => Buffer.alloc(16, i * 13 + 1));
+      const keysOf = new Map<Kernels, PacketKey[]>([ts, native()].map((k) => [k, rawKeys.map((r) => k.createPacketKey(r))]));
+      const packetArb = fc.record({ content: fc.uint8Array({ maxLength: 1182 }), key: fc.nat(11), ssid, gap: fc.nat(40) });
+      fc.assert(
+        fc.property(fc.array(packetArb, { maxLength: 30 }), (packets) => {
+          const starts = new Uint32Array(packets.length);
+          const ends = new Uint32Array(packets.length);
+          let at = 0;
+          packets.forEach((p, i) => {
+            at += p.gap;
+            starts[i] = at;
+            ends[i] = at + RTMFP_CONTENT_OFFSET + p.content.length;
+            at = ends[i] + 16;
+          });
+          const source = Buffer.alloc(at + 16, 0x5a);
+          packets.forEach((p, i) => source.set(p.content, starts[i] + RTMFP_CONTENT_OFFSET));
+          const results = [ts, native()].map((kernels) => {
+            const scratch = Buffer.from(source);
+            const keys = keysOf.get(kernels)!;
+            const out = Buffer.alloc(packets.length * 1200 + 3, 0x77);
+            const offsets = new Uint32Array(packets.length + 1);
+            const total = kernels.encryptPackets(
+              { count: packets.length, keys: packets.map((p) => keys[p.key]), ssids: Uint32Array.from(packets.map((p) => p.ssid)), packets: scratch, starts, ends },
+              out,
+              offsets,
+            );
+            return { total, out, offsets: Buffer.from(offsets.buffer), scratch };
+          });
+          const [expected, actual] = results;
+          assert.equal(actual.total, expected.total);
+          assert.ok(actual.offsets.equals(expected.offsets), 'offsets');
+          assert.ok(actual.out.equals(expected.out), 'datagrams');
+          assert.ok(actual.scratch.equals(expected.scratch), 'packets scratch (padding and checksums)');
+        }),
+        { numRuns: 100 },
+      );
+    });
+  }
+
   void it('fan-out of equal heads to 1..20 sessions (full 8-lane groups, 4-lane and single tails) equals TS', (t) => {
     const ts = new TsKernels();
     t.diagnostic(`multi-buffer AES-NI ${addon().setMultiBufferAes(true) ? 'in use' : 'not available here: OpenSSL path'}`);
@@ -185,6 +229,10 @@ void describe('native kernels equal the TS kernels', { skip: nativeSkip }, () =>
     assert.throws(() => native().decryptPacket(key, Buffer.alloc(36), 0, 36, Buffer.alloc(20), 0), RangeError);
     const batch = makeBatch(native(), [Buffer.alloc(16)], [Buffer.from([1])], [1]);
     assert.throws(() => native().encryptFanOut(batch, Buffer.alloc(100), 0, 100, Buffer.alloc(50), new Uint32Array(2)), RangeError);
+    const one = { count: 1, keys: [key], ssids: new Uint32Array(1), packets: Buffer.alloc(40), starts: new Uint32Array([0]), ends: new Uint32Array([30]) };
+    assert.throws(() => native().encryptPackets(one, Buffer.alloc(20), new Uint32Array(2)), RangeError);
+    assert.throws(() => native().encryptPackets({ ...one, ends: new Uint32Array([39]) }, Buffer.alloc(100), new Uint32Array(2)), RangeError);
+    assert.throws(() => native().encryptPackets(one, one.packets, new Uint32Array(2)), RangeError);
     assert.throws(() => native().encryptPacket(new TsKernels().createPacketKey(Buffer.alloc(16)), 1, packet, 10, packet, 0), TypeError);
   });
 });
