@@ -11,7 +11,8 @@
         "native/src/aesMultiBuffer.cc",
         "native/src/rtmfpKernels.cc",
         "native/src/streamWrite.cc",
-        "native/src/udpSend.cc"
+        "native/src/udpSend.cc",
+        "native/src/udpReceive.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

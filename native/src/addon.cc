@@ -18,6 +18,7 @@
 #include "checksum.h"
 #include "rtmfpKernels.h"
 #include "streamWrite.h"
+#include "udpReceive.h"
 #include "udpSend.h"
 
 namespace nimbus {
@@ -101,6 +102,7 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
         InstanceMethod("setMultiBufferAes", &KernelsAddon::SetMultiBufferAes),
         InstanceValue("sendDatagramsAvailable", Napi::Boolean::New(env, sendDatagramsAvailable())),
         InstanceMethod("sendDatagrams", &KernelsAddon::SendDatagrams),
+        InstanceMethod("receiveDatagrams", &KernelsAddon::ReceiveDatagrams),
         InstanceMethod("setUdpSegmentation", &KernelsAddon::SetUdpSegmentation),
         InstanceValue("writeStreamsAvailable", Napi::Boolean::New(env, writeStreamsAvailable())),
         InstanceMethod("writeStreams", &KernelsAddon::WriteStreams),
@@ -307,6 +309,27 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   // writeStreams(count, fds, pieces, refs, refOffsets, results): streamWrite.h
   Napi::Value WriteStreams(const Napi::CallbackInfo& info) {
     return writeStreamsCall(info, &pieces_);
+  }
+
+  // receiveDatagrams(fd, slab, slot, max, lengths, addresses) -> datagrams read, or -errno
+  Napi::Value ReceiveDatagrams(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t fd = intOf(info[0]);
+    Bytes slab = bytesOf(env, info[1]);
+    int64_t slot = intOf(info[2]);
+    int64_t max = intOf(info[3]);
+    Bytes lengths = bytesOf(env, info[4]);
+    Bytes addresses = bytesOf(env, info[5]);
+    if (fd < 0 || fd > INT32_MAX || slot <= 0 || slot > 65536 || max < 0 || max > 256) {
+      return rangeError(env, "receiveDatagrams: bad socket, slot or count");
+    }
+    const size_t n = static_cast<size_t>(max);
+    if (slab.length < n * static_cast<size_t>(slot) || lengths.length < n * 4 || addresses.length < n * kAddressEntrySize) {
+      return rangeError(env, "receiveDatagrams: slab, lengths or addresses too short");
+    }
+    return Napi::Number::New(env, static_cast<double>(receiveDatagrams(static_cast<int>(fd), slab.data, static_cast<uint32_t>(slot),
+                                                                       static_cast<uint32_t>(n), reinterpret_cast<uint32_t*>(lengths.data),
+                                                                       addresses.data)));
   }
 
   // setUdpSegmentation(enabled) -> whether sendDatagrams may use UDP_SEGMENT (this thread)

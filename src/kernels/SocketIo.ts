@@ -24,6 +24,13 @@ export interface SocketIo {
    * through Node. A negative result is `-errno`: the socket itself is unusable here.
    */
   sendDatagrams(fd: number, data: Buffer, offsets: Uint32Array, addresses: Buffer, count: number): number;
+  /**
+   * Reads up to `max` (≤ 256) datagrams already queued on the UDP socket `fd`, without blocking:
+   * datagram `i` at `slab[i * slot...]`, its length in `lengths[i]` (0: longer than `slot`,
+   * truncated, to drop), its source at `addresses[i * 20...]` (`decodeUdpAddress`). Returns how
+   * many were read (0 when none is waiting, or always with the Node fallback), or `-errno`.
+   */
+  receiveDatagrams(fd: number, slab: Buffer, slot: number, max: number, lengths: Uint32Array, addresses: Buffer): number;
   /** Whether `writeStreams` can write anything (Linux with the addon). */
   readonly batchedTcp: boolean;
   /**
@@ -48,6 +55,7 @@ export const nodeSocketIo: SocketIo = {
   name: 'node',
   batchedUdp: false,
   sendDatagrams: () => 0,
+  receiveDatagrams: () => 0,
   batchedTcp: false,
   writeStreams: (count, fds, _pieces, _refs, _refOffsets, results) => {
     for (let i = 0; i < count; i++) {
@@ -85,6 +93,40 @@ function writeIPv4(host: string, out: Buffer, offset: number): void {
   for (let i = 0; i < 4; i++) {
     out[offset + i] = Number(parts[i]);
   }
+}
+
+/**
+ * The host string of an address entry, as dgram would report it (`rinfo.address`): dotted IPv4,
+ * or IPv6 in its compressed form (longest zero run as `::`, lowercase hex). The port is
+ * `entry.readUInt16BE(offset + 2)`.
+ */
+export function decodeUdpHost(entry: Buffer, offset: number): string {
+  if (entry[offset] === 4) {
+    return `${entry[offset + 4]}.${entry[offset + 5]}.${entry[offset + 6]}.${entry[offset + 7]}`;
+  }
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    words.push(entry.readUInt16BE(offset + 4 + i * 2));
+  }
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    return `::ffff:${entry[offset + 16]}.${entry[offset + 17]}.${entry[offset + 18]}.${entry[offset + 19]}`;
+  }
+  // The longest run of two or more zero words becomes '::' (RFC 5952).
+  let bestAt = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && words[j] === 0) {
+      j++;
+    }
+    if (j - i > bestLength) {
+      bestAt = i;
+      bestLength = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (list: number[]): string => list.map((w) => w.toString(16)).join(':');
+  return bestAt < 0 ? hex(words) : `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLength))}`;
 }
 
 /** `host` is a valid IPv6 literal (checked by the caller): `::` expanded, a dotted IPv4 tail allowed. */

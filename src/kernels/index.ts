@@ -27,7 +27,7 @@ export {
 export { TsKernels } from './ts/TsKernels.js';
 export { NativeKernels } from './native/NativeKernels.js';
 export { NativeSocketIo } from './native/NativeSocketIo.js';
-export { type SocketIo, type UdpHandle, UDP_ADDRESS_ENTRY_SIZE, encodeUdpAddress, nodeSocketIo, udpHandleOf } from './SocketIo.js';
+export { type SocketIo, type UdpHandle, UDP_ADDRESS_ENTRY_SIZE, decodeUdpHost, encodeUdpAddress, nodeSocketIo, udpHandleOf } from './SocketIo.js';
 
 const log = new Logger('kernels');
 let loaded: Kernels | null = null;

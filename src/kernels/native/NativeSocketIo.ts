@@ -16,6 +16,10 @@ export class NativeSocketIo implements SocketIo {
     addon.setUdpSegmentation(segmentation);
   }
 
+  receiveDatagrams(fd: number, slab: Buffer, slot: number, max: number, lengths: Uint32Array, addresses: Buffer): number {
+    return this.addon.receiveDatagrams(fd, slab, slot, max, lengths, addresses);
+  }
+
   sendDatagrams(fd: number, data: Buffer, offsets: Uint32Array, addresses: Buffer, count: number): number {
     return this.addon.sendDatagrams(fd, data, offsets, addresses, count);
   }

@@ -53,6 +53,8 @@ export interface NativeAddon {
     refOffsets: Uint32Array,
     results: Int32Array,
   ): void;
+  /** SocketIo.receiveDatagrams (src/kernels/SocketIo.ts). */
+  receiveDatagrams(fd: number, slab: Buffer, slot: number, max: number, lengths: Uint32Array, addresses: Buffer): number;
   /** Whether `sendDatagrams` may send runs to one destination as one UDP_SEGMENT message (this thread); returns the state. */
   setUdpSegmentation(enabled: boolean): boolean;
 }

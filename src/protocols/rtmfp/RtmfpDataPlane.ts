@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import { type Kernels, loadSocketIo } from '../../kernels/index.js';
 import { DatagramBatch } from './DatagramBatch.js';
+import { DatagramDrain } from './DatagramDrain.js';
 import type { Logger } from '../../util/Logger.js';
 import { AddressOrigin, type RtmfpAddress } from './address.js';
 import type { ComputeKeys } from './crypto/computeKeys.js';
@@ -65,6 +66,8 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
   readonly handshake: RtmfpHandshake;
   private socket: Socket | null = null;
   private batch: DatagramBatch | null = null;
+  private drain: DatagramDrain | null = null;
+  private readonly onDrained = (datagram: Buffer, host: string, port: number): void => this.onDatagram(datagram, host, port);
   private timer: NodeJS.Timeout | null = null;
   private readonly dirty = new Set<RtmfpSession>();
   private flushScheduled = false;
@@ -105,14 +108,21 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
       });
     });
     this.batch = new DatagramBatch(socket, this.kernels, loadSocketIo(), this.log);
+    this.drain = new DatagramDrain(socket, loadSocketIo(), this.log);
     socket.on('error', (err) => this.log.error(`socket error: ${err.message}`));
-    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
     return socket.address();
   }
 
-  private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+  /** One datagram from dgram, then what else is queued, read in batches (DatagramDrain). */
+  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    this.onDatagram(msg, rinfo.address, rinfo.port);
+    this.drain?.drain(this.onDrained);
+  }
+
+  private onDatagram(msg: Buffer, host: string, port: number): void {
     this.stats.datagrams++;
     const ssid = readSessionId(msg, 0);
     if (ssid < 0 || msg.length < 20) {
@@ -125,26 +135,26 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
         this.stats.unknownSession++;
         return;
       }
-      session.receive(msg, rinfo.address, rinfo.port, Date.now());
+      session.receive(msg, host, port, Date.now());
       return;
     }
-    void this.handshake.receive(msg, rinfo.address, rinfo.port).then((decision) => {
+    void this.handshake.receive(msg, host, port).then((decision) => {
       switch (decision?.kind) {
         case 'rhello':
         case 'rikeying': {
-          this.sendTo(decision.datagram, rinfo.address, rinfo.port);
+          this.sendTo(decision.datagram, host, port);
           return;
         }
         case 'keying': {
-          this.openSession(decision, rinfo);
+          this.openSession(decision, host, port);
           return;
         }
         case 'peer': {
-          this.control.onPeerHello(decision, rinfo.address, rinfo.port);
+          this.control.onPeerHello(decision, host, port);
           return;
         }
         case 'url': {
-          this.control.onUrlHello(decision, rinfo.address, rinfo.port);
+          this.control.onUrlHello(decision, host, port);
           return;
         }
         default: {
@@ -154,7 +164,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     });
   }
 
-  private openSession(decision: KeyingDecision, rinfo: RemoteInfo): void {
+  private openSession(decision: KeyingDecision, host: string, port: number): void {
     if (this.options.maxSessions > 0 && this.sessions.size >= this.options.maxSessions) {
       this.stats.refusedFull++;
       return;
@@ -163,7 +173,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     while (ssid === 0 || this.sessions.has(ssid)) {
       ssid = ((this.options.sidPrefix << 24) | (randomBytes(3).readUIntBE(0, 3) || 1)) >>> 0;
     }
-    const address: RtmfpAddress = { host: rinfo.address, port: rinfo.port, origin: AddressOrigin.OBSERVED };
+    const address: RtmfpAddress = { host, port, origin: AddressOrigin.OBSERVED };
     const session = new RtmfpSession(
       this,
       {
@@ -179,7 +189,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     this.sessions.set(ssid, session);
     this.stats.sessionsOpened++;
     session.events = this.control.onSessionOpened(session);
-    this.sendTo(decision.respond(ssid), rinfo.address, rinfo.port);
+    this.sendTo(decision.respond(ssid), host, port);
   }
 
   // RtmfpSessionHost
@@ -191,6 +201,11 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
   /** Datagrams batched vs sent through dgram (benchmarks, tests). */
   get sendStats(): { batched: number; viaNode: number; flushes: number } | null {
     return this.batch?.stats ?? null;
+  }
+
+  /** Datagrams read by recvmmsg (benchmarks, tests). */
+  get receiveStats(): { drained: number; reads: number; truncated: number } | null {
+    return this.drain?.stats ?? null;
   }
 
   sendTo(datagram: Buffer, host: string, port: number): void {
@@ -247,6 +262,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     }
     this.batch?.flush();
     this.batch = null;
+    this.drain = null;
     const socket = this.socket;
     this.socket = null;
     if (socket !== null) {
