@@ -8,7 +8,8 @@
  * Reports server CPU per subscriber-second (the server process's utime+stime from /proc: its worker
  * threads are in it) and the subscribers per core that implies, delivered/expected frames and the
  * frames lost (RTMFP media is unreliable, with deadlines: a late frame is abandoned, not resent),
- * server memory per session, and latency p50/p99 (publisher write → subscriber receive).
+ * server memory per session (RSS growth, and the live heap after a forced GC in the server: see
+ * lib/heapProbe.ts), and latency p50/p99 (publisher write → subscriber receive).
  *
  *   node --import tsx bench/macro/rtmfpFanout.ts [--quick] [--subscribers=100,300] [--arms=ts:0,native:2] ...
  *   (or: npm run bench -- rtmfpFanout --quick)
@@ -22,6 +23,7 @@ import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
 import { type MachineInfo, type ServerHandle, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readUdpCounters, readUdpDrops, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import { type ServerMemory, memProbeNodeArgs, readServerMemory } from '../lib/heapProbe.js';
 import { fmt, formatTable } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
 
@@ -46,6 +48,10 @@ export interface RtmfpFanoutOptions {
   latencyLimitMs: number;
   maxMinutes: number;
   profile: boolean;
+  /** Measure the server's live heap (forced GC in the server, benchmark-only probe). */
+  heapProbe: boolean;
+  /** Extra node options for the server (e.g. --max-semi-space-size=1). */
+  serverNodeArgs: string[];
   outDir: string;
 }
 
@@ -65,6 +71,10 @@ const usage = `rtmfpFanout: one ~1 Mbit/s publisher, N RTMFP subscribers; Nimbus
   --latency-limit=MS    kept up: latency p99 under MS (default 1000)
   --max-minutes=M       skip the trials that would not end within M minutes (default 10)
   --profile             run the server with --cpu-prof (profiles in bench/results/profiles/)
+  --no-heap-probe       do not measure the server's live heap (by default the server runs with
+                        --expose-gc and bench/lib/memProbe.mjs: a forced GC before the players join
+                        and after the window, each a pause of tens of ms)
+  --server-node-args=A  extra node options for the server, space-separated (e.g. --max-semi-space-size=1)
   --quick               smoke run: --subscribers=20 --arms=ts:0,native:2 --seconds=2 --warmup=1 --drain=1
   --out=DIR             JSON results folder (default bench/results)
 `;
@@ -87,6 +97,8 @@ export const parseRtmfpFanoutArgs = (argv: string[]): RtmfpFanoutOptions | null 
       'min-delivery': { type: 'string' },
       'latency-limit': { type: 'string' },
       profile: { type: 'boolean' },
+      'no-heap-probe': { type: 'boolean' },
+      'server-node-args': { type: 'string' },
     },
   });
   if (values.help === true) {
@@ -121,6 +133,8 @@ export const parseRtmfpFanoutArgs = (argv: string[]): RtmfpFanoutOptions | null 
     latencyLimitMs: numberOption('latency-limit', values['latency-limit'], 1000, 1, 60_000),
     maxMinutes: numberOption('max-minutes', values['max-minutes'], 10, 0.5, 120),
     profile: values.profile === true,
+    heapProbe: values['no-heap-probe'] !== true,
+    serverNodeArgs: (values['server-node-args'] ?? '').split(' ').filter((a) => a !== ''),
     outDir: values.out ?? `${repoRoot}bench/results`,
   };
 };
@@ -155,6 +169,21 @@ export interface RtmfpTrial {
   rssBaseKiB: number;
   rssEndKiB: number;
   memKiBPerSession: number;
+  /**
+   * Live heap (heapUsed after a forced GC, all threads of the server together) before the
+   * subscribers joined and after the window, its growth per subscriber, and the same for external
+   * memory (native keys, Buffers' backing stores) and for the heap V8 reserved (heapTotal). NaN
+   * without the probe.
+   */
+  heapBaseKiB: number;
+  heapEndKiB: number;
+  heapKiBPerSession: number;
+  externalKiBPerSession: number;
+  heapTotalKiBPerSession: number;
+  /** New space (young generation) of all threads at the end, KiB: garbage room that RSS counts. */
+  newSpaceEndKiB: number;
+  /** The probe's two readings, per thread (JSON only). */
+  memoryProbe?: { base: ServerMemory; end: ServerMemory };
   latencyP50: number;
   latencyP99: number;
   latencyMax: number;
@@ -181,7 +210,11 @@ const trialBudgetSeconds = (o: RtmfpFanoutOptions, n: number): number => 5 + n /
 
 const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: StreamProfile): Promise<RtmfpTrial> => {
   // A folder per trial, no --cpu-prof-name: each thread (main, media workers, DH pool) writes its own file.
-  const nodeArgs = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${o.outDir}/profiles/rtmfp-${arm.kernels}-w${arm.workers}-${n}-${Date.now()}`] : [];
+  const nodeArgs = [
+    ...o.serverNodeArgs,
+    ...(o.heapProbe ? memProbeNodeArgs() : []),
+    ...(o.profile ? ['--cpu-prof', `--cpu-prof-dir=${o.outDir}/profiles/rtmfp-${arm.kernels}-w${arm.workers}-${n}-${Date.now()}`] : []),
+  ];
   const server: ServerHandle = await startServer('nimbus', {
     nodeArgs,
     rtmfp: true,
@@ -199,6 +232,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
     publisher = new StreamPublisher(publisherClient, streamId, profile, trialBudgetSeconds(o, n) * 1000 + readyTimeoutMs(n) + 30_000);
     publisher.start();
     await sleep(1000);
+    const heapBase = o.heapProbe ? await readServerMemory(server) : null;
     const rssBase = server.rssKiB();
     for (const count of split(n, o.playerProcesses)) {
       // The subscribers use the native kernels when they load (a lighter load generator), whatever the arm.
@@ -245,6 +279,8 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
     const playerCpu1 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     const t1 = performance.now();
     const rssEnd = server.rssKiB();
+    // After the RSS reading: the forced GC must not shrink what RSS shows.
+    const heapEnd = o.heapProbe ? await readServerMemory(server) : null;
 
     const { reports, histogram } = await collectReports(procs, { videoStart, videoEnd, audioStart, audioEnd }, o.drain);
     const seconds = (t1 - t0) / 1000;
@@ -285,6 +321,13 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
       rssBaseKiB: rssBase,
       rssEndKiB: rssEnd,
       memKiBPerSession: (rssEnd - rssBase) / n,
+      heapBaseKiB: heapBase?.heapUsedKiB ?? Number.NaN,
+      heapEndKiB: heapEnd?.heapUsedKiB ?? Number.NaN,
+      heapKiBPerSession: heapBase !== null && heapEnd !== null ? (heapEnd.heapUsedKiB - heapBase.heapUsedKiB) / n : Number.NaN,
+      externalKiBPerSession: heapBase !== null && heapEnd !== null ? (heapEnd.externalKiB - heapBase.externalKiB) / n : Number.NaN,
+      heapTotalKiBPerSession: heapBase !== null && heapEnd !== null ? (heapEnd.heapTotalKiB - heapBase.heapTotalKiB) / n : Number.NaN,
+      newSpaceEndKiB: heapEnd?.newSpaceKiB ?? Number.NaN,
+      ...(heapBase !== null && heapEnd !== null ? { memoryProbe: { base: heapBase, end: heapEnd } } : {}),
       latencyP50: histogram.quantile(0.5),
       latencyP99,
       latencyMax: histogram.max,
@@ -315,7 +358,8 @@ const failedTrial = (arm: Arm, n: number, err: unknown): RtmfpTrial => ({
   measuredSeconds: 0, serverCpuSeconds: 0, serverCpuPercent: Number.NaN, mainThreadPercent: Number.NaN, serverSystemShare: Number.NaN,
   cpuMsPerSubscriberSecond: Number.NaN, subscribersPerCore: Number.NaN, cpuUsPerFrame: Number.NaN, machineCpuPercent: Number.NaN,
   playerCpuPercent: Number.NaN, publisherFrames: 0, expected: 0, delivered: 0, deliveredRatio: 0, lost: 0, maxLostPerSubscriber: Number.NaN,
-  subscribersWithLoss: n, rssBaseKiB: 0, rssEndKiB: 0, memKiBPerSession: Number.NaN, latencyP50: Number.NaN, latencyP99: Number.NaN,
+  subscribersWithLoss: n, rssBaseKiB: 0, rssEndKiB: 0, memKiBPerSession: Number.NaN, heapBaseKiB: Number.NaN, heapEndKiB: Number.NaN,
+  heapKiBPerSession: Number.NaN, externalKiBPerSession: Number.NaN, heapTotalKiBPerSession: Number.NaN, newSpaceEndKiB: Number.NaN, latencyP50: Number.NaN, latencyP99: Number.NaN,
   latencyMax: Number.NaN, latencyP50First: Number.NaN, latencyP50Last: Number.NaN, serverUdpDrops: Number.NaN, clientUdpDrops: Number.NaN,
   udpOutPerSecond: Number.NaN, closedDuringRun: 0, closeReasons: [], keptUp: false,
   loadgenBound: false, error: err instanceof Error ? err.message : String(err),
@@ -337,6 +381,8 @@ export const renderRtmfpFanout = (o: RtmfpFanoutOptions, trials: RtmfpTrial[]): 
     pct(t.serverCpuPercent),
     pct(t.mainThreadPercent),
     fmt(t.memKiBPerSession, 1),
+    fmt(t.heapKiBPerSession, 1),
+    fmt(t.externalKiBPerSession, 1),
     fmt(t.latencyP50, 1),
     fmt(t.latencyP99, 1),
     `${fmt(t.latencyP50First, 0)}→${fmt(t.latencyP50Last, 0)}`,
@@ -350,7 +396,22 @@ export const renderRtmfpFanout = (o: RtmfpFanoutOptions, trials: RtmfpTrial[]): 
     const ok = trials.filter((t) => t.arm === arm && t.keptUp).sort((a, b) => b.subscribers - a.subscribers)[0];
     return ok === undefined
       ? `${arm}: kept up at no N`
-      : `${arm}: ${fmt(ok.subscribersPerCore, 0)} subscribers per core implied (at ${ok.subscribers}: ${fmt(ok.cpuMsPerSubscriberSecond, 3)} ms CPU per subscriber-second, ${fmt(ok.memKiBPerSession, 1)} KiB per session)`;
+      : `${arm}: ${fmt(ok.subscribersPerCore, 0)} subscribers per core implied (at ${ok.subscribers}: ${fmt(ok.cpuMsPerSubscriberSecond, 3)} ms CPU per subscriber-second, ${fmt(ok.memKiBPerSession, 1)} KiB of RSS and ${fmt(ok.heapKiBPerSession, 1)} KiB of live heap per session)`;
+  });
+  // Memory per session at the margin: growth between the smallest and the largest N of an arm, so
+  // that what does not grow with the sessions (a young generation grown to its maximum, JIT code,
+  // the GOP cache, the DH pool's thread) is left out.
+  const marginal = [...new Set(trials.map((t) => t.arm))].flatMap((arm) => {
+    const ok = trials.filter((t) => t.arm === arm && t.connected > 0 && t.error === undefined).sort((a, b) => a.subscribers - b.subscribers);
+    const lo = ok[0];
+    const hi = ok[ok.length - 1];
+    if (lo === undefined || hi === undefined || hi.subscribers === lo.subscribers) {
+      return [];
+    }
+    const per = (f: (t: RtmfpTrial) => number): string => fmt((f(hi) - f(lo)) / (hi.subscribers - lo.subscribers), 1);
+    return [
+      `${arm}: at the margin from ${lo.subscribers} to ${hi.subscribers} subscribers, ${per((t) => t.rssEndKiB - t.rssBaseKiB)} KiB of RSS and ${per((t) => t.heapEndKiB - t.heapBaseKiB)} KiB of live heap per session`,
+    ];
   });
   const ratio = (a: string, b: string): string[] =>
     o.subscribers.flatMap((n) => {
@@ -376,17 +437,19 @@ export const renderRtmfpFanout = (o: RtmfpFanoutOptions, trials: RtmfpTrial[]): 
   }
   return [
     formatTable(
-      ['arm', 'subs', 'conn', 'deliv/exp', 'lost', 'max lost/sub', 'cpu ms/sub·s', 'subs/core', 'cpu µs/frame', 'srv cpu', 'main thr', 'KiB/session', 'p50 ms', 'p99 ms', 'p50 trend', 'udp drops srv/cli', 'join s', 'loadgen', 'kept up'],
+      ['arm', 'subs', 'conn', 'deliv/exp', 'lost', 'max lost/sub', 'cpu ms/sub·s', 'subs/core', 'cpu µs/frame', 'srv cpu', 'main thr', 'KiB/session', 'heap KiB/s', 'ext KiB/s', 'p50 ms', 'p99 ms', 'p50 trend', 'udp drops srv/cli', 'join s', 'loadgen', 'kept up'],
       rows,
     ),
     '',
     ...best,
+    ...marginal,
     ...comparisons,
     `kept up = all subscribers joined, delivered/expected >= ${o.minDelivery} and latency p99 < ${o.latencyLimitMs} ms. frame = one audio or video message delivered to one subscriber.`,
     'arm = kernels (ts: NIMBUS_NO_NATIVE=1, native: the addon) and RTMFP.workers (w0: all on the main thread). lost = window frames never delivered (RTMFP media is unreliable with',
     'deadlines: abandoned, not resent late); cpu ms/sub·s = server CPU (all threads, utime+stime) per subscriber-second; subs/core = 1000 ÷ that; main thr = the main thread\'s CPU (% of one core);',
     'udp drops srv/cli = datagrams the kernel dropped for a full receive buffer over the window, on the server\'s sockets (acks) / the subscribers\' (media);',
-    'KiB/session = server RSS growth ÷ subscribers; loadgen = subscriber process CPU (% of one core; ! = over 90 %: the load generator may be the limit, and its lateness shows as latency and loss).',
+    'KiB/session = server RSS growth ÷ subscribers (counts garbage room too: young generation, old-space slack); heap KiB/s = growth of the live JS heap (heapUsed after a forced GC, all threads) ÷ subscribers;',
+    'ext KiB/s = growth of external memory (native keys, Buffer backing stores) ÷ subscribers; loadgen = subscriber process CPU (% of one core; ! = over 90 %: the load generator may be the limit, and its lateness shows as latency and loss).',
   ].join('\n');
 };
 
@@ -435,7 +498,7 @@ export const runRtmfpFanout = async (o: RtmfpFanoutOptions, log: (line: string) 
       }
       trials.push(t);
       log(
-        `  ${t.arm.padEnd(9)} ${String(n).padStart(5)} subscribers: ${t.error !== undefined && t.connected === 0 ? t.error : `conn ${t.connected}, deliv ${fmt(t.deliveredRatio, 4)} (lost ${t.lost}, max ${fmt(t.maxLostPerSubscriber, 0)}/sub), ${fmt(t.cpuMsPerSubscriberSecond, 3)} ms/sub·s → ${fmt(t.subscribersPerCore, 0)} subs/core, srv ${pct(t.serverCpuPercent)} (main ${pct(t.mainThreadPercent)}, sys ${pct(t.serverSystemShare * 100)}), box ${pct(t.machineCpuPercent)}, udp drops srv ${fmt(t.serverUdpDrops, 0)} cli ${fmt(t.clientUdpDrops, 0)} (${fmt(t.udpOutPerSecond, 0)} datagrams/s), ${fmt(t.memKiBPerSession, 1)} KiB/session, p50 ${fmt(t.latencyP50, 1)} ms p99 ${fmt(t.latencyP99, 1)} ms, join ${fmt(t.joinSeconds, 1)} s, loadgen ${pct(t.playerCpuPercent)}${t.keptUp ? '' : ' FELL BEHIND'}${t.closedDuringRun > 0 ? `, ${t.closedDuringRun} closed (${t.closeReasons[0]})` : ''}${t.connectFailures.length > 0 ? `, join errors: ${t.connectFailures[0]}` : ''}${t.error !== undefined ? ` (${t.error})` : ''}`}`,
+        `  ${t.arm.padEnd(9)} ${String(n).padStart(5)} subscribers: ${t.error !== undefined && t.connected === 0 ? t.error : `conn ${t.connected}, deliv ${fmt(t.deliveredRatio, 4)} (lost ${t.lost}, max ${fmt(t.maxLostPerSubscriber, 0)}/sub), ${fmt(t.cpuMsPerSubscriberSecond, 3)} ms/sub·s → ${fmt(t.subscribersPerCore, 0)} subs/core, srv ${pct(t.serverCpuPercent)} (main ${pct(t.mainThreadPercent)}, sys ${pct(t.serverSystemShare * 100)}), box ${pct(t.machineCpuPercent)}, udp drops srv ${fmt(t.serverUdpDrops, 0)} cli ${fmt(t.clientUdpDrops, 0)} (${fmt(t.udpOutPerSecond, 0)} datagrams/s), ${fmt(t.memKiBPerSession, 1)} KiB/session (live heap ${fmt(t.heapKiBPerSession, 1)}, external ${fmt(t.externalKiBPerSession, 1)}, new space ${fmt(t.newSpaceEndKiB / 1024, 0)} MiB), p50 ${fmt(t.latencyP50, 1)} ms p99 ${fmt(t.latencyP99, 1)} ms, join ${fmt(t.joinSeconds, 1)} s, loadgen ${pct(t.playerCpuPercent)}${t.keptUp ? '' : ' FELL BEHIND'}${t.closedDuringRun > 0 ? `, ${t.closedDuringRun} closed (${t.closeReasons[0]})` : ''}${t.connectFailures.length > 0 ? `, join errors: ${t.connectFailures[0]}` : ''}${t.error !== undefined ? ` (${t.error})` : ''}`}`,
       );
     }
   }

@@ -33,8 +33,7 @@ export class Client {
   /** Round-trip time in ms, updated by the protocol's pings. */
   ping = 0;
   lastReceptionTime = Date.now();
-  /** Script-owned state (user fields, RPC methods) lives here, keyed by the scripting runtime. */
-  readonly data = new Map<unknown, unknown>();
+  private dataMap: Map<unknown, unknown> | null = null;
 
   constructor(
     readonly protocol: string,
@@ -45,6 +44,14 @@ export class Client {
   ) {
     this.rawId = rawId ?? randomBytes(32);
     this.id = this.rawId.toString('hex');
+  }
+
+  /**
+   * Script-owned state (user fields, RPC methods), keyed by the scripting runtime. Made on first
+   * use: most clients (players without a script touching them) never need it.
+   */
+  get data(): Map<unknown, unknown> {
+    return (this.dataMap ??= new Map());
   }
 }
 

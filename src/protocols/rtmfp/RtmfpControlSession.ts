@@ -11,7 +11,7 @@ import { invocation } from '../flash/flashStatus.js';
 import { OrderedDispatch } from '../flash/OrderedDispatch.js';
 import { AddressOrigin, type RtmfpAddress, parseHostPort } from './address.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
-import { TcType, TcUserControl, encodeTcMessage, encodeUserControl } from './tcMessage.js';
+import { TC_HEADER_SIZE, TcType, TcUserControl, encodeTcMessage, encodeUserControl } from './tcMessage.js';
 
 /** What a control session needs from the protocol (main thread). */
 export interface ControlHost {
@@ -27,6 +27,20 @@ export interface ControlHost {
 
 /** Most TC messages queued while a hook is pending. */
 const MAX_PENDING = 4096;
+
+/**
+ * A frame's TC message, built once per frame for every subscriber (`MediaFrame.encoded`), in a
+ * buffer of its own rather than a slice of Node's shared 8 KiB pool: a small frame kept for
+ * retransmission or deadlines would otherwise keep a whole pool slab alive, and a message posted
+ * to a media worker would be copied with its whole slab (structured clone copies the ArrayBuffer).
+ */
+const encodeFrame = (f: MediaFrame): Buffer => {
+  const out = Buffer.allocUnsafeSlow(TC_HEADER_SIZE + f.payload.length);
+  out[0] = f.kind === FrameKind.DATA ? FlashType.DATA_AMF0 : f.kind;
+  out.writeUInt32BE(f.timestamp >>> 0, 1);
+  out.set(f.payload, TC_HEADER_SIZE);
+  return out;
+};
 
 /**
  * The control half of an RTMFP session, on the main thread: the core's Client, NetConnection and
@@ -127,7 +141,8 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
         addresses.push(address);
       }
     }
-    this.reportedAddresses = addresses;
+    // Kept for the session's lifetime: an exact-size copy, not an array grown by push (17 slots).
+    this.reportedAddresses = addresses.slice();
     this.commands.writeTc(0, encodeUserControl(TcUserControl.SET_KEEPALIVE, this.host.keepaliveServerMs, this.host.keepalivePeerMs));
     if (!this.rendezvousReady && this.client.state === 'connected') {
       this.rendezvousReady = true;
@@ -206,7 +221,7 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
       return;
     }
     // The TC message is the same for every subscriber: built once per frame.
-    const message = frame.encoded('rtmfp:tc', (f) => encodeTcMessage(f.kind === FrameKind.DATA ? FlashType.DATA_AMF0 : f.kind, f.timestamp, f.payload));
+    const message = frame.encoded('rtmfp:tc', encodeFrame);
     this.commands.writeFrame(streamId, message, frame.kind, frame.isConfig);
   }
 

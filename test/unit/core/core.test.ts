@@ -99,6 +99,16 @@ describe('Core', () => {
     assert.equal(publication.listeners.size, 1);
   });
 
+  it('makes a client\'s script data on first use and keeps it', () => {
+    const c = client();
+    const key = Symbol('runtime');
+    assert.equal(c.data.get(key), undefined);
+    c.data.set(key, 1);
+    assert.equal(c.data, c.data);
+    assert.equal(c.data.get(key), 1);
+    assert.equal(client().data.size, 0, 'each client its own');
+  });
+
   it('splits stream names and formats addresses', () => {
     assert.deepEqual(splitStreamName('a?b=1&c=2'), ['a', { b: '1', c: '2' }]);
     assert.deepEqual(splitStreamName('plain'), ['plain', {}]);

@@ -105,4 +105,87 @@ describe('RTMFP flows', () => {
     s.onAck(sent, [], [], 0, 64, 20);
     assert.notEqual(s.nextFragment(20), null);
   });
+
+  it('gives each fragment its bytes when it goes out and lets it go once acknowledged', () => {
+    const s = new RtmfpSendFlow(1, Buffer.alloc(0), -1, new Congestion());
+    const control = message(1, 100);
+    const big = message(2, 2 * MAX_FRAGMENT + 10);
+    s.write(control, true, 0);
+    s.write(big, true, 0);
+    assert.equal(s.heldFragments, 4);
+    const sent = [];
+    for (let f = s.nextFragment(0); f !== null; f = s.nextFragment(0)) {
+      sent.push({ f, data: f.data });
+      s.markSent(f, 0);
+    }
+    assert.equal(sent.length, 4);
+    // Whole messages go as they are; the pieces of a large one are views of it, never copies.
+    assert.equal(sent[0].data, control);
+    assert.ok(Buffer.concat(sent.slice(1).map((x) => x.data)).equals(big));
+    for (const { data } of sent.slice(1)) {
+      assert.equal(data.buffer, big.buffer);
+    }
+    // A later fragment acked first: it is done but waits behind the first one.
+    s.onAck(0, [2], [4], 1, 64, 5);
+    assert.equal(s.heldFragments, 4);
+    assert.equal(sent[1].f.data.length, 0, 'an acked fragment lets its bytes go');
+    s.onAck(4, [], [], 0, 64, 6);
+    assert.equal(s.heldFragments, 0, 'everything acked: the flow holds nothing');
+    assert.ok(s.idle);
+    // The flow keeps working after it emptied its queue.
+    s.write(message(3, 10), true, 7);
+    const next = s.nextFragment(7);
+    assert.equal(next?.seq, 5);
+    assert.equal(next.data.length, 10);
+  });
+
+  it('does not keep the fragments of a long-lived flow once they are acknowledged', () => {
+    const s = new RtmfpSendFlow(1, Buffer.alloc(0), -1, new Congestion());
+    let seq = 0;
+    for (let round = 0; round < 100; round++) {
+      s.write(message(round, 50), round % 2 === 0, round, 1000);
+      for (let f = s.nextFragment(round); f !== null; f = s.nextFragment(round)) {
+        s.markSent(f, round);
+        seq = f.seq;
+      }
+      s.onAck(seq, [], [], 0, 64, round);
+      assert.equal(s.heldFragments, 0, `round ${round}`);
+    }
+  });
+
+  it('handles in-order fragments without an out-of-order buffer and still reorders when one is late', () => {
+    const delivered: Buffer[] = [];
+    const f = new RtmfpRecvFlow(4, Buffer.alloc(0), -1, (m) => delivered.push(m));
+    const from = new Float64Array(8);
+    const to = new Float64Array(8);
+    assert.equal(f.receive(1, 0, 0, Buffer.from('a')), false, 'in order: the ack may wait');
+    assert.equal(f.receive(2, 1, UserDataFlag.FRAGMENT_BEGIN, Buffer.from('b')), false);
+    assert.equal(f.receive(3, 2, UserDataFlag.FRAGMENT_END, Buffer.from('c')), false);
+    assert.deepEqual(delivered.map(String), ['a', 'bc']);
+    assert.equal(f.ackRanges(from, to), 0);
+    // 5 before 4: held, reported, then both delivered in order.
+    assert.equal(f.receive(5, 3, 0, Buffer.from('e')), true);
+    assert.equal(f.ackRanges(from, to), 1);
+    assert.deepEqual([from[0], to[0]], [5, 5]);
+    assert.equal(f.receive(4, 3, 0, Buffer.from('d')), false);
+    assert.deepEqual(delivered.map(String), ['a', 'bc', 'd', 'e']);
+    assert.equal(f.cumulative, 5);
+    assert.equal(f.ackRanges(from, to), 0);
+    // A forward sequence number at the fragment itself (abandoned before it) moves past the gap.
+    f.receive(8, 8, 0, Buffer.from('h'));
+    assert.equal(f.cumulative, 8);
+    assert.deepEqual(delivered.map(String), ['a', 'bc', 'd', 'e', 'h']);
+    // A duplicate is acknowledged at once and delivered once.
+    assert.equal(f.receive(8, 8, 0, Buffer.from('h')), true);
+    assert.equal(delivered.length, 5);
+  });
+
+  it('drops an in-order fragment the receive buffer has no room for', () => {
+    const delivered: Buffer[] = [];
+    const f = new RtmfpRecvFlow(4, Buffer.alloc(0), -1, (m) => delivered.push(m), { maxMessageBytes: 100, maxBufferedBytes: 10, maxWindow: 100 });
+    f.receive(1, 0, UserDataFlag.FRAGMENT_BEGIN, Buffer.alloc(8));
+    f.receive(2, 1, UserDataFlag.FRAGMENT_END, Buffer.alloc(8));
+    assert.equal(delivered.length, 0, 'no room for the second piece: the message does not complete');
+    assert.equal(f.cumulative, 1);
+  });
 });

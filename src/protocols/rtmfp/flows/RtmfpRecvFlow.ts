@@ -32,8 +32,11 @@ export class RtmfpRecvFlow {
   cumulative = 0;
   /** Sequence number carrying FIN, once seen. */
   finalSeq = -1;
-  /** Fragments above the cumulative point, waiting for the gap before them. */
-  private readonly pending = new Map<number, Fragment>();
+  /**
+   * Fragments above the cumulative point, waiting for the gap before them; made on the first
+   * fragment that arrives out of order (in-order fragments are handled without it).
+   */
+  private pending: Map<number, Fragment> | null = null;
   private bufferedBytes = 0;
   private assembly: Buffer[] | null = null;
   private assemblyBytes = 0;
@@ -74,7 +77,16 @@ export class RtmfpRecvFlow {
     if ((flags & UserDataFlag.FINAL) !== 0) {
       this.finalSeq = seq;
     }
-    const fresh = seq > this.cumulative && !this.pending.has(seq);
+    const pending = this.pending;
+    const waiting = pending !== null && pending.size > 0;
+    const inOrder = seq === this.cumulative + 1;
+    // The common case: the next fragment, nothing waiting, no FSN beyond it: handled at once.
+    if (inOrder && !waiting && fsn <= seq && this.bufferedBytes + data.length <= this.limits.maxBufferedBytes) {
+      this.cumulative = seq;
+      this.take(flags, data);
+      return false;
+    }
+    const fresh = seq > this.cumulative && (pending === null || !pending.has(seq));
     if (fresh) {
       if (seq - this.cumulative > this.limits.maxWindow) {
         this.failure = `sequence number ${seq} is too far ahead of ${this.cumulative}`;
@@ -82,28 +94,27 @@ export class RtmfpRecvFlow {
       }
       // No room: drop it; the sender retransmits (reliable) or abandons it (media).
       if (this.bufferedBytes + data.length <= this.limits.maxBufferedBytes) {
-        this.pending.set(seq, { flags, data });
+        (this.pending ??= new Map()).set(seq, { flags, data });
         this.bufferedBytes += data.length;
       }
     }
-    const inOrder = seq === this.cumulative + 1;
     // The FSN is news even on a duplicate (a sender's forward notice may repeat a sequence number).
     if (fsn > this.cumulative && fsn - this.cumulative <= this.limits.maxWindow) {
       this.skipTo(fsn);
     }
     this.drain();
-    return !fresh || !inOrder || this.pending.size > 0;
+    return !fresh || !inOrder || (this.pending !== null && this.pending.size > 0);
   }
 
   /** The sender declared everything ≤ fsn delivered or abandoned: give up on the gaps below it. */
   private skipTo(fsn: number): void {
-    const below = [...this.pending.keys()].filter((s) => s <= fsn).sort((a, b) => a - b);
+    const below = this.pending === null ? [] : [...this.pending.keys()].filter((s) => s <= fsn).sort((a, b) => a - b);
     for (const seq of below) {
       if (seq !== this.cumulative + 1) {
         this.dropAssembly();
       }
       this.cumulative = seq;
-      this.take(seq);
+      this.takePending(seq);
     }
     if (fsn > this.cumulative) {
       this.dropAssembly();
@@ -112,31 +123,38 @@ export class RtmfpRecvFlow {
   }
 
   private drain(): void {
-    while (this.failure === null && this.pending.has(this.cumulative + 1)) {
+    const pending = this.pending;
+    while (pending !== null && this.failure === null && pending.has(this.cumulative + 1)) {
       this.cumulative++;
-      this.take(this.cumulative);
+      this.takePending(this.cumulative);
     }
   }
 
-  private take(seq: number): void {
-    const fragment = this.pending.get(seq)!;
-    this.pending.delete(seq);
+  private takePending(seq: number): void {
+    const pending = this.pending!;
+    const fragment = pending.get(seq)!;
+    pending.delete(seq);
     this.bufferedBytes -= fragment.data.length;
-    if ((fragment.flags & UserDataFlag.ABANDON) !== 0) {
+    this.take(fragment.flags, fragment.data);
+  }
+
+  /** The fragment just below the new cumulative point: deliver, start, continue or drop a message. */
+  private take(flags: number, data: Buffer): void {
+    if ((flags & UserDataFlag.ABANDON) !== 0) {
       this.dropAssembly();
       return;
     }
-    switch (fragment.flags & UserDataFlag.FRAGMENT_MASK) {
+    switch (flags & UserDataFlag.FRAGMENT_MASK) {
       case 0: {
         this.dropAssembly();
-        this.deliver(fragment.data);
+        this.deliver(data);
         return;
       }
       case UserDataFlag.FRAGMENT_BEGIN: {
         this.dropAssembly();
-        this.assembly = [fragment.data];
-        this.assemblyBytes = fragment.data.length;
-        this.bufferedBytes += fragment.data.length;
+        this.assembly = [data];
+        this.assemblyBytes = data.length;
+        this.bufferedBytes += data.length;
         return;
       }
       default: {
@@ -144,15 +162,15 @@ export class RtmfpRecvFlow {
         if (this.assembly === null) {
           return;
         }
-        this.assembly.push(fragment.data);
-        this.assemblyBytes += fragment.data.length;
-        this.bufferedBytes += fragment.data.length;
+        this.assembly.push(data);
+        this.assemblyBytes += data.length;
+        this.bufferedBytes += data.length;
         if (this.assemblyBytes > this.limits.maxMessageBytes) {
           this.failure = `message over ${this.limits.maxMessageBytes} bytes`;
           this.dropAssembly();
           return;
         }
-        if ((fragment.flags & UserDataFlag.FRAGMENT_MASK) === UserDataFlag.FRAGMENT_END) {
+        if ((flags & UserDataFlag.FRAGMENT_MASK) === UserDataFlag.FRAGMENT_END) {
           const message = Buffer.concat(this.assembly, this.assemblyBytes);
           this.dropAssembly();
           this.deliver(message);
@@ -174,7 +192,7 @@ export class RtmfpRecvFlow {
    * pairs written into `from`/`to` (at most `max`); returns how many.
    */
   ackRanges(from: Float64Array, to: Float64Array, max = from.length): number {
-    if (this.pending.size === 0) {
+    if (this.pending === null || this.pending.size === 0) {
       return 0;
     }
     const seqs = [...this.pending.keys()].sort((a, b) => a - b);

@@ -14,6 +14,9 @@ export const MAX_FRAGMENT = MAX_PACKET - 4 - 2 - 5 - 3 - 20;
 /** A reliable fragment unacked this long fails the flow (RFC 7016 suggests 120 s). */
 const GIVE_UP_MS = 120_000;
 const NAK_THRESHOLD = 3;
+const EMPTY = Buffer.alloc(0);
+/** Compaction moves the live fragments to the front of the queue once this many done ones precede them. */
+const COMPACT_AT = 32;
 
 export class OutFragment {
   sentAt = 0;
@@ -26,22 +29,55 @@ export class OutFragment {
   firstSentAt = 0;
   /** An empty ABANDONED fragment that only tells the peer the FSN; not queued, not counted. */
   notice = false;
+  /**
+   * The bytes to put in a packet, valid from `nextFragment` returning the fragment until it is
+   * done: a view of the message made only when the fragment is about to go out (the fragments of
+   * a keyframe waiting in hundreds of sessions' queues cost no views), released once done.
+   */
+  data: Buffer = EMPTY;
 
   constructor(
     readonly seq: number,
     /** FRA bits, plus FINAL on the flow's last fragment. ABANDONED is added when abandoned. */
     public flags: number,
-    readonly data: Buffer,
+    /** The whole message this fragment is a part of (shared by every session it is written to). */
+    private message: Buffer | null,
+    /** Where the fragment starts in `message`. */
+    private readonly offset: number,
+    /** Payload bytes. */
+    readonly size: number,
     readonly reliable: boolean,
     /** Epoch ms after which an unreliable fragment is abandoned instead of sent; 0 = none. */
     readonly deadline: number,
   ) {}
+
+  /** Makes `data` the fragment's bytes. */
+  prepare(): void {
+    const message = this.message;
+    if (message !== null && this.data.length !== this.size) {
+      this.data = this.offset === 0 && this.size === message.length ? message : message.subarray(this.offset, this.offset + this.size);
+    }
+  }
+
+  /** Done (acked or abandoned): nothing reads the bytes again. */
+  release(): void {
+    this.done = true;
+    this.message = null;
+    this.data = EMPTY;
+  }
 }
+
+/** What a queue slot holds once its fragment is done and behind the head (the fragment itself is let go). */
+const GONE = new OutFragment(0, 0, null, 0, 0, false, 0);
+GONE.done = true;
 
 export class RtmfpSendFlow {
   private nextSeq = 1;
-  /** Fragments not yet done, in sequence order. */
-  private queue: OutFragment[] = [];
+  /**
+   * Fragments in sequence order from `head`: queued, in flight, or done but behind one that is not.
+   * Slots before `head` hold `GONE`: a done fragment leaves the queue as soon as nothing precedes it.
+   */
+  private readonly queue: OutFragment[] = [];
   private head = 0;
   /** Options (metadata, return association) ride on this flow's chunks until the first ack. */
   optionsAcked = false;
@@ -99,13 +135,13 @@ export class RtmfpSendFlow {
     }
     const deadline = reliable || deadlineMs === 0 ? 0 : now + deadlineMs;
     if (message.length <= MAX_FRAGMENT) {
-      this.push(new OutFragment(this.nextSeq++, 0, message, reliable, deadline));
+      this.push(new OutFragment(this.nextSeq++, 0, message, 0, message.length, reliable, deadline));
       return;
     }
     for (let offset = 0; offset < message.length; offset += MAX_FRAGMENT) {
       const end = Math.min(message.length, offset + MAX_FRAGMENT);
       const flags = offset === 0 ? UserDataFlag.FRAGMENT_BEGIN : end === message.length ? UserDataFlag.FRAGMENT_END : UserDataFlag.FRAGMENT_MIDDLE;
-      this.push(new OutFragment(this.nextSeq++, flags, message.subarray(offset, end), reliable, deadline));
+      this.push(new OutFragment(this.nextSeq++, flags, message, offset, end - offset, reliable, deadline));
     }
   }
 
@@ -115,12 +151,12 @@ export class RtmfpSendFlow {
       return;
     }
     this.finished = true;
-    this.push(new OutFragment(this.nextSeq++, UserDataFlag.FINAL | UserDataFlag.ABANDON, Buffer.alloc(0), true, 0));
+    this.push(new OutFragment(this.nextSeq++, UserDataFlag.FINAL | UserDataFlag.ABANDON, null, 0, 0, true, 0));
   }
 
   private push(fragment: OutFragment): void {
     this.queue.push(fragment);
-    this.queuedBytes += fragment.data.length;
+    this.queuedBytes += fragment.size;
   }
 
   /**
@@ -143,9 +179,10 @@ export class RtmfpSendFlow {
           this.abandon(f);
           continue;
         }
-        if (!this.congestion.canSend || (this.peerWindow === 0 && f.data.length > 0)) {
+        if (!this.congestion.canSend || (this.peerWindow === 0 && f.size > 0)) {
           return null;
         }
+        f.prepare();
         return f;
       }
       if (!f.reliable) {
@@ -164,6 +201,7 @@ export class RtmfpSendFlow {
           this.failure = `message not acknowledged within ${GIVE_UP_MS / 1000} s`;
           return null;
         }
+        f.prepare();
         return f;
       }
     }
@@ -184,7 +222,7 @@ export class RtmfpSendFlow {
     if (fsn <= this.peerCumulative || (!this.abandonedSinceNotice && now - this.noticeSentAt < this.congestion.erto)) {
       return null;
     }
-    const notice = new OutFragment(fsn, UserDataFlag.ABANDON, Buffer.alloc(0), false, 0);
+    const notice = new OutFragment(fsn, UserDataFlag.ABANDON, null, 0, 0, false, 0);
     notice.notice = true;
     return notice;
   }
@@ -197,12 +235,12 @@ export class RtmfpSendFlow {
       return;
     }
     if (f.sendCount === 0) {
-      this.queuedBytes -= f.data.length;
+      this.queuedBytes -= f.size;
       f.firstSentAt = now;
     } else {
       this.retransmitted++;
       if (f.inFlight) {
-        this.congestion.onLeft(f.data.length);
+        this.congestion.onLeft(f.size);
       }
     }
     f.sendCount++;
@@ -210,18 +248,18 @@ export class RtmfpSendFlow {
     f.nakCount = 0;
     f.inFlight = true;
     this.sent++;
-    this.congestion.onSent(f.data.length);
+    this.congestion.onSent(f.size);
   }
 
   private abandon(f: OutFragment): void {
     if (f.sendCount === 0) {
-      this.queuedBytes -= f.data.length;
+      this.queuedBytes -= f.size;
     }
     if (f.inFlight) {
-      this.congestion.onLeft(f.data.length);
+      this.congestion.onLeft(f.size);
       f.inFlight = false;
     }
-    f.done = true;
+    f.release();
     this.abandoned++;
     this.abandonedSinceNotice = true;
   }
@@ -252,19 +290,19 @@ export class RtmfpSendFlow {
       }
       const acked = f.seq <= cumulative || (range < count && from[range] <= f.seq);
       if (acked) {
-        f.done = true;
+        f.release();
         if (f.inFlight) {
           f.inFlight = false;
-          this.congestion.onLeft(f.data.length);
+          this.congestion.onLeft(f.size);
         }
-        ackedBytes += f.data.length;
+        ackedBytes += f.size;
         if (f.sendCount === 1 && f.sentAt > newest) {
           newest = f.sentAt;
         }
       } else if (++f.nakCount >= NAK_THRESHOLD) {
         if (f.inFlight) {
           f.inFlight = false;
-          this.congestion.onLeft(f.data.length);
+          this.congestion.onLeft(f.size);
         }
         this.congestion.onLoss(now);
         if (!f.reliable) {
@@ -293,14 +331,30 @@ export class RtmfpSendFlow {
     this.compact();
   }
 
+  /**
+   * Lets done fragments go as soon as nothing before them is pending: the queue keeps only what is
+   * queued, in flight, or done behind something that is not (a flow whose every fragment was acked
+   * holds none; the control flow no longer keeps its first statuses for the session's lifetime).
+   */
   private compact(): void {
-    while (this.head < this.queue.length && this.queue[this.head].done) {
-      this.head++;
+    const queue = this.queue;
+    let head = this.head;
+    while (head < queue.length && queue[head].done) {
+      queue[head++] = GONE;
     }
-    // Drop finished fragments early: a media flow keeps only what is still in flight or queued.
-    if (this.head > 32 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else if (head >= COMPACT_AT && head * 2 >= queue.length) {
+      queue.copyWithin(0, head);
+      queue.length -= head;
+      head = 0;
     }
+    this.head = head;
+  }
+
+  /** Fragments the flow holds (queued, in flight, or done behind one that is not); for tests. */
+  get heldFragments(): number {
+    return this.queue.length - this.head;
   }
 }
