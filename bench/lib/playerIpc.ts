@@ -19,6 +19,24 @@ export interface StartCommand {
    * of the status description (host:port), same protocol and path, at most this many times (default 0).
    */
   maxRedirects?: number;
+  /**
+   * Every this many ms while players join (and until the report), a progress line on stderr: joined,
+   * playing, failed, joins in flight by phase, redirections, CPU of the process, event-loop delay.
+   * 0 or absent: none.
+   */
+  progressMs?: number;
+  /**
+   * RTMFP light mode: this many clients share one UDP socket (RtmfpClientSocket: demultiplexed by
+   * session ID, recvmmsg/sendmmsg with the native addon). 0 or absent: one socket per client.
+   */
+  sessionsPerSocket?: number;
+  /** RTMFP light mode: in-order data acknowledged on the delayed-ack timer, not every second packet. */
+  delayedAcks?: boolean;
+  /**
+   * Report 'ready' after this long (ms from the start command) even if some joins are still in
+   * progress: they are counted as not playing (`pending`), and no new join starts. Absent: wait for all.
+   */
+  joinDeadlineMs?: number;
 }
 
 /**
@@ -48,6 +66,8 @@ export interface ReadyEvent {
   ev: 'ready';
   connected: number;
   failed: number;
+  /** Joins not started or not finished when `joinDeadlineMs` passed (0 without a deadline). */
+  pending: number;
   errors: string[];
   connectMs: number;
   /** Time one player took from TCP connect to Play.Start (successful joins), ms. */

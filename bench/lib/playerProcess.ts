@@ -11,8 +11,10 @@
  * and the report groups the players by the server they ended on.
  */
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
+import { RtmfpClientSocket } from '../../src/client/rtmfp/RtmfpClientSocket.js';
 import { RtmpCallError, RtmpClient } from '../../src/client/RtmpClient.js';
 import type { HostReport, PlayerCommand, PlayerEvent, ReportCommand, ReportEvent, StartCommand } from './playerIpc.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LogLevel, setLogLevel } from '../../src/util/Logger.js';
 import { LatencyHistogram } from './stats.js';
 import { VIDEO, readStamp, wallMs, type Stamp } from './stream.js';
@@ -80,6 +82,36 @@ const onMedia = (player: number, type: number, payload: Buffer): void => {
 };
 
 const joinTimes: number[] = [];
+/** Shared UDP sockets of the RTMFP clients (StartCommand.sessionsPerSocket). */
+const sockets: RtmfpClientSocket[] = [];
+let opening: Promise<RtmfpClientSocket> | null = null;
+
+/** A shared socket with room for one more client (opened when all are full). */
+const sharedSocket = async (perSocket: number): Promise<RtmfpClientSocket> => {
+  for (;;) {
+    const free = sockets.find((s) => s.size < perSocket);
+    if (free !== undefined) {
+      return free;
+    }
+    if (opening === null) {
+      opening = RtmfpClientSocket.open().then((s) => {
+        sockets.push(s);
+        opening = null;
+        return s;
+      });
+    }
+    await opening;
+  }
+};
+
+/** Joins in flight, by phase (connect = handshake + NetConnection connect; play = createStream + play). */
+let inConnect = 0;
+let inPlay = 0;
+let failedCount = 0;
+let redirectsDone = 0;
+/** Clients in the connect phase (to tell a handshake in progress from a NetConnection connect awaiting its answer). */
+const connecting = new Set<Player>();
+let lastError = '';
 
 /** The seed's client: the host is the last word of the Play.Failed description. */
 const redirectTarget = (err: unknown): string | null => {
@@ -113,14 +145,30 @@ const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
   let client: Player | undefined;
   try {
     for (;;) {
-      client = cmd.protocol === 'rtmfp' ? new RtmfpClient({ onMedia: onPlayerMedia }) : new RtmpClient({ onMedia: onPlayerMedia });
+      const perSocket = cmd.sessionsPerSocket ?? 0;
+      client =
+        cmd.protocol === 'rtmfp'
+          ? new RtmfpClient({ onMedia: onPlayerMedia, delayedAcks: cmd.delayedAcks === true, socket: perSocket > 0 ? await sharedSocket(perSocket) : undefined })
+          : new RtmpClient({ onMedia: onPlayerMedia });
       clients[index] = client;
       const c = client;
       try {
         await Promise.race([
           (async () => {
-            await c.connect(url);
-            await c.play(cmd.stream);
+            inConnect++;
+            connecting.add(c);
+            try {
+              await c.connect(url);
+            } finally {
+              inConnect--;
+              connecting.delete(c);
+            }
+            inPlay++;
+            try {
+              await c.play(cmd.stream);
+            } finally {
+              inPlay--;
+            }
           })(),
           timeout,
         ]);
@@ -132,6 +180,7 @@ const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
           throw err;
         }
         redirects++;
+        redirectsDone++;
         const u = new URL(url);
         url = `${u.protocol}//${host}${u.pathname}`;
       }
@@ -153,6 +202,43 @@ const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
   });
 };
 
+/** Progress lines on stderr every `cmd.progressMs` (see StartCommand.progressMs). */
+const startProgress = (cmd: StartCommand, started: () => number): void => {
+  const every = cmd.progressMs ?? 0;
+  if (every <= 0) {
+    return;
+  }
+  const began = performance.now();
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let cpu = process.cpuUsage();
+  let at = began;
+  let lastMessages = messages;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const used = process.cpuUsage(cpu);
+    const cpuPct = ((used.user + used.system) / 1000 / (now - at)) * 100;
+    const rate = ((messages - lastMessages) * 1000) / (now - at);
+    cpu = process.cpuUsage();
+    at = now;
+    lastMessages = messages;
+    process.stderr.write(
+      `[players ${process.pid} +${((now - began) / 1000).toFixed(1)}s] started ${started()}/${cmd.players} playing ${connectedCount} failed ${failedCount} ` +
+        `in flight: connect ${inConnect} (handshaken ${[...connecting].filter((c) => c instanceof RtmfpClient && c.session !== null).length}) play ${inPlay}; redirections ${redirectsDone}; closed ${closed}; media ${rate.toFixed(0)}/s; ` +
+        `${sockets.length > 0 ? `${sockets.length} shared sockets (rx ${sockets.reduce((a, x) => a + x.stats.received, 0)}, ${sockets.reduce((a, x) => a + x.stats.drained, 0)} by recvmmsg; tx ${sockets.reduce((a, x) => a + x.stats.sent, 0)}, ${sockets.reduce((a, x) => a + x.stats.batched, 0)} by sendmmsg; unmatched ${sockets.reduce((a, x) => a + x.stats.unmatched, 0)}); ` : ''}` +
+        `cpu ${cpuPct.toFixed(0)}%; loop delay p50 ${(delay.percentile(50) / 1e6).toFixed(0)} max ${(delay.max / 1e6).toFixed(0)} ms; rss ${(process.memoryUsage.rss() / 1048576).toFixed(0)} MiB\n`,
+    );
+    delay.reset();
+    if (lastError !== '') {
+      process.stderr.write(`[players ${process.pid}] last join error: ${lastError}\n`);
+      lastError = '';
+    }
+  }, every);
+  timer.unref();
+  stopProgress = () => clearInterval(timer);
+};
+let stopProgress = (): void => {};
+
 const start = async (cmd: StartCommand): Promise<void> => {
   setTimeout(() => process.exit(3), cmd.maxLifetimeMs).unref();
   clients = new Array<Player>(cmd.players);
@@ -164,28 +250,47 @@ const start = async (cmd: StartCommand): Promise<void> => {
   logPlayer = new Uint32Array(cmd.logCapacity);
   const began = performance.now();
   let next = 0;
-  let failed = 0;
   const errors: string[] = [];
+  startProgress(cmd, () => next);
   const worker = async (): Promise<void> => {
     while (next < cmd.players) {
       const index = next++;
       try {
         await connectOne(cmd, index);
       } catch (err) {
-        failed++;
+        failedCount++;
+        lastError = err instanceof Error ? err.message : String(err);
         if (errors.length < 5) {
           errors.push(err instanceof Error ? err.message : String(err));
         }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(cmd.concurrency, cmd.players)) }, worker));
+  const all = Promise.all(Array.from({ length: Math.max(1, Math.min(cmd.concurrency, cmd.players)) }, worker));
+  let pending = 0;
+  if (cmd.joinDeadlineMs !== undefined && cmd.joinDeadlineMs > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), cmd.joinDeadlineMs);
+    });
+    const outcome = await Promise.race([all.then(() => 'done' as const), deadline]);
+    clearTimeout(timer);
+    if (outcome === 'deadline') {
+      // Joins in flight go on (and count if they end playing), but none starts any more.
+      pending = cmd.players - connectedCount - failedCount;
+      next = cmd.players;
+      errors.push(`${pending} joins not finished within ${cmd.joinDeadlineMs} ms`);
+    }
+  } else {
+    await all;
+  }
   const sorted = [...joinTimes].sort((a, b) => a - b);
   const at = (q: number): number => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
   send({
     ev: 'ready',
     connected: connectedCount,
-    failed,
+    failed: failedCount,
+    pending,
     errors,
     connectMs: performance.now() - began,
     joinP50: at(0.5),
@@ -198,6 +303,7 @@ const start = async (cmd: StartCommand): Promise<void> => {
 
 const report = (cmd: ReportCommand): ReportEvent => {
   armed = false;
+  stopProgress();
   const videoCount = Math.max(0, cmd.videoEnd - cmd.videoStart);
   const audioCount = Math.max(0, cmd.audioEnd - cmd.audioStart);
   const perPlayerExpected = videoCount + audioCount;
@@ -299,6 +405,9 @@ process.on('message', (msg: PlayerCommand) => {
       stopping = true;
       for (const c of clients) {
         c?.close();
+      }
+      for (const s of sockets) {
+        s.close();
       }
       setTimeout(() => process.exit(0), 100);
       return;

@@ -22,7 +22,9 @@ import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
-import { type MachineInfo, type ServerHandle, freeDualPort, freePort, machineInfo, readCpuSeconds, readMachineCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import {
+  type MachineInfo, type ServerHandle, freeDualPort, freePort, machineInfo, readCpuSeconds, readMachineCpu, readUdpCounters, readUdpDrops, repoRoot, sleep, startServer, withTimeout,
+} from '../lib/proc.js';
 import { LatencyHistogram, fmt, formatTable } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
 
@@ -39,6 +41,12 @@ export interface RedirectionOptions {
   concurrency: number;
   latencyLimitMs: number;
   stopOnFail: boolean;
+  /** Progress lines of the player processes on stderr every this many seconds (0: none). */
+  progressSeconds: number;
+  /** RTMFP subscribers sharing one UDP socket in a player process (0: one socket each). */
+  sessionsPerSocket: number;
+  /** RTMFP subscribers acknowledge in-order data on the delayed-ack timer (light mode). */
+  delayedAcks: boolean;
   outDir: string;
 }
 
@@ -57,6 +65,11 @@ const usage = `redirection: the seeds' 400-subscriber redirection scenario on th
   --concurrency=C       subscribers joining at once (default 32)
   --latency-limit=MS    holds only if every instance's latency p99 is under MS (default 1000)
   --no-stop-on-fail     try the higher bitrates even after one did not hold
+  --sessions-per-socket=K  RTMFP subscribers sharing one UDP socket in a player process, told apart by session
+                        ID, read and sent in batches with the native addon (default 50; 0: one socket each)
+  --no-delayed-acks     RTMFP subscribers acknowledge every second packet (default: in-order data on the
+                        50 ms delayed-ack timer, at most 16 packets unacknowledged)
+  --progress=S          player processes print joined/playing/in-flight counts, CPU and event-loop delay every S s (default 0: off)
   --quick               smoke run: --subscribers=60 --threshold=20 --kbps=500 --seconds=3 --warmup=1 --drain=1 --player-procs=1
   --out=DIR             JSON results folder (default bench/results)
 `;
@@ -78,6 +91,9 @@ export const parseRedirectionArgs = (argv: string[]): RedirectionOptions | null 
       concurrency: { type: 'string' },
       'latency-limit': { type: 'string' },
       'no-stop-on-fail': { type: 'boolean' },
+      progress: { type: 'string' },
+      'sessions-per-socket': { type: 'string' },
+      'no-delayed-acks': { type: 'boolean' },
     },
   });
   if (values.help === true) {
@@ -103,6 +119,9 @@ export const parseRedirectionArgs = (argv: string[]): RedirectionOptions | null 
     concurrency: Math.round(numberOption('concurrency', values.concurrency, 32, 1, 512)),
     latencyLimitMs: numberOption('latency-limit', values['latency-limit'], 1000, 1, 60_000),
     stopOnFail: values['no-stop-on-fail'] !== true,
+    progressSeconds: numberOption('progress', values.progress, 0, 0, 600),
+    sessionsPerSocket: Math.round(numberOption('sessions-per-socket', values['sessions-per-socket'], 50, 0, 10_000)),
+    delayedAcks: values['no-delayed-acks'] !== true,
     outDir: values.out ?? `${repoRoot}bench/results`,
   };
 };
@@ -168,6 +187,60 @@ const waitOutput = async (server: ServerHandle, re: RegExp, count: number, ms: n
   }
 };
 
+/**
+ * With --progress: every interval while the subscribers join, one line per trial on stderr with each
+ * instance's CPU (% of one core), RSS and UDP receive-queue drops, the player processes' CPU, the
+ * machine's busy %, UDP receive/send buffer errors (all sockets) and new warning lines of the servers.
+ */
+const watchServers = (o: RedirectionOptions, servers: Array<[string, ServerHandle]>, procs: PlayerProcess[]): (() => void) => {
+  if (o.progressSeconds <= 0) {
+    return () => {};
+  }
+  const began = performance.now();
+  let at = began;
+  let cpu = servers.map(([, s]) => s.cpu());
+  let players = procs.reduce((sum, p) => sum + readCpuSeconds(p.pid), 0);
+  let machine = readMachineCpu();
+  let udp = readUdpCounters();
+  // The output is the last 64 KiB: new lines are those after the tail seen last time.
+  const outputSeen = servers.map(([, s]) => s.output().slice(-200));
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const dt = (now - at) / 1000;
+    const cpuNow = servers.map(([, s]) => s.cpu());
+    const playersNow = procs.reduce((sum, p) => sum + readCpuSeconds(p.pid), 0);
+    const machineNow = readMachineCpu();
+    const udpNow = readUdpCounters();
+    const parts = servers.map(([name, s], i) => {
+      const used = cpuNow[i].user + cpuNow[i].system - (cpu[i].user + cpu[i].system);
+      return `${name} ${((used / dt) * 100).toFixed(0)}% ${(s.rssKiB() / 1024).toFixed(0)} MiB drops ${readUdpDrops([s.port])}`;
+    });
+    process.stderr.write(
+      `[servers +${((now - began) / 1000).toFixed(1)}s] ${parts.join(', ')}; players ${(((playersNow - players) / dt) * 100).toFixed(0)}%; ` +
+        `machine ${(((machineNow.busy - machine.busy) / dt) * 100).toFixed(0)}% (si ${(((machineNow.softirq - machine.softirq) / dt) * 100).toFixed(0)}%); ` +
+        `UDP in ${((udpNow.inDatagrams - udp.inDatagrams) / dt).toFixed(0)}/s rcvbuf errors +${udpNow.rcvbufErrors - udp.rcvbufErrors} sndbuf errors +${udpNow.sndbufErrors - udp.sndbufErrors}\n`,
+    );
+    servers.forEach(([name, s], i) => {
+      const out = s.output();
+      const seen = out.lastIndexOf(outputSeen[i]);
+      const fresh = out.slice(seen < 0 ? 0 : seen + outputSeen[i].length).split('\n').filter((l) => /warn|error|fail|drop|clos|timeout/i.test(l));
+      outputSeen[i] = out.slice(-200);
+      for (const line of fresh.slice(0, 5)) {
+        process.stderr.write(`  [${name}] ${line.slice(0, 300)}\n`);
+      }
+      if (fresh.length > 5) {
+        process.stderr.write(`  [${name}] ... ${fresh.length - 5} more\n`);
+      }
+    });
+    at = now;
+    cpu = cpuNow;
+    players = playersNow;
+    machine = machineNow;
+    udp = udpNow;
+  }, o.progressSeconds * 1000);
+  return () => clearInterval(timer);
+};
+
 const runTrial = async (o: RedirectionOptions, kbps: number, profile: StreamProfile): Promise<RedirectionTrial> => {
   const rtmfp = o.protocol === 'rtmfp';
   const [pA, pB, pC] = rtmfp ? [await freeDualPort(), await freeDualPort(), await freeDualPort()] : [await freePort(), await freePort(), await freePort()];
@@ -217,10 +290,16 @@ const runTrial = async (o: RedirectionOptions, kbps: number, profile: StreamProf
         concurrency: Math.max(1, Math.round(o.concurrency / o.playerProcesses)),
         connectTimeoutMs: 30_000,
         maxLifetimeMs: budget + 60_000,
+        progressMs: o.progressSeconds * 1000,
+        sessionsPerSocket: o.sessionsPerSocket,
+        // Report what joined before the wait below gives up, rather than nothing.
+        joinDeadlineMs: readyTimeoutMs(o.subscribers) - 15_000,
+        delayedAcks: o.delayedAcks,
         logCapacity: Math.ceil(count * (profile.fps + profile.audioFps) * (1 + o.seconds + o.drain + 2) * 1.5),
       });
     }
-    const readies: ReadyEvent[] = await Promise.all(procs.map((p) => p.next<ReadyEvent>('ready', readyTimeoutMs(o.subscribers))));
+    const stopWatch = watchServers(o, [['A', a], ['B', b], ['C', c]], procs);
+    const readies: ReadyEvent[] = await Promise.all(procs.map((p) => p.next<ReadyEvent>('ready', readyTimeoutMs(o.subscribers)))).finally(stopWatch);
     const playing = readies.reduce((s, r) => s + r.connected, 0);
     const redirects: number[] = [];
     for (const r of readies) {

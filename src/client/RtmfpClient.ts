@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import { encodeAmf0 } from '../amf/index.js';
 import type { Kernels } from '../kernels/Kernels.js';
-import { loadKernels } from '../kernels/index.js';
+import { decodeUdpHost, loadKernels } from '../kernels/index.js';
 import { AddressOrigin, type RtmfpAddress } from '../protocols/rtmfp/address.js';
 import { epdForPeerId, epdForUrl } from '../protocols/rtmfp/epd.js';
 import type { RtmfpSendFlow } from '../protocols/rtmfp/flows/RtmfpSendFlow.js';
@@ -13,13 +13,22 @@ import { GROUP_METADATA, TcType, encodeTcMessage, tcMetadata } from '../protocol
 import { Logger } from '../util/Logger.js';
 import { FlashClient, type RtmpStatus } from './FlashClient.js';
 import { type InitiatorResult, RtmfpIdentity, RtmfpInitiator } from './rtmfp/RtmfpInitiator.js';
-import { type ClientSessionEvents, RtmfpClientSession } from './rtmfp/RtmfpClientSession.js';
+import { type ClientSessionEvents, type ClientSessionOptions, RtmfpClientSession } from './rtmfp/RtmfpClientSession.js';
+import { RtmfpClientSocket, type SharedSocketMember, sameEncodedAddress } from './rtmfp/RtmfpClientSocket.js';
 
 export interface RtmfpClientOptions {
   /** Called for every audio/video/data message received (light mode: no event per frame). */
   onMedia?: (type: number, timestamp: number, payload: Buffer, streamId: number) => void;
   /** Local address to bind (default 127.0.0.1 for loopback tests; use 0.0.0.0 otherwise). */
   bindHost?: string;
+  /**
+   * Light mode (load generators): share this UDP socket with other clients instead of opening one
+   * (datagrams are told apart by session ID, read and sent in batches; see RtmfpClientSocket).
+   * No P2P and no `rebind` then. `bindHost` is the socket's.
+   */
+  socket?: RtmfpClientSocket;
+  /** Light mode: acknowledge in-order data on the delayed-ack timer (ClientSessionOptions.delayedAcks). */
+  delayedAcks?: boolean;
 }
 
 const log = new Logger('rtmfp-client');
@@ -47,9 +56,14 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   private timer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private readonly dirty = new Set<RtmfpClientSession>();
+  /** Light mode: the shared socket, our membership of it, and the server's address encoded for its batches. */
+  private readonly shared: RtmfpClientSocket | null;
+  private member: SharedSocketMember | null = null;
+  private sessionEntry: Buffer | null = null;
 
   constructor(private readonly options: RtmfpClientOptions = {}) {
     super();
+    this.shared = options.socket ?? null;
   }
 
   /** Our peer ID (hex), as the server and other peers know us. */
@@ -59,12 +73,19 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
 
   /** Local UDP port. */
   get port(): number {
+    if (this.shared !== null) {
+      return this.shared.port;
+    }
     return this.socket?.address().port ?? 0;
   }
 
-  private async open(): Promise<Socket> {
+  private async open(): Promise<void> {
+    if (this.shared !== null) {
+      this.openShared(this.shared);
+      return;
+    }
     if (this.socket !== null) {
-      return this.socket;
+      return;
     }
     const host = this.options.bindHost ?? '127.0.0.1';
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
@@ -78,9 +99,63 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
     });
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     socket.on('error', (err) => log.debug(`socket error: ${err.message}`));
-    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer = setInterval(() => this.tick(Date.now()), TICK_MS);
     this.timer.unref();
-    return socket;
+  }
+
+  /** Joins the shared socket (once): datagrams with our session ID, and startup ones while we handshake. */
+  private openShared(shared: RtmfpClientSocket): void {
+    if (this.member !== null) {
+      return;
+    }
+    if (this.closed) {
+      throw new Error('client closed');
+    }
+    const member: SharedSocketMember = {
+      ssid: this.identity.ssid,
+      handshaking: () => this.initiators.size > 0,
+      onSessionDatagram: (datagram, entry, offset, now) => this.onSharedDatagram(datagram, entry, offset, now),
+      onStartupDatagram: (datagram, from) => this.offerStartup(datagram, from),
+      tick: (now) => this.tick(now),
+      flush: (now) => this.flushDirty(now),
+    };
+    shared.attach(member);
+    this.member = member;
+  }
+
+  private onSharedDatagram(datagram: Buffer, entry: Buffer, offset: number, now: number): void {
+    if (this.initiators.size > 0) {
+      // The RIKeying carries our session ID.
+      const from: RtmfpAddress = { host: decodeUdpHost(entry, offset), port: entry.readUInt16BE(offset + 2), origin: AddressOrigin.OBSERVED };
+      if (this.offerStartup(datagram, from)) {
+        return;
+      }
+    }
+    const session = this.session;
+    if (session !== null && this.sessionEntry !== null && sameEncodedAddress(entry, offset, this.sessionEntry)) {
+      session.receive(datagram, now);
+    }
+  }
+
+  private offerStartup(datagram: Buffer, from: RtmfpAddress): boolean {
+    for (const initiator of this.initiators) {
+      if (initiator.receive(datagram, from)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Options of our sessions with the server: light mode's acks and shared socket. */
+  private sessionOptions(): ClientSessionOptions {
+    const shared = this.shared;
+    return {
+      delayedAcks: this.options.delayedAcks === true,
+      packetSink:
+        shared === null
+          ? undefined
+          : (session, packet, end) => shared.sendPacket(this.kernels, session.keys.encryptKey, session.keys.farSsid, packet, end, session.address, this.sessionEntry),
+    };
   }
 
   /**
@@ -88,6 +163,9 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
    * the server must recognise the session by its ID and follow the new address.
    */
   async rebind(): Promise<void> {
+    if (this.shared !== null) {
+      throw new Error('rebind: not available on a shared socket');
+    }
     const old = this.socket;
     this.socket = null;
     if (this.timer !== null) {
@@ -99,6 +177,12 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   }
 
   private send(datagram: Buffer, address: RtmfpAddress): void {
+    if (this.shared !== null) {
+      if (!this.closed) {
+        this.shared.send(datagram, address);
+      }
+      return;
+    }
     this.socket?.send(datagram, address.port, address.host);
   }
 
@@ -128,7 +212,10 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const port = u.port === '' ? 1935 : Number(u.port);
     const result = await this.handshake(epdForUrl(url), { host, port, origin: AddressOrigin.UNKNOWN });
-    const session = new RtmfpClientSession(this.kernels, log, result, result.address, (d, a) => this.send(d, a), this);
+    if (this.shared !== null) {
+      this.sessionEntry = RtmfpClientSocket.encodeAddress(result.address);
+    }
+    const session = new RtmfpClientSession(this.kernels, log, result, result.address, (d, a) => this.send(d, a), this, Mode.INITIATOR, this.sessionOptions());
     this.session = session;
     this.streamFlows.set(0, session.openFlow(tcMetadata(0)));
     const app = u.pathname.replace(/^\//, '') + u.search;
@@ -190,6 +277,9 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   async connectToPeer(peerIdHex: string): Promise<void> {
     if (this.session === null) {
       throw new Error('not connected');
+    }
+    if (this.shared !== null) {
+      throw new Error('connectToPeer: no P2P on a shared socket');
     }
     const result = await this.handshake(epdForPeerId(Buffer.from(peerIdHex, 'hex')), this.session.address);
     const session = new RtmfpClientSession(this.kernels, log, result, result.address, (d, a) => this.send(d, a), this);
@@ -313,21 +403,27 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
 
   requestFlush(session: RtmfpClientSession): void {
     this.dirty.add(session);
+    if (this.member !== null) {
+      this.shared!.requestFlush(this.member);
+      return;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
-        const now = Date.now();
-        for (const s of this.dirty) {
-          s.output.flush(now, false);
-        }
-        this.dirty.clear();
+        this.flushDirty(Date.now());
       });
     }
   }
 
-  private tick(): void {
-    const now = Date.now();
+  private flushDirty(now: number): void {
+    for (const s of this.dirty) {
+      s.output.flush(now, false);
+    }
+    this.dirty.clear();
+  }
+
+  private tick(now: number): void {
     this.session?.tick(now);
     for (const session of this.peerSessions.values()) {
       session.tick(now);
@@ -348,6 +444,12 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
       this.timer = null;
     }
     this.emit('close', err);
+    if (this.member !== null) {
+      // What we sent last (the close request) is already in the shared socket's batch.
+      this.shared!.detach(this.member);
+      this.member = null;
+      return;
+    }
     const socket = this.socket;
     this.socket = null;
     // Let the close request leave before the socket goes.

@@ -9,7 +9,7 @@ import type { ForwardedIHelloChunk } from '../../protocols/rtmfp/handshakeChunks
 import { Mode } from '../../protocols/rtmfp/RtmfpPacket.js';
 import { RtmfpSessionInput } from '../../protocols/rtmfp/RtmfpSessionInput.js';
 import { RtmfpSessionOutput } from '../../protocols/rtmfp/RtmfpSessionOutput.js';
-import { TC_HEADER_SIZE, TcType, classifyFlow } from '../../protocols/rtmfp/tcMessage.js';
+import { type FlowKind, TC_HEADER_SIZE, TcType, classifyFlow } from '../../protocols/rtmfp/tcMessage.js';
 import type { Logger } from '../../util/Logger.js';
 
 /** What a client session reports to its owner. */
@@ -28,6 +28,48 @@ export interface ClientSessionEvents {
   requestFlush(session: RtmfpClientSession): void;
 }
 
+/** Where a session's packets go instead of `sendTo` (a shared socket seals them into its batch). */
+export type ClientPacketSink = (session: RtmfpClientSession, packet: Buffer, end: number) => void;
+
+export interface ClientSessionOptions {
+  /**
+   * Light mode for load generators: data arriving in order is acknowledged when the delayed-ack
+   * timer of the output fires (50 ms after the first unacknowledged packet, under the 200 ms RFC
+   * 7016 allows) or after `MAX_UNACKED` packets, instead of every second packet; out-of-order or
+   * duplicate data, buffer probes and finished flows are still acknowledged at once.
+   */
+  delayedAcks?: boolean;
+  packetSink?: ClientPacketSink;
+}
+
+/** Packets of one flow received before a light-mode ack goes out anyway. */
+const MAX_UNACKED = 16;
+const noRanges = new Float64Array(1);
+
+/**
+ * The output of a light session (ClientSessionOptions.delayedAcks). The session does not flush
+ * after every datagram received: the acks that must go at once ask for a flush here, delayed
+ * ones leave on the tick, and what else needs sending asks for itself (control chunks, writes).
+ */
+class DelayedAckOutput extends RtmfpSessionOutput {
+  constructor(
+    session: RtmfpEndpoint,
+    private readonly flushSoon: () => void,
+  ) {
+    super(session);
+  }
+
+  override ackNow(flow: RtmfpRecvFlow): void {
+    // In order (no range above the cumulative point), unfinished, and not too many waiting: later.
+    if (flow.unacked > 0 && flow.unacked < MAX_UNACKED && flow.failure === null && !flow.complete && flow.ackRanges(noRanges, noRanges, 1) === 0) {
+      this.ackLater(flow, Date.now());
+      return;
+    }
+    super.ackNow(flow);
+    this.flushSoon();
+  }
+}
+
 /**
  * An RTMFP session seen from the client: the initiator side of the same flows, packet input and
  * output the server uses, with TC messages decoded for the client API. Flows the client opens
@@ -44,6 +86,8 @@ export class RtmfpClientSession implements RtmfpEndpoint {
   private nextFlowId = 2;
   private main: RtmfpSendFlow | null = null;
   lastReceptionAt = Date.now();
+  private readonly delayedAcks: boolean;
+  private readonly packetSink: ClientPacketSink | null;
 
   constructor(
     readonly kernels: Kernels,
@@ -54,10 +98,13 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     private readonly events: ClientSessionEvents,
     /** Responder sessions (P2P, the peer initiated) use responder mode. */
     mode: number = Mode.INITIATOR,
+    options: ClientSessionOptions = {},
   ) {
     this.mode = mode;
+    this.delayedAcks = options.delayedAcks === true;
+    this.packetSink = options.packetSink ?? null;
     this.input = new RtmfpSessionInput(this);
-    this.output = new RtmfpSessionOutput(this);
+    this.output = this.delayedAcks ? new DelayedAckOutput(this, () => this.requestFlush()) : new RtmfpSessionOutput(this);
   }
 
   get label(): string {
@@ -80,7 +127,9 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     if (this.recvFlows.size >= 256) {
       return null;
     }
-    const flow: RtmfpRecvFlow = new RtmfpRecvFlow(flowId, metadata, returnFlowId, (message) => this.onMessage(flow, message));
+    // Classified once: every message of the flow is of the same kind.
+    const kind = classifyFlow(metadata);
+    const flow: RtmfpRecvFlow = new RtmfpRecvFlow(flowId, metadata, returnFlowId, (message) => this.onMessage(flow, kind, message));
     this.recvFlows.set(flowId, flow);
     return flow;
   }
@@ -89,8 +138,7 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     this.recvFlows.delete(flow.id);
   }
 
-  private onMessage(flow: RtmfpRecvFlow, message: Buffer): void {
-    const kind = classifyFlow(flow.metadata);
+  private onMessage(flow: RtmfpRecvFlow, kind: FlowKind, message: Buffer): void {
     if (kind?.kind !== 'tc') {
       this.events.onRawMessage(this, flow.metadata, message);
       return;
@@ -126,7 +174,11 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     }
     if (this.input.receive(datagram, now)) {
       this.lastReceptionAt = now;
-      this.requestFlush();
+      // Light mode: the output asks for a flush when an ack must go now (DelayedAckOutput); what
+      // we sent and is not acked yet may go on at once too (the ack may have opened the window).
+      if (!this.delayedAcks || this.sendFlows.some((f) => !f.idle)) {
+        this.requestFlush();
+      }
     }
   }
 
@@ -155,6 +207,10 @@ export class RtmfpClientSession implements RtmfpEndpoint {
   }
 
   sendPacket(packet: Buffer, end: number): void {
+    if (this.packetSink !== null) {
+      this.packetSink(this, packet, end);
+      return;
+    }
     const datagram = Buffer.allocUnsafe(rtmfpDatagramLength(end));
     this.kernels.encryptPacket(this.keys.encryptKey, this.keys.farSsid, packet, end, datagram, 0);
     this.sendTo(datagram, this.address);
@@ -164,9 +220,10 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     this.events.requestFlush(this);
   }
 
+  /** The 50 ms tick: retransmissions, and the delayed acks (all of them, or in light mode those due). */
   tick(now: number): void {
     if (!this.closed) {
-      this.output.flush(now, true);
+      this.output.flush(now, !this.delayedAcks);
     }
   }
 }
