@@ -19,9 +19,17 @@ import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { packageVersion, benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nimbusBuild, nimbusLine, split, startRun, writeResult } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
-import { type MachineInfo, type ServerHandle, type ServerKind, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import { type MachineInfo, type ServerHandle, type ServerKind as PeerKind, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
 import { fmt, formatTable, geometricMean } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
+
+/**
+ * A server under test: Nimbus (`dist/cli.js`, native addon when built), node-media-server, nginx, or
+ * a Nimbus arm: `nimbus-node` (`NIMBUS_NO_NATIVE=1`: Node's own socket writes) and `nimbus-base`
+ * (the build at `BENCH_BASE_CLI`, e.g. a copy of `dist/` before a change).
+ */
+export type ServerKind = PeerKind | 'nimbus-node' | 'nimbus-base';
+const SERVER_KINDS: readonly string[] = ['nimbus', 'nms', 'nginx', 'nimbus-node', 'nimbus-base'];
 
 export interface FanoutOptions {
   players: number[];
@@ -95,7 +103,9 @@ const usage = `rtmpFanout: one ~1 Mbit/s publisher, N RTMP players, Nimbus vs no
 
   --players=LIST        player counts (default 100,200,400,800,1200,1600; env BENCH_PLAYERS)
   --servers=LIST        nimbus,nms,nginx (default all three; nginx is skipped with a note when it or its
-                        RTMP module is not installed: apt-get install -y nginx libnginx-mod-rtmp)
+                        RTMP module is not installed: apt-get install -y nginx libnginx-mod-rtmp); Nimbus arms
+                        too: nimbus-node (NIMBUS_NO_NATIVE=1, Node's socket writes) and nimbus-base (the
+                        build at BENCH_BASE_CLI=/path/to/cli.js); ratios are always against "nimbus"
   --seconds=S           measurement window per trial (default 10; env BENCH_SECONDS)
   --warmup=S            after the players connected, before measuring (default 3)
   --drain=S             after the window, for frames in flight (default 2)
@@ -151,8 +161,11 @@ export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
   const players = playersRaw.split(',').map((s) => num('players', s.trim(), 0, 1, 5000));
   const servers = (values.servers ?? 'nimbus,nms,nginx').split(',').map((s) => s.trim());
   for (const s of servers) {
-    if (s !== 'nimbus' && s !== 'nms' && s !== 'nginx') {
-      throw new Error(`--servers: unknown server "${s}" (nimbus, nms, nginx)`);
+    if (!SERVER_KINDS.includes(s)) {
+      throw new Error(`--servers: unknown server "${s}" (${SERVER_KINDS.join(', ')})`);
+    }
+    if (s === 'nimbus-base' && process.env.BENCH_BASE_CLI === undefined) {
+      throw new Error('--servers=nimbus-base needs BENCH_BASE_CLI=/path/to/another/dist/cli.js');
     }
   }
   return {
@@ -178,9 +191,30 @@ const readyTimeoutMs = (players: number): number => 60_000 + players * 100;
 
 const trialBudgetSeconds = (o: FanoutOptions, players: number): number => 4 + players / 100 + o.warmup + o.seconds + o.drain;
 
+/** Starts one server or Nimbus arm (trials run one at a time, so the env switch is safe). */
+const startArm = async (kind: ServerKind, nodeArgs: string[]): Promise<ServerHandle> => {
+  if (kind === 'nimbus-node') {
+    return startServer('nimbus', { nodeArgs, env: { NIMBUS_NO_NATIVE: '1' } });
+  }
+  if (kind === 'nimbus-base') {
+    const saved = process.env.BENCH_NIMBUS_CLI;
+    process.env.BENCH_NIMBUS_CLI = process.env.BENCH_BASE_CLI;
+    try {
+      return await startServer('nimbus', { nodeArgs });
+    } finally {
+      if (saved === undefined) {
+        delete process.env.BENCH_NIMBUS_CLI;
+      } else {
+        process.env.BENCH_NIMBUS_CLI = saved;
+      }
+    }
+  }
+  return startServer(kind, { nodeArgs });
+};
+
 const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, repeat: number, profile: StreamProfile): Promise<TrialResult> => {
   const nodeArgs = o.profile && kind !== 'nginx' ? ['--cpu-prof', `--cpu-prof-dir=${o.outDir}/profiles`, `--cpu-prof-name=${kind}-${players}-${repeat}-${Date.now()}.cpuprofile`] : [];
-  const server: ServerHandle = await startServer(kind, { nodeArgs });
+  const server: ServerHandle = await startArm(kind, nodeArgs);
   const url = `rtmp://127.0.0.1:${server.port}/live`;
   const stream = 'bench';
   const procs: PlayerProcess[] = [];

@@ -106,6 +106,11 @@ export class MediaFrame {
     return (this.flags & (FrameFlag.SEQUENCE_HEADER | FrameFlag.METADATA)) !== 0;
   }
 
+  /** The serialized form for `format` if it was built already (the fan-out fast path: no closure). */
+  wireFor(format: string): Buffer | undefined {
+    return this.wire === null ? undefined : this.wire.get(format);
+  }
+
   /** The serialized form for `format`, built by `encode` the first time it is asked for. */
   encoded(format: string, encode: (frame: MediaFrame) => Buffer): Buffer {
     let wire = this.wire;

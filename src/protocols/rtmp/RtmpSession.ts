@@ -14,7 +14,7 @@ import { acknowledgement, encodeMessage, setChunkSize, setPeerBandwidth, userCon
 import { RtmpServerHandshake } from './RtmpHandshake.js';
 import { unpackAggregate } from './aggregate.js';
 import { BandwidthLimit, ChunkStreamId, MessageType, UserControlEvent } from './constants.js';
-import { corkForThisTurn } from './corker.js';
+import { RtmpSocketWriter } from './RtmpSocketWriter.js';
 
 export interface RtmpSessionOptions {
   chunkSize: number;
@@ -31,6 +31,10 @@ const PING_INTERVAL_MS = 10_000;
 
 const csidOf = (kind: FrameKind): number =>
   kind === FrameKind.VIDEO ? ChunkStreamId.VIDEO : kind === FrameKind.AUDIO ? ChunkStreamId.AUDIO : ChunkStreamId.DATA;
+
+/** A frame as one RTMP message (fmt 0 first chunk: the same bytes for every player). */
+const encodeFrame = (frame: MediaFrame, streamId: number, chunkSize: number): Buffer =>
+  encodeMessage(csidOf(frame.kind), frame.kind === FrameKind.DATA ? MessageType.DATA_AMF0 : frame.kind, streamId, frame.timestamp, frame.payload, chunkSize);
 
 /**
  * One RTMP connection: handshake, chunk stream, protocol control; NetConnection/NetStream
@@ -54,6 +58,8 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   readonly outChunkSize: number;
   /** Frame wire-memo keys per stream id ("rtmp:<chunk size>:<stream id>"). */
   private readonly wireKeys = new Map<number, string>();
+  /** Every byte to the socket goes through here (frames batched per turn, the rest at once). */
+  private readonly out: RtmpSocketWriter;
 
   constructor(
     readonly socket: Socket,
@@ -63,6 +69,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     private readonly onClosed: (session: RtmpSession) => void,
   ) {
     this.outChunkSize = options.chunkSize;
+    this.out = new RtmpSocketWriter(socket);
     this.client = new Client('RTMP', formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0), this);
     this.reader = new RtmpChunkReader((msg) => this.onMessage(msg), { maxMessageSize: options.maxMessageSize });
     this.connection = new FlashNetConnection(this);
@@ -93,7 +100,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
       if (this.handshake !== null) {
         const step = this.handshake.push(data);
         if (step.send !== null) {
-          this.socket.write(step.send);
+          this.out.write(step.send);
         }
         if (!step.done) {
           return;
@@ -115,7 +122,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     const received = this.reader.bytesReceived;
     if (this.peerWindowAck > 0 && received - this.lastAckSent >= this.peerWindowAck) {
       this.lastAckSent = received;
-      this.socket.write(acknowledgement(received >>> 0));
+      this.out.write(acknowledgement(received >>> 0));
     }
   }
 
@@ -171,7 +178,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     }
     const event = p.readUInt16BE(0);
     if (event === UserControlEvent.PING_REQUEST && p.length >= 6) {
-      this.socket.write(userControl(UserControlEvent.PING_RESPONSE, p.readUInt32BE(2)));
+      this.out.write(userControl(UserControlEvent.PING_RESPONSE, p.readUInt32BE(2)));
     } else if (event === UserControlEvent.PING_RESPONSE && p.length >= 6) {
       const sent = p.readUInt32BE(2);
       this.client.ping = Math.max(0, ((Date.now() - this.startedAt) >>> 0) - sent);
@@ -227,9 +234,9 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   // FlashTransport
 
   onConnectStart(): void {
-    this.socket.write(windowAckSize(this.options.windowAckSize));
-    this.socket.write(setPeerBandwidth(this.options.windowAckSize, BandwidthLimit.DYNAMIC));
-    this.socket.write(setChunkSize(this.outChunkSize));
+    this.out.write(windowAckSize(this.options.windowAckSize));
+    this.out.write(setPeerBandwidth(this.options.windowAckSize, BandwidthLimit.DYNAMIC));
+    this.out.write(setChunkSize(this.outChunkSize));
   }
 
   writeData(streamId: number, payload: Buffer): void {
@@ -246,20 +253,20 @@ export class RtmpSession implements ClientWriter, FlashTransport {
       key = `rtmp:${this.outChunkSize}:${streamId}`;
       this.wireKeys.set(streamId, key);
     }
-    const type = frame.kind === FrameKind.DATA ? MessageType.DATA_AMF0 : frame.kind;
-    const chunkSize = this.outChunkSize;
-    corkForThisTurn(this.socket);
-    this.socket.write(frame.encoded(key, (f) => encodeMessage(csidOf(f.kind), type, streamId, f.timestamp, f.payload, chunkSize)));
+    // Every player with this chunk size and stream id shares one encoding (and no closure is
+    // made per player once it exists).
+    const bytes = frame.wireFor(key) ?? frame.encoded(key, (f) => encodeFrame(f, streamId, this.outChunkSize));
+    this.out.writeFrame(bytes);
   }
 
   queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.out.queuedBytes;
   }
 
   /** Write a whole message (chunked at our outgoing chunk size). */
   writeRaw(csid: number, type: number, streamId: number, timestamp: number, payload: Buffer): void {
     if (!this.closed) {
-      this.socket.write(encodeMessage(csid, type, streamId, timestamp, payload, this.outChunkSize));
+      this.out.write(encodeMessage(csid, type, streamId, timestamp, payload, this.outChunkSize));
     }
   }
 
@@ -269,7 +276,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
 
   writeControl(bytes: Buffer): void {
     if (!this.closed) {
-      this.socket.write(bytes);
+      this.out.write(bytes);
     }
   }
 
@@ -297,7 +304,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     }
     if (this.client.state === 'connected' && now - this.lastPingSent >= PING_INTERVAL_MS) {
       this.lastPingSent = now;
-      this.socket.write(userControl(UserControlEvent.PING_REQUEST, (now - this.startedAt) >>> 0));
+      this.out.write(userControl(UserControlEvent.PING_REQUEST, (now - this.startedAt) >>> 0));
     }
   }
 
@@ -316,6 +323,8 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     this.connection.close();
     this.core.disconnect(this.client);
     if (graceful) {
+      // Frames queued this turn go before the end.
+      this.out.settle();
       // Let the last statuses reach the client; reading on (a pending hook may have paused the
       // socket) lets the peer's FIN close it, and a timer bounds how long a silent peer holds it.
       const socket = this.socket;
