@@ -9,7 +9,7 @@ import type { RtmfpAddress } from './address.js';
 /** Datagrams gathered before they must go out (slabs of ~300 KB: a keyframe to ~8 sessions). */
 const BATCH_DATAGRAMS = 256;
 /** Room for one packet in the plaintext slab: the largest datagram plus its padding. */
-const SLOT = RTMFP_MAX_DATAGRAM + 24;
+const SLOT = RTMFP_MAX_DATAGRAM + 32;
 
 /** Why a batch stopped being used, for the log and `stats`. */
 export class DatagramBatchStats {
@@ -33,6 +33,8 @@ export class DatagramBatch {
   readonly stats = new DatagramBatchStats();
   private readonly handle: UdpHandle | null;
   private readonly batch: PacketBatch;
+  /** One view per slot of the plaintext slab: packets are built there in place (`packetBuffer`). */
+  private readonly views: Buffer[];
   private readonly slab: Buffer;
   private readonly offsets = new Uint32Array(BATCH_DATAGRAMS + 1);
   private readonly addresses: Buffer;
@@ -64,8 +66,17 @@ export class DatagramBatch {
       starts: new Uint32Array(slots).map((_, i) => i * SLOT),
       ends: new Uint32Array(slots),
     };
+    this.views = Array.from({ length: slots }, (_, i) => this.batch.packets.subarray(i * SLOT, (i + 1) * SLOT));
     this.slab = Buffer.allocUnsafe(slots * SLOT);
     this.addresses = Buffer.alloc(slots * UDP_ADDRESS_ENTRY_SIZE);
+  }
+
+  /**
+   * The slot the next `sendPacket` fills: a packet built there (content from offset 6) is not
+   * copied. Null when not batching. Only valid until the next `sendPacket` or `flush`.
+   */
+  packetBuffer(): Buffer | null {
+    return this.handle === null ? null : this.views[this.count];
   }
 
   /** Whether packets are gathered for sendmmsg (false: each goes out through dgram at once). */
@@ -89,7 +100,9 @@ export class DatagramBatch {
     const i = this.count;
     const batch = this.batch;
     const start = batch.starts[i];
-    packet.copy(batch.packets, start + RTMFP_CONTENT_OFFSET, RTMFP_CONTENT_OFFSET, end);
+    if (packet !== this.views[i]) {
+      packet.copy(batch.packets, start + RTMFP_CONTENT_OFFSET, RTMFP_CONTENT_OFFSET, end);
+    }
     batch.ends[i] = start + end;
     batch.keys[i] = key;
     batch.ssids[i] = ssid;
@@ -126,9 +139,8 @@ export class DatagramBatch {
     for (let i = sent; i < count; i++) {
       this.viaNode(Buffer.from(this.slab.subarray(this.offsets[i], this.offsets[i + 1])), this.destinations[i]);
     }
+    // keys and destinations are overwritten by index next time (no array resizing per turn).
     this.count = 0;
-    this.destinations.length = 0;
-    this.batch.keys.length = 0;
   }
 
   private viaNode(datagram: Buffer, destination: RtmfpAddress): void {

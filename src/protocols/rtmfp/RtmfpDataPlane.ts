@@ -198,6 +198,10 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     this.batch?.sendPacket(session.keys.encryptKey, session.keys.farSsid, packet, end, session.address);
   }
 
+  packetBuffer(): Buffer | null {
+    return this.batch?.packetBuffer() ?? null;
+  }
+
   /** Datagrams batched vs sent through dgram (benchmarks, tests). */
   get sendStats(): { batched: number; viaNode: number; flushes: number } | null {
     return this.batch?.stats ?? null;

@@ -37,6 +37,11 @@ export interface RtmfpEndpoint {
    * past `end`) and sends it to the peer.
    */
   sendPacket(packet: Buffer, end: number): void;
+  /**
+   * Where to build the next packet (at least RTMFP_MAX_DATAGRAM + 32 bytes), when sending it from
+   * there saves a copy (the send batch's next slot); absent or null: the output's own scratch.
+   */
+  packetBuffer?(): Buffer | null;
   /** Asks for an output flush soon (batched per event-loop turn). */
   requestFlush(): void;
   /** A peer wants to reach us (FIHello from the server's rendezvous); clients answer it, servers ignore it. */

@@ -30,6 +30,8 @@ export interface RtmfpSessionHost {
   readonly settings: RtmfpSessionSettings;
   /** Seals `packet[6, end)` for `session` and sends it (batched per event-loop turn where possible). */
   sendPacket(session: RtmfpSession, packet: Buffer, end: number): void;
+  /** Where the next packet may be built in place (RtmfpEndpoint.packetBuffer). */
+  packetBuffer(): Buffer | null;
   /** Asks for `flush` soon (once per event-loop turn for all dirty sessions). */
   schedule(session: RtmfpSession): void;
   /** The session is gone: forget it. */
@@ -106,6 +108,10 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
 
   sendPacket(packet: Buffer, end: number): void {
     this.host.sendPacket(this, packet, end);
+  }
+
+  packetBuffer(): Buffer | null {
+    return this.host.packetBuffer();
   }
 
   requestFlush(): void {

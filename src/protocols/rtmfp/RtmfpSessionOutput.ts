@@ -8,8 +8,10 @@ import {
   writeSessionClose, writeUserDataHeader,
 } from './sessionChunks.js';
 
-/** One packet is built at a time per thread: a shared scratch buffer (room for padding). */
-const scratch = Buffer.alloc(RTMFP_MAX_DATAGRAM + 32);
+/** One packet is built at a time per thread: a shared scratch buffer (room for padding)... */
+const sharedScratch = Buffer.alloc(RTMFP_MAX_DATAGRAM + 32);
+/** ...or the send batch's next slot when the endpoint offers one (`packetBuffer`): set per packet. */
+let scratch: Buffer = sharedScratch;
 const rangeFrom = new Float64Array(32);
 const rangeTo = new Float64Array(32);
 /** Header flags: servers send time-critical-reverse as Cumulus and MonaServer do, clients time-critical as Flash. */
@@ -118,7 +120,9 @@ export class RtmfpSessionOutput {
     this.session.requestFlush();
   }
 
+  /** Starts a packet: where it is built, and its header. Returns where the chunks start. */
   private header(now: number): number {
+    scratch = this.session.packetBuffer?.() ?? sharedScratch;
     const input = this.session.input;
     let echo = -1;
     if (input.peerTimestamp >= 0 && now - input.peerTimestampAt < 128_000) {
