@@ -17,6 +17,17 @@ export interface MediaSink {
   onListenerClose(listener: Listener, reason: string): void;
 }
 
+/**
+ * A sink's direct frame path (optional; RTMP players have one): while `Listener.outlet` is set, the
+ * fan-out loop reads `queuedBytes` and calls `writeFrame` here rather than on the sink, which is
+ * the same thing through one small object instead of a chain of them. The sink sets and clears it
+ * (cleared whenever the sink's own `writeFrame` would not write, e.g. paused).
+ */
+export interface FrameOutlet {
+  readonly queuedBytes: number;
+  writeFrame(frame: MediaFrame): void;
+}
+
 /** A subscription of one client to one publication (MonaServer's `listener`). */
 export class Listener {
   receiveAudio = true;
@@ -26,6 +37,8 @@ export class Listener {
   /** `Core.unsubscribe` ran (the onUnsubscribe hook fires once). */
   released = false;
   readonly drops: DropPolicy;
+  /** The sink's direct frame path, or null (then `sink.queuedBytes` and `sink.writeFrame`). */
+  outlet: FrameOutlet | null = null;
 
   constructor(
     readonly client: Client | null,

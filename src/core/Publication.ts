@@ -62,10 +62,32 @@ export class Publication {
     if (this.listeners.size === 0) {
       return;
     }
-    const now = Date.now();
+    // The per-listener loop (the fan-out hot path): the steady state is one filter check, one
+    // queued-bytes read compared with one field, and the sink's write; anything else (drops, lagging,
+    // closing) goes through `deliverSlow`.
+    const config = frame.isConfig;
+    const kind = frame.kind;
     const hasVideo = this.cache.hasVideo;
+    let now = 0;
     for (const listener of this.listeners) {
-      this.deliver(listener, frame, hasVideo, now);
+      if (!config && (kind === FrameKind.AUDIO ? !listener.receiveAudio : kind === FrameKind.VIDEO && !listener.receiveVideo)) {
+        continue;
+      }
+      // The sink's direct path when it gave one (the same thing through fewer objects).
+      const outlet = listener.outlet;
+      const queued = outlet !== null ? outlet.queuedBytes : listener.sink.queuedBytes;
+      if (listener.drops.sends(queued)) {
+        if (outlet !== null) {
+          outlet.writeFrame(frame);
+        } else {
+          listener.sink.writeFrame(frame, listener);
+        }
+      } else {
+        if (now === 0) {
+          now = Date.now();
+        }
+        this.deliverSlow(listener, frame, queued, hasVideo, now);
+      }
     }
   }
 
@@ -75,9 +97,20 @@ export class Publication {
         return;
       }
     }
-    const verdict = listener.drops.judge(frame, listener.sink.queuedBytes, hasVideo, now);
+    const outlet = listener.outlet;
+    this.deliverSlow(listener, frame, outlet !== null ? outlet.queuedBytes : listener.sink.queuedBytes, hasVideo, now);
+  }
+
+  /** The drop policy's full verdict (any frame the steady-state check did not let through). */
+  private deliverSlow(listener: Listener, frame: MediaFrame, queuedBytes: number, hasVideo: boolean, now: number): void {
+    const verdict = listener.drops.judge(frame, queuedBytes, hasVideo, now);
     if (verdict === Verdict.SEND) {
-      listener.sink.writeFrame(frame, listener);
+      const outlet = listener.outlet;
+      if (outlet !== null) {
+        outlet.writeFrame(frame);
+      } else {
+        listener.sink.writeFrame(frame, listener);
+      }
     } else if (verdict === Verdict.CLOSE) {
       this.listeners.delete(listener);
       listener.closed = true;

@@ -3,6 +3,8 @@
  * sniffed once at creation so fan-out, caches and drop policies never parse the payload again.
  * `wire` memoizes the frame's serialized forms (one per output format: RTMP chunks at a chunk
  * size, RTMFP fragments, mesh frames) so a frame is encoded once, whatever the subscriber count.
+ * Formats are numbered once per process (`wireSlot`), so a subscriber that kept its format's slot
+ * reads its bytes with one array index, without hashing a string per frame.
  */
 export const FrameKind = { AUDIO: 8, VIDEO: 9, DATA: 18 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
@@ -65,13 +67,39 @@ const sniffAudio = (p: Buffer): number => {
   return 0;
 };
 
+/** Wire format name → slot in `MediaFrame.wire` (process-wide, never removed, so bounded). */
+const wireSlots = new Map<string, number>();
+/**
+ * Formats that get a slot; later ones are memoized by name (`MediaFrame.wireByName`). Names can
+ * come from clients (an RTMP stream id is part of its format), so the table must not grow with them.
+ */
+export const MAX_WIRE_SLOTS = 16;
+
+/**
+ * The slot of a wire format (stable for the process): keep it and use `wireAt`/`store`. -1 once
+ * `MAX_WIRE_SLOTS` formats have one: then use `wireFor`/`encoded` with the name.
+ */
+export function wireSlot(format: string): number {
+  let slot = wireSlots.get(format);
+  if (slot === undefined) {
+    if (wireSlots.size >= MAX_WIRE_SLOTS) {
+      return -1;
+    }
+    slot = wireSlots.size;
+    wireSlots.set(format, slot);
+  }
+  return slot;
+}
+
 /** AMF0 string "onMetaData" at the start of a data payload: 02 00 0A "onMetaData". */
 const ON_METADATA = Buffer.from('02000a6f6e4d65746144617461', 'hex');
 
 export class MediaFrame {
   readonly flags: number;
-  /** Serialized forms, keyed by output format; filled lazily by the first subscriber of each format. */
-  wire: Map<string, Buffer> | null = null;
+  /** Serialized forms, indexed by `wireSlot(format)`; filled lazily by the first subscriber of each format. */
+  wire: (Buffer | null)[] | null = null;
+  /** Serialized forms of the formats without a slot, by name. */
+  wireByName: Map<string, Buffer> | null = null;
 
   constructor(
     readonly kind: FrameKind,
@@ -106,22 +134,49 @@ export class MediaFrame {
     return (this.flags & (FrameFlag.SEQUENCE_HEADER | FrameFlag.METADATA)) !== 0;
   }
 
-  /** The serialized form for `format` if it was built already (the fan-out fast path: no closure). */
+  /** The serialized form for `format` if it was built already (no closure). */
   wireFor(format: string): Buffer | undefined {
-    return this.wire === null ? undefined : this.wire.get(format);
+    const slot = wireSlot(format);
+    return slot >= 0 ? (this.wireAt(slot) ?? undefined) : this.wireByName?.get(format);
+  }
+
+  /** The serialized form in `slot` (a `wireSlot`, not -1) if it was built already: the fan-out fast path. */
+  wireAt(slot: number): Buffer | null {
+    const wire = this.wire;
+    return wire !== null && slot < wire.length ? wire[slot] : null;
   }
 
   /** The serialized form for `format`, built by `encode` the first time it is asked for. */
   encoded(format: string, encode: (frame: MediaFrame) => Buffer): Buffer {
-    let wire = this.wire;
-    if (wire === null) {
-      wire = this.wire = new Map();
+    const slot = wireSlot(format);
+    if (slot >= 0) {
+      return this.wireAt(slot) ?? this.store(slot, encode(this));
     }
-    let bytes = wire.get(format);
+    let byName = this.wireByName;
+    if (byName === null) {
+      byName = this.wireByName = new Map();
+    }
+    let bytes = byName.get(format);
     if (bytes === undefined) {
       bytes = encode(this);
-      wire.set(format, bytes);
+      byName.set(format, bytes);
     }
+    return bytes;
+  }
+
+  /** Keeps `bytes` as the serialized form in `slot` (a `wireSlot`, not -1) and returns them. */
+  store(slot: number, bytes: Buffer): Buffer {
+    let wire = this.wire;
+    if (wire === null || slot >= wire.length) {
+      // Room for every format known so far (a packed array: in-bounds reads for all of them).
+      const size = Math.max(slot + 1, wireSlots.size);
+      const grown: (Buffer | null)[] = [];
+      for (let i = 0; i < size; i++) {
+        grown.push(wire !== null && i < wire.length ? wire[i] : null);
+      }
+      wire = this.wire = grown;
+    }
+    wire[slot] = bytes;
     return bytes;
   }
 }

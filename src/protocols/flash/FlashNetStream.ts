@@ -1,4 +1,4 @@
-import type { Listener, MediaSink } from '../../core/Listener.js';
+import type { FrameOutlet, Listener, MediaSink } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { errorMessage } from '../../errors.js';
 import { FrameKind, MediaFrame } from '../../media/MediaFrame.js';
@@ -24,6 +24,15 @@ export const FlashUserControl = {
   STREAM_EOF: 1,
   STREAM_IS_RECORDED: 4,
 } as const;
+
+/**
+ * What a transport may offer beyond FlashTransport: a direct frame path for a playing stream (see
+ * `FrameOutlet`), equivalent to `writeFrame(streamId, frame)` and `queuedBytes(streamId)` while the
+ * transport is open. Null when it has none for this stream.
+ */
+interface FrameOutletSource {
+  frameOutlet?(streamId: number): FrameOutlet | null;
+}
 
 /**
  * One NetStream of a session, RTMP or RTMFP: publishing, playing or idle (MonaServer's
@@ -135,6 +144,7 @@ export class FlashNetStream implements MediaSink {
     try {
       await this.transport.core.subscribe(client, fullName, this, (listener) => {
         this.listener = listener;
+        listener.outlet = this.paused ? null : this.outlet();
         this.name = listener.publication.name;
         this.transport.log.info(`${client.address}: playing ${this.name}`);
         this.transport.writeUserControl(FlashUserControl.STREAM_IS_RECORDED, this.id);
@@ -155,11 +165,17 @@ export class FlashNetStream implements MediaSink {
     }
   }
 
+  /** The transport's direct frame path for this stream, if it has one. */
+  private outlet(): FrameOutlet | null {
+    return (this.transport as FlashTransport & FrameOutletSource).frameOutlet?.(this.id) ?? null;
+  }
+
   private pause(on: boolean): void {
     if (this.listener === null || on === this.paused) {
       return;
     }
     this.paused = on;
+    this.listener.outlet = on ? null : this.outlet();
     if (on) {
       this.status('status', 'NetStream.Pause.Notify', `Pausing ${this.name}.`);
     } else {
@@ -218,6 +234,7 @@ export class FlashNetStream implements MediaSink {
   }
 
   onListenerClose(listener: Listener, reason: string): void {
+    listener.outlet = null;
     this.transport.core.unsubscribe(listener);
     this.listener = null;
     this.transport.close(reason);
@@ -237,6 +254,7 @@ export class FlashNetStream implements MediaSink {
     if (this.listener !== null) {
       const listener = this.listener;
       this.listener = null;
+      listener.outlet = null;
       this.transport.core.unsubscribe(listener);
       if (open) {
         this.status('status', 'NetStream.Play.Stop', `Stopped playing ${this.name}.`, { details: this.name });

@@ -3,7 +3,8 @@ import { AmfReader } from '../../amf/index.js';
 import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
 import { ProtocolError, errorMessage } from '../../errors.js';
-import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
+import { FrameKind, type MediaFrame, wireSlot } from '../../media/MediaFrame.js';
+import type { FrameOutlet } from '../../core/Listener.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
@@ -37,6 +38,32 @@ const encodeFrame = (frame: MediaFrame, streamId: number, chunkSize: number): Bu
   encodeMessage(csidOf(frame.kind), frame.kind === FrameKind.DATA ? MessageType.DATA_AMF0 : frame.kind, streamId, frame.timestamp, frame.payload, chunkSize);
 
 /**
+ * The direct frame path of one playing stream (`Listener.outlet`): the same as the session's
+ * `writeFrame(streamId, frame)` and `queuedBytes()`, with the stream's wire slot kept, for as long
+ * as the session is open.
+ */
+class RtmpFrameOutlet implements FrameOutlet {
+  open = true;
+
+  constructor(
+    private readonly out: RtmpSocketWriter,
+    private readonly slot: number,
+    private readonly streamId: number,
+    private readonly chunkSize: number,
+  ) {}
+
+  get queuedBytes(): number {
+    return this.out.queuedBytes;
+  }
+
+  writeFrame(frame: MediaFrame): void {
+    if (this.open) {
+      this.out.writeFrame(frame.wireAt(this.slot) ?? frame.store(this.slot, encodeFrame(frame, this.streamId, this.chunkSize)));
+    }
+  }
+}
+
+/**
  * One RTMP connection: handshake, chunk stream, protocol control; NetConnection/NetStream
  * semantics come from the shared flash layer, to which this session is the transport. Commands
  * run in order: while a hook is pending, incoming messages wait in a bounded queue and the socket
@@ -56,8 +83,13 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   private lastPingSent = 0;
   private closed = false;
   readonly outChunkSize: number;
-  /** Frame wire-memo keys per stream id ("rtmp:<chunk size>:<stream id>"). */
-  private readonly wireKeys = new Map<number, string>();
+  /** Frame wire-memo slots per stream id (format "rtmp:<chunk size>:<stream id>", `wireSlot`). */
+  private readonly wireSlots = new Map<number, number>();
+  /** The last stream id frames were written for and its slot (a player plays one stream). */
+  private frameStreamId = -1;
+  private frameSlot = -1;
+  /** The direct frame paths given out, per stream id (closed with the session). */
+  private readonly outlets = new Map<number, RtmpFrameOutlet>();
   /** Every byte to the socket goes through here (frames batched per turn, the rest at once). */
   private readonly out: RtmpSocketWriter;
 
@@ -248,19 +280,64 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   }
 
   writeFrame(streamId: number, frame: MediaFrame): void {
-    let key = this.wireKeys.get(streamId);
-    if (key === undefined) {
-      key = `rtmp:${this.outChunkSize}:${streamId}`;
-      this.wireKeys.set(streamId, key);
-    }
-    // Every player with this chunk size and stream id shares one encoding (and no closure is
-    // made per player once it exists).
-    const bytes = frame.wireFor(key) ?? frame.encoded(key, (f) => encodeFrame(f, streamId, this.outChunkSize));
+    const slot = streamId === this.frameStreamId ? this.frameSlot : this.slotFor(streamId);
+    // Every player with this chunk size and stream id shares one encoding, read with one index
+    // (by name past the slot table: `wireSlot`).
+    const bytes =
+      slot >= 0
+        ? (frame.wireAt(slot) ?? frame.store(slot, encodeFrame(frame, streamId, this.outChunkSize)))
+        : frame.encoded(this.formatOf(streamId), (f) => encodeFrame(f, streamId, this.outChunkSize));
     this.out.writeFrame(bytes);
+  }
+
+  private formatOf(streamId: number): string {
+    return `rtmp:${this.outChunkSize}:${streamId}`;
+  }
+
+  /** The wire slot of a stream id's format (-1: none, memoized by name), remembered as the last one. */
+  private slotFor(streamId: number): number {
+    let slot = this.wireSlots.get(streamId);
+    if (slot === undefined) {
+      slot = wireSlot(this.formatOf(streamId));
+      this.wireSlots.set(streamId, slot);
+    }
+    this.frameStreamId = streamId;
+    this.frameSlot = slot;
+    return slot;
   }
 
   queuedBytes(): number {
     return this.out.queuedBytes;
+  }
+
+  /** A direct frame path for a playing stream (FlashNetStream gives it to the fan-out loop). */
+  frameOutlet(streamId: number): FrameOutlet | null {
+    if (this.closed) {
+      return null;
+    }
+    let outlet = this.outlets.get(streamId);
+    if (outlet === undefined) {
+      const slot = this.slotFor(streamId);
+      if (slot < 0) {
+        return null; // no slot for this format: the session's own path
+      }
+      outlet = new RtmpFrameOutlet(this.out, slot, streamId, this.outChunkSize);
+      this.outlets.set(streamId, outlet);
+    }
+    return outlet;
+  }
+
+  /** A NetStream stopped (closeStream, deleteStream): forget its frame path, ids are not reused. */
+  onStreamClosed(streamId: number): void {
+    const outlet = this.outlets.get(streamId);
+    if (outlet !== undefined) {
+      outlet.open = false;
+      this.outlets.delete(streamId);
+    }
+    this.wireSlots.delete(streamId);
+    if (this.frameStreamId === streamId) {
+      this.frameStreamId = -1;
+    }
   }
 
   /** Write a whole message (chunked at our outgoing chunk size). */
@@ -318,6 +395,10 @@ export class RtmpSession implements ClientWriter, FlashTransport {
       return;
     }
     this.closed = true;
+    for (const outlet of this.outlets.values()) {
+      outlet.open = false;
+    }
+    this.outlets.clear();
     const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
     this.log[level](`${this.client.address}: session closed: ${reason}`);
     this.connection.close();

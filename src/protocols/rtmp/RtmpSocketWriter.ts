@@ -24,6 +24,12 @@ export class RtmpSocketWriter {
   /** The libuv handle whose descriptor `fd` is: re-read whenever the socket's handle changes. */
   private fdHandle: object | null = null;
   private fd = -1;
+  /**
+   * False only when Node's write queue for the socket is known to be empty: it was read as 0 and
+   * nothing was written through Node since (its length grows only by `socket.write`, and every
+   * write to this socket goes through here). Saves reading the socket's state per frame.
+   */
+  nodeQueued = true;
 
   constructor(
     readonly socket: Socket,
@@ -32,7 +38,14 @@ export class RtmpSocketWriter {
 
   /** Bytes accepted but not yet handed to the kernel (Node's queue and this turn's frames). */
   get queuedBytes(): number {
-    return this.socket.writableLength + this.batchBytes;
+    if (this.nodeQueued) {
+      const queued = this.socket.writableLength;
+      if (queued !== 0) {
+        return queued + this.batchBytes;
+      }
+      this.nodeQueued = false;
+    }
+    return this.batchBytes;
   }
 
   /** Writes now, after this session's queued frames. */
@@ -40,6 +53,7 @@ export class RtmpSocketWriter {
     if (this.batchCount > 0) {
       this.batch.flush();
     }
+    this.nodeQueued = true;
     this.socket.write(bytes);
   }
 
@@ -56,7 +70,13 @@ export class RtmpSocketWriter {
    */
   directFd(): number {
     const socket = this.socket;
-    if (socket.writableLength !== 0 || socket.writableCorked !== 0 || !socket.writable || socket.connecting) {
+    if (this.nodeQueued) {
+      if (socket.writableLength !== 0) {
+        return -1;
+      }
+      this.nodeQueued = false;
+    }
+    if (socket.writableCorked !== 0 || !socket.writable || socket.connecting) {
       return -1;
     }
     const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
@@ -252,14 +272,14 @@ export class FrameWriteBatch {
         const writer = writers[i];
         if (fds[i] < 0) {
           stats.node++;
-          writeRest(writer.socket, pieces, refs, offsets[i], offsets[i + 1], 0);
+          writeRest(writer, pieces, refs, offsets[i], offsets[i + 1], 0);
           continue;
         }
         const written = results[i];
         if (written < 0) {
           stats.failed++;
           writer.failed(-written);
-        } else if (writeRest(writer.socket, pieces, refs, offsets[i], offsets[i + 1], written)) {
+        } else if (writeRest(writer, pieces, refs, offsets[i], offsets[i + 1], written)) {
           stats.partial++;
         } else {
           stats.direct++;
@@ -276,7 +296,8 @@ export class FrameWriteBatch {
  * Writes refs [start, end) of `pieces` through Node, skipping the first `skip` bytes (already
  * sent). Returns whether anything was left to write.
  */
-function writeRest(socket: Socket, pieces: readonly Buffer[], refs: Uint16Array, start: number, end: number, skip: number): boolean {
+function writeRest(writer: RtmpSocketWriter, pieces: readonly Buffer[], refs: Uint16Array, start: number, end: number, skip: number): boolean {
+  const socket = writer.socket;
   let k = start;
   while (k < end && skip >= pieces[refs[k]].length) {
     skip -= pieces[refs[k]].length;
@@ -288,6 +309,7 @@ function writeRest(socket: Socket, pieces: readonly Buffer[], refs: Uint16Array,
   if (socket.destroyed || socket.writableEnded) {
     return true;
   }
+  writer.nodeQueued = true;
   if (end - k === 1) {
     socket.write(skip > 0 ? pieces[refs[k]].subarray(skip) : pieces[refs[k]]);
     return true;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client, formatAddress } from '../../../src/core/Client.js';
 import { Core, splitStreamName } from '../../../src/core/Core.js';
-import type { Listener, MediaSink } from '../../../src/core/Listener.js';
+import type { FrameOutlet, Listener, MediaSink } from '../../../src/core/Listener.js';
 import { DefaultHooks } from '../../../src/core/ServerHooks.js';
 import { RejectionError } from '../../../src/errors.js';
 import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
@@ -97,6 +97,41 @@ describe('Core', () => {
     assert.match(slow.events.at(-1)!, /close subscriber too slow/);
     assert.equal(fast.frames.length, 2);
     assert.equal(publication.listeners.size, 1);
+  });
+
+  it('writes through a listener\'s outlet in the steady state, and applies the same drop policy to it', async () => {
+    const core = new Core(new DefaultHooks(), options);
+    const publication = await core.publish(client(), 's');
+    const sink = new FakeSink();
+    const outlet: FrameOutlet & { queuedBytes: number; frames: MediaFrame[] } = {
+      queuedBytes: 0,
+      frames: [],
+      writeFrame(frame) {
+        this.frames.push(frame);
+      },
+    };
+    const listener = await core.subscribe(client(), 's', sink);
+    listener.outlet = outlet;
+    publication.push(key(0));
+    publication.push(inter(40));
+    assert.equal(outlet.frames.length, 2);
+    assert.equal(sink.frames.length, 0, 'the sink is bypassed');
+    outlet.queuedBytes = 10_000; // what the outlet reports decides, as the sink's would
+    publication.push(inter(80));
+    assert.equal(listener.droppedFrames, 1);
+    outlet.queuedBytes = 0;
+    publication.push(inter(120));
+    assert.equal(listener.droppedFrames, 2, 'waits for a keyframe');
+    publication.push(key(160));
+    publication.push(inter(200));
+    assert.deepEqual(outlet.frames.map((f) => f.timestamp), [0, 40, 160, 200], 'resumes at the keyframe');
+    assert.equal(sink.frames.length, 0);
+    outlet.queuedBytes = 10_000;
+    publication.push(inter(240));
+    await new Promise((r) => setTimeout(r, 80));
+    publication.push(inter(280));
+    assert.match(sink.events.at(-1)!, /close subscriber too slow/);
+    assert.equal(publication.listeners.size, 0);
   });
 
   it('makes a client\'s script data on first use and keeps it', () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DropPolicy, Verdict } from '../../../src/media/DropPolicy.js';
 import { FrameCache } from '../../../src/media/FrameCache.js';
-import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
+import fc from 'fast-check';
+import { FrameKind, MAX_WIRE_SLOTS, MediaFrame, wireSlot } from '../../../src/media/MediaFrame.js';
 
 const video = (key: boolean, t: number, seq = false): MediaFrame =>
   new MediaFrame(FrameKind.VIDEO, t, Buffer.from([key ? 0x17 : 0x27, seq ? 0 : 1, 0, 0, 0, 1, 2, 3]));
@@ -32,6 +33,41 @@ describe('MediaFrame', () => {
     const b = f.encoded('x', () => { calls++; return Buffer.from('b'); });
     assert.equal(a, b);
     assert.equal(calls, 1);
+  });
+
+  it('keeps each format in its slot, whichever API filled it, also for formats added later', () => {
+    const f = video(true, 0);
+    const s1 = wireSlot('test:slot:1');
+    assert.equal(wireSlot('test:slot:1'), s1, 'a format keeps its slot');
+    assert.equal(f.wireAt(s1), null);
+    assert.equal(f.wireFor('test:slot:1'), undefined);
+    const a = Buffer.from('a');
+    assert.equal(f.store(s1, a), a);
+    assert.equal(f.wireFor('test:slot:1'), a);
+    assert.equal(f.encoded('test:slot:1', () => Buffer.from('other')), a);
+    const s2 = wireSlot('test:slot:2:added-later');
+    assert.ok(s2 > s1);
+    assert.equal(f.wireAt(s2), null, 'past the end of the frame\'s slots');
+    const b = f.encoded('test:slot:2:added-later', () => Buffer.from('b'));
+    assert.equal(f.wireAt(s2), b);
+    assert.equal(f.wireAt(s1), a, 'growing keeps the other formats');
+  });
+
+  it('memoizes formats past the slot table by name, without growing the table', () => {
+    for (let i = 0; i <= MAX_WIRE_SLOTS; i++) {
+      wireSlot(`test:fill:${i}`);
+    }
+    assert.equal(wireSlot('test:unslotted'), -1);
+    assert.equal(wireSlot('test:unslotted'), -1, 'still none: the table stays bounded');
+    const f = video(false, 0);
+    assert.equal(f.wireFor('test:unslotted'), undefined);
+    let calls = 0;
+    const a = f.encoded('test:unslotted', () => { calls++; return Buffer.from('a'); });
+    assert.equal(f.encoded('test:unslotted', () => { calls++; return Buffer.from('b'); }), a);
+    assert.equal(f.wireFor('test:unslotted'), a);
+    assert.equal(calls, 1);
+    assert.equal(f.wire, null, 'no slot array for it');
+    assert.equal(f.wireFor('test:slot:1'), undefined, 'slotted formats unaffected');
   });
 });
 
@@ -91,6 +127,45 @@ describe('DropPolicy', () => {
     assert.equal(p.dropped, 3);
     assert.equal(p.judge(video(false, 160), 500, true, 100), Verdict.DROP);
     assert.equal(p.judge(video(false, 200), 500, true, 1200), Verdict.CLOSE);
+  });
+
+  it('sends() is true only when judge() would send without changing anything', () => {
+    // Two policies fed the same frames: one as the fan-out loop uses it (sends() first, judge()
+    // only when it says no), one always through judge(): same verdicts, same drop counts.
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constantFrom('key', 'inter', 'audio', 'config'),
+        queued: fc.constantFrom(0, 99, 100, 101, 5000),
+        dt: fc.integer({ min: 0, max: 600 }),
+        hasVideo: fc.boolean(),
+      }),
+      fc.constantFrom('wait', 'reset'),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const fast = new DropPolicy(100, 1000);
+        const slow = new DropPolicy(100, 1000);
+        let now = 1;
+        for (const o of ops) {
+          if (o === 'wait' || o === 'reset') {
+            for (const p of [fast, slow]) {
+              if (o === 'wait') {
+                p.waitForKeyframe();
+              } else {
+                p.reset();
+              }
+            }
+            continue;
+          }
+          now += o.dt;
+          const frame = o.kind === 'key' ? video(true, now) : o.kind === 'inter' ? video(false, now) : o.kind === 'audio' ? audio(now) : video(true, now, true);
+          const viaFast = fast.sends(o.queued) ? Verdict.SEND : fast.judge(frame, o.queued, o.hasVideo, now);
+          assert.equal(viaFast, slow.judge(frame, o.queued, o.hasVideo, now));
+          assert.equal(fast.dropped, slow.dropped);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('resumes an audio-only stream on any audio frame', () => {

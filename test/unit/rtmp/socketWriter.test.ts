@@ -166,11 +166,14 @@ describe('RtmpSocketWriter and FrameWriteBatch', () => {
       await new Promise((r) => setImmediate(r));
     }
     assert.ok(slow.writer.socket.writableLength > 0, 'Node holds the bytes the kernel did not take');
+    assert.equal(slow.writer.queuedBytes, slow.writer.socket.writableLength, 'queued bytes include what Node holds');
     const partialBefore = batch.stats.partial;
     for (let turn = 0; turn < 5; turn++) {
       const f = frame(1000 + turn, 1000);
       slow.writer.writeFrame(f);
       fast.writer.writeFrame(f);
+      assert.equal(slow.writer.queuedBytes, slow.writer.socket.writableLength + f.length, 'and this turn\'s frames');
+      assert.equal(fast.writer.queuedBytes, fast.writer.socket.writableLength + f.length);
       sent.push(f);
       await new Promise((r) => setImmediate(r));
     }
@@ -179,6 +182,8 @@ describe('RtmpSocketWriter and FrameWriteBatch', () => {
     slow.peer.resume();
     const want = Buffer.concat(sent);
     await until(() => slow.received().length >= want.length && fast.received().length >= want.length);
+    assert.equal(slow.writer.queuedBytes, 0, 'drained: nothing queued');
+    assert.equal(slow.writer.socket.writableLength, 0);
     assert.ok(slow.received().equals(want), 'slow receiver: exact bytes');
     assert.ok(fast.received().equals(want), 'fast receiver: exact bytes');
   });
