@@ -29,7 +29,25 @@ struct Bytes {
   size_t length = 0;
 };
 
-// Any TypedArray (a Buffer is a Uint8Array): its bytes, or {nullptr, 0} if it is none.
+size_t elementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      return 8;
+    default:
+      return 1;
+  }
+}
+
+// Any TypedArray (a Buffer is a Uint8Array): its bytes (length in bytes), or {nullptr, 0} if it is none.
 Bytes bytesOf(napi_env env, napi_value value) {
   napi_typedarray_type type;
   size_t count = 0;
@@ -37,7 +55,7 @@ Bytes bytesOf(napi_env env, napi_value value) {
   Bytes bytes;
   if (napi_get_typedarray_info(env, value, &type, &count, &data, nullptr, nullptr) == napi_ok) {
     bytes.data = static_cast<uint8_t*>(data);
-    bytes.length = type == napi_uint32_array ? count * 4 : count;
+    bytes.length = count * elementSize(type);
   }
   return bytes;
 }
@@ -99,6 +117,7 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
         InstanceMethod("decryptPacket", &KernelsAddon::DecryptPacket),
         InstanceMethod("encryptFanOut", &KernelsAddon::EncryptFanOut),
         InstanceMethod("encryptPackets", &KernelsAddon::EncryptPackets),
+        InstanceMethod("decryptPackets", &KernelsAddon::DecryptPackets),
         InstanceMethod("setMultiBufferAes", &KernelsAddon::SetMultiBufferAes),
         InstanceValue("sendDatagramsAvailable", Napi::Boolean::New(env, sendDatagramsAvailable())),
         InstanceMethod("sendDatagrams", &KernelsAddon::SendDatagrams),
@@ -232,6 +251,51 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
                     out.length,
                     reinterpret_cast<uint32_t*>(outOffsets.data)};
     return resultOf(env, encryptFanOut(context_, args));
+  }
+
+  // decryptPackets(count, keys, datagrams, starts, ends, results): each opened in place 4 bytes to the left
+  Napi::Value DecryptPackets(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t count = intOf(info[0]);
+    Napi::Array keyArray = info[1].As<Napi::Array>();
+    Bytes datagrams = bytesOf(env, info[2]);
+    Bytes starts = bytesOf(env, info[3]);
+    Bytes ends = bytesOf(env, info[4]);
+    Bytes results = bytesOf(env, info[5]);
+    if (count < 0 || count > UINT32_MAX / 4) {
+      return rangeError(env, "decrypt batch count out of range");
+    }
+    const size_t n = static_cast<size_t>(count);
+    if (keyArray.Length() < n || starts.length < n * 4 || ends.length < n * 4 || results.length < n * 4) {
+      return rangeError(env, "decrypt batch arrays too short");
+    }
+    const uint32_t* s = reinterpret_cast<const uint32_t*>(starts.data);
+    const uint32_t* e = reinterpret_cast<const uint32_t*>(ends.data);
+    for (size_t i = 0; i < n; i++) {
+      if (e[i] < s[i] || !within(s[i], e[i] - s[i], datagrams.length)) {
+        return rangeError(env, "decrypt batch: a datagram is out of bounds");
+      }
+    }
+    keys_.resize(n);
+    for (uint32_t i = 0; i < n; i++) {
+      keys_[i] = keyOf(env, keyArray.Get(i));
+      if (keys_[i] == nullptr) {
+        return env.Undefined();
+      }
+    }
+    int32_t* out = reinterpret_cast<int32_t*>(results.data);
+    for (size_t i = 0; i < n; i++) {
+      const size_t length = e[i] - s[i];
+      int64_t result = kBadLength;
+      if (length > kSsidSize && ((length - kSsidSize) & 15) == 0) {
+        result = decryptPacket(context_, *keys_[i], datagrams.data + s[i], length, datagrams.data + s[i] + kSsidSize);
+      }
+      if (result == kCryptoFailure) {
+        return resultOf(env, result);
+      }
+      out[i] = static_cast<int32_t>(result);
+    }
+    return env.Undefined();
   }
 
   // encryptPackets(count, keys, ssids, packets, starts, ends, out, outOffsets)

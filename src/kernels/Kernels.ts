@@ -79,6 +79,20 @@ export interface PacketBatch {
   ends: Uint32Array;
 }
 
+/**
+ * Datagrams of many sessions opened at once (what one recvmmsg read): datagram `i` is
+ * `datagrams[starts[i], ends[i])`, SSID included, opened with `keys[i]` in place 4 bytes to the
+ * left (the plaintext, checksum first, at `starts[i] + 4`), as `decryptPacket(key, datagrams,
+ * start, end, datagrams, start + 4)` would.
+ */
+export interface DecryptBatch {
+  count: number;
+  keys: PacketKey[];
+  datagrams: Buffer;
+  starts: Uint32Array;
+  ends: Uint32Array;
+}
+
 export interface Kernels {
   /** `'ts'` or `'native'`, for logs and benchmarks. */
   readonly name: string;
@@ -111,6 +125,13 @@ export interface Kernels {
    * `DECRYPT_BAD_LENGTH` (ciphertext empty or not a multiple of 16) or `DECRYPT_BAD_CHECKSUM`.
    */
   decryptPacket(key: PacketKey, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number;
+
+  /**
+   * Opens every datagram of `batch` in place (see DecryptBatch) and verifies its checksum;
+   * `results[i]` gets what `decryptPacket` returns for it: the plaintext length, or
+   * `DECRYPT_BAD_LENGTH` / `DECRYPT_BAD_CHECKSUM`.
+   */
+  decryptPackets(batch: DecryptBatch, results: Int32Array): void;
 
   /**
    * Seals every packet of `batch` as `encryptPacket` would (the packets are scratch: padding and

@@ -14,7 +14,7 @@ import { type SocketIo, nodeSocketIo } from './SocketIo.js';
 import { loadNativeAddon } from './native/nativeAddon.js';
 import { TsKernels } from './ts/TsKernels.js';
 
-export type { FanOutBatch, Kernels, PacketBatch, PacketKey } from './Kernels.js';
+export type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey } from './Kernels.js';
 export {
   DECRYPT_BAD_CHECKSUM,
   DECRYPT_BAD_LENGTH,

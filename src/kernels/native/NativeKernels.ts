@@ -3,7 +3,7 @@
  * kernels (test/unit/kernels checks both). The wrapper only flattens the fan-out batch, which the
  * addon takes as positional arguments because property reads through N-API cost more.
  */
-import type { FanOutBatch, Kernels, PacketBatch, PacketKey } from '../Kernels.js';
+import type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey } from '../Kernels.js';
 import { checksum as tsChecksum } from '../ts/checksum.js';
 import type { NativeAddon } from './nativeAddon.js';
 
@@ -36,6 +36,10 @@ export class NativeKernels implements Kernels {
 
   decryptPacket(key: PacketKey, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number {
     return this.addon.decryptPacket(key, datagram, start, end, out, outOffset);
+  }
+
+  decryptPackets(batch: DecryptBatch, results: Int32Array): void {
+    this.addon.decryptPackets(batch.count, batch.keys, batch.datagrams, batch.starts, batch.ends, results);
   }
 
   encryptPackets(batch: PacketBatch, out: Buffer, outOffsets: Uint32Array): number {

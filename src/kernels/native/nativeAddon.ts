@@ -26,6 +26,7 @@ export interface NativeAddon {
     out: Buffer,
     outOffsets: Uint32Array,
   ): number;
+  decryptPackets(count: number, keys: readonly object[], datagrams: Buffer, starts: Uint32Array, ends: Uint32Array, results: Int32Array): void;
   encryptPackets(
     count: number,
     keys: readonly object[],

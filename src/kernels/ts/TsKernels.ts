@@ -2,7 +2,7 @@
  * The pure-TypeScript kernels: the reference implementation every native kernel must match byte
  * for byte, and the fallback when no addon is built. See `../Kernels.ts` for the contract.
  */
-import type { FanOutBatch, Kernels, PacketBatch, PacketKey } from '../Kernels.js';
+import type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey } from '../Kernels.js';
 import { DECRYPT_BAD_CHECKSUM, DECRYPT_BAD_LENGTH, RTMFP_CONTENT_OFFSET, RTMFP_SSID_SIZE } from '../Kernels.js';
 import { checksum, foldSum, paritySums, wordSum } from './checksum.js';
 import { TsPacketKey } from './TsPacketKey.js';
@@ -54,6 +54,13 @@ export class TsKernels implements Kernels {
     asKey(key).decrypt(datagram, start + RTMFP_SSID_SIZE, end, out, outOffset);
     const expected = (out[outOffset] << 8) | out[outOffset + 1];
     return checksum(out, outOffset + 2, outOffset + length) === expected ? length : DECRYPT_BAD_CHECKSUM;
+  }
+
+  decryptPackets(batch: DecryptBatch, results: Int32Array): void {
+    const { count, keys, datagrams, starts, ends } = batch;
+    for (let i = 0; i < count; i++) {
+      results[i] = this.decryptPacket(keys[i], datagrams, starts[i], ends[i], datagrams, starts[i] + 4);
+    }
   }
 
   encryptPackets(batch: PacketBatch, out: Buffer, outOffsets: Uint32Array): number {

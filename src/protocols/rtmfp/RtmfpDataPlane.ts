@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
-import { type Kernels, loadSocketIo } from '../../kernels/index.js';
+import { type Kernels, type PacketKey, loadSocketIo } from '../../kernels/index.js';
 import { DatagramBatch } from './DatagramBatch.js';
 import { DatagramDrain } from './DatagramDrain.js';
 import type { Logger } from '../../util/Logger.js';
@@ -67,7 +67,12 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
   private socket: Socket | null = null;
   private batch: DatagramBatch | null = null;
   private drain: DatagramDrain | null = null;
-  private readonly onDrained = (datagram: Buffer, host: string, port: number): void => this.onDatagram(datagram, host, port);
+  private readonly onDrained = (datagram: Buffer, host: string, port: number, opened?: number, ssid?: number): void =>
+    this.onDatagram(datagram, host, port, opened, ssid);
+  private readonly keyOf = (ssid: number): PacketKey | null => {
+    const session = this.sessions.get(ssid);
+    return session === undefined || session.closed ? null : session.keys.decryptKey;
+  };
   private timer: NodeJS.Timeout | null = null;
   private readonly dirty = new Set<RtmfpSession>();
   private flushScheduled = false;
@@ -108,7 +113,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
       });
     });
     this.batch = new DatagramBatch(socket, this.kernels, loadSocketIo(), this.log);
-    this.drain = new DatagramDrain(socket, loadSocketIo(), this.log);
+    this.drain = new DatagramDrain(socket, loadSocketIo(), this.log, this.kernels, this.keyOf);
     socket.on('error', (err) => this.log.error(`socket error: ${err.message}`));
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -122,9 +127,13 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     this.drain?.drain(this.onDrained);
   }
 
-  private onDatagram(msg: Buffer, host: string, port: number): void {
+  /**
+   * `opened`: the session datagram was already opened in place by the drain (its plaintext
+   * length), `openedSsid` its session ID read before (the bytes it is computed from are now plaintext).
+   */
+  private onDatagram(msg: Buffer, host: string, port: number, opened?: number, openedSsid?: number): void {
     this.stats.datagrams++;
-    const ssid = readSessionId(msg, 0);
+    const ssid = openedSsid ?? readSessionId(msg, 0);
     if (ssid < 0 || msg.length < 20) {
       this.stats.tooShort++;
       return;
@@ -135,7 +144,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
         this.stats.unknownSession++;
         return;
       }
-      session.receive(msg, host, port, Date.now());
+      session.receive(msg, host, port, Date.now(), opened);
       return;
     }
     void this.handshake.receive(msg, host, port).then((decision) => {

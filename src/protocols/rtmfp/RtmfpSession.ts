@@ -118,14 +118,17 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
     this.host.schedule(this);
   }
 
-  /** One datagram for this session (SSID already matched). */
-  receive(datagram: Buffer, host: string, port: number, now: number): void {
+  /**
+   * One datagram for this session (SSID already matched). `opened`: the plaintext length when the
+   * caller already opened it in place (Kernels.decryptPackets; negative: it did not open).
+   */
+  receive(datagram: Buffer, host: string, port: number, now: number, opened?: number): void {
     if (this.closed) {
-      this.input.receiveWhileClosing(datagram);
+      this.input.receiveWhileClosing(datagram, opened);
       return;
     }
     try {
-      if (!this.input.receive(datagram, now)) {
+      if (!(opened === undefined ? this.input.receive(datagram, now) : this.input.receiveOpened(datagram, opened, now))) {
         return;
       }
     } catch (err) {

@@ -42,8 +42,16 @@ export class RtmfpSessionInput {
    */
   receive(datagram: Buffer, now: number): boolean {
     const session = this.session;
-    const { kernels } = session;
-    const length = kernels.decryptPacket(session.keys.decryptKey, datagram, 0, datagram.length, datagram, 4);
+    return this.receiveOpened(datagram, session.kernels.decryptPacket(session.keys.decryptKey, datagram, 0, datagram.length, datagram, 4), now);
+  }
+
+  /**
+   * Processes a datagram already opened in place (plaintext at [4, 4 + length), as `receive`
+   * leaves it; `length` < 0: it did not open). Returns false if it was not a valid packet of
+   * this session.
+   */
+  receiveOpened(datagram: Buffer, length: number, now: number): boolean {
+    const session = this.session;
     if (length < 0) {
       this.stats.badChecksum++;
       return false;
@@ -172,10 +180,10 @@ export class RtmfpSessionInput {
     }
   }
 
-  /** A closing session still answers the peer's close request. */
-  receiveWhileClosing(datagram: Buffer): void {
+  /** A closing session still answers the peer's close request (`opened`: the plaintext length if already opened). */
+  receiveWhileClosing(datagram: Buffer, opened?: number): void {
     const session = this.session;
-    const length = session.kernels.decryptPacket(session.keys.decryptKey, datagram, 0, datagram.length, datagram, 4);
+    const length = opened ?? session.kernels.decryptPacket(session.keys.decryptKey, datagram, 0, datagram.length, datagram, 4);
     if (length < 0 || !readPacketHeader(datagram, RTMFP_CONTENT_OFFSET, 4 + length, header)) {
       return;
     }

@@ -162,6 +162,63 @@ for (const impl of implementations) {
       });
     });
 
+    void describe('decryptPackets', () => {
+      void it('opens each datagram in place as decryptPacket would, bad ones reported per datagram', () => {
+        fc.assert(
+          fc.property(
+            fc.array(fc.record({ content: fc.uint8Array({ maxLength: 1182 }), key: fc.nat(3), gap: fc.nat(9), damage: fc.nat(3) }), { maxLength: 12 }),
+            (list) => {
+              const rawKeys = Array.from({ length: 4 }, () => randomBytes(16));
+              const keys = rawKeys.map((r) => kernels.createPacketKey(r));
+              const sealed = list.map((p, i) => {
+                const buf = Buffer.alloc(1300);
+                buf.set(p.content, RTMFP_CONTENT_OFFSET);
+                const n = kernels.encryptPacket(keys[p.key], 0x3000 + i, buf, RTMFP_CONTENT_OFFSET + p.content.length, buf, 0);
+                const datagram = Buffer.from(buf.subarray(0, n));
+                // damage 0: a flipped byte (bad checksum); 1: a cut datagram (bad length); else intact.
+                if (p.damage === 0) {
+                  datagram[datagram.length - 1] ^= 0x40;
+                }
+                return p.damage === 1 ? datagram.subarray(0, datagram.length - 3) : datagram;
+              });
+              const starts = new Uint32Array(list.length);
+              const ends = new Uint32Array(list.length);
+              let at = 0;
+              sealed.forEach((d, i) => {
+                starts[i] = at + list[i].gap;
+                ends[i] = starts[i] + d.length;
+                at = ends[i];
+              });
+              const datagrams = Buffer.alloc(at);
+              sealed.forEach((d, i) => datagrams.set(d, starts[i]));
+              const expected = Buffer.from(datagrams);
+              const expectedResults = sealed.map((_, i) =>
+                kernels.decryptPacket(kernels.createPacketKey(rawKeys[list[i].key]), expected, starts[i], ends[i], expected, starts[i] + 4),
+              );
+              const results = new Int32Array(list.length);
+              kernels.decryptPackets({ count: list.length, keys: list.map((p) => keys[p.key]), datagrams, starts, ends }, results);
+              assert.deepEqual([...results], expectedResults);
+              list.forEach((p, i) => {
+                if (p.damage > 1) {
+                  assert.equal(results[i], sealed[i].length - 4);
+                  assert.ok(datagrams.subarray(starts[i] + 6, starts[i] + 6 + p.content.length).equals(Buffer.from(p.content)), `datagram ${i}`);
+                } else {
+                  assert.ok(results[i] < 0, `damaged datagram ${i} refused`);
+                }
+              });
+              // Intact datagrams leave the same bytes as decryptPacket; damaged ones are scratch.
+              list.forEach((p, i) => {
+                if (p.damage > 1) {
+                  assert.ok(datagrams.subarray(starts[i], ends[i]).equals(expected.subarray(starts[i], ends[i])));
+                }
+              });
+            },
+          ),
+          { numRuns: 60 },
+        );
+      });
+    });
+
     void describe('encryptFanOut', () => {
       void it('equals one encryptPacket per session, for any head and payload lengths', () => {
         fc.assert(

@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { type Socket, createSocket } from 'node:dgram';
 import { platform } from 'node:os';
 import { describe, it } from 'node:test';
-import { NativeSocketIo, type SocketIo, nodeSocketIo } from '../../../src/kernels/index.js';
+import { NativeSocketIo, RTMFP_CONTENT_OFFSET, type SocketIo, TsKernels, nodeSocketIo } from '../../../src/kernels/index.js';
 import { loadNativeAddon } from '../../../src/kernels/native/nativeAddon.js';
 import { DatagramDrain } from '../../../src/protocols/rtmfp/DatagramDrain.js';
+import { readSessionId } from '../../../src/protocols/rtmfp/RtmfpPacket.js';
 import { Logger } from '../../../src/util/Logger.js';
-import { nativeSkip } from '../kernels/kernelsTestKit.js';
+import { nativeKernels, nativeSkip } from '../kernels/kernelsTestKit.js';
 
 const skip: string | false = nativeSkip !== false ? nativeSkip : platform() !== 'linux' ? 'recvmmsg is Linux only' : false;
 
@@ -106,4 +107,55 @@ describe('DatagramDrain', () => {
     const { got, drain, expected } = await burst(nativeIo(), 100, 'udp6', '::1');
     assert.equal(got.length + drain.stats.truncated, expected);
   });
+
+  for (const which of ['ts', 'native'] as const) {
+    it(`opens the datagrams of known sessions in one decryptPackets call (${which} kernels), leaves the others unopened`, { skip }, async () => {
+      const kernels = which === 'ts' ? new TsKernels() : nativeKernels!;
+      const key = kernels.createPacketKey(Buffer.alloc(16, 3));
+      const receiver = await bound();
+      const sender = await bound();
+      const known = 0x01000042;
+      const drain = new DatagramDrain(receiver, nativeIo(), new Logger('test'), kernels, (ssid) => (ssid === known ? key : null));
+      const got: { index: number; opened: number | undefined; ok: boolean }[] = [];
+      const handle = (d: Buffer, _h: string, _p: number, opened?: number, ssid?: number): void => {
+        // The session ID is read before opening (afterwards the bytes it depends on are plaintext).
+        assert.equal(ssid, opened === undefined ? undefined : known);
+        if (opened === undefined) {
+          got.push({ index: -1, opened, ok: true });
+          return;
+        }
+        got.push({ index: opened > 0 ? d.readUInt32BE(RTMFP_CONTENT_OFFSET) : -2, opened, ok: opened === d.length - 4 });
+      };
+      try {
+        receiver.on('message', (msg, rinfo) => {
+          // dgram's own datagram: opened by the caller, as the data plane does.
+          const isKnown = readSessionId(msg, 0) === known;
+          handle(msg, rinfo.address, rinfo.port, isKnown ? kernels.decryptPacket(key, msg, 0, msg.length, msg, 4) : undefined, isKnown ? known : undefined);
+          drain.drain(handle);
+        });
+        const sent: Promise<void>[] = [];
+        for (let i = 0; i < 150; i++) {
+          const buf = Buffer.alloc(1300);
+          buf.writeUInt32BE(i, RTMFP_CONTENT_OFFSET);
+          const n = kernels.encryptPacket(key, i % 10 === 9 ? 0x0bad : known, buf, RTMFP_CONTENT_OFFSET + 4 + (i % 300), buf, 0);
+          sent.push(new Promise<void>((resolve) => sender.send(buf.subarray(0, n), receiver.address().port, '127.0.0.1', () => resolve())));
+        }
+        await Promise.all(sent);
+        const deadline = Date.now() + 3000;
+        while (got.length < 150 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.equal(got.length, 150);
+        assert.ok(drain.stats.drained > 0);
+        // Known session: opened, in order; unknown session (0x0bad): handed over unopened.
+        const opened = got.filter((g) => g.opened !== undefined);
+        assert.ok(opened.every((g) => g.ok), 'opened in place with the right length');
+        assert.deepEqual(opened.map((g) => g.index), [...Array(150).keys()].filter((i) => i % 10 !== 9));
+        assert.equal(got.filter((g) => g.opened === undefined).length, 15);
+      } finally {
+        receiver.close();
+        sender.close();
+      }
+    });
+  }
 });
