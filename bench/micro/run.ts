@@ -7,8 +7,9 @@ import { main as decrypt } from './decrypt.js';
 import { main as encrypt } from './encrypt.js';
 import { main as encryptPackets } from './encryptPackets.js';
 import { main as fanOut } from './fanOut.js';
+import { main as parsers } from './parsers.js';
 
-const benchmarks: Record<string, (argv: string[]) => void> = { checksum, encrypt, decrypt, fanOut, encryptPackets };
+const benchmarks: Record<string, (argv: string[]) => void> = { checksum, encrypt, decrypt, fanOut, encryptPackets, parsers };
 const args = process.argv.slice(2);
 const names = args.filter((a) => !a.startsWith('-'));
 const unknown = names.filter((n) => !(n in benchmarks));
