@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpv6, parseIpv4, parseIpv6 } from '../util/ipLiteral.js';
 
 /** Bytes per destination in the address table given to `sendDatagrams` (native/src/udpSend.h). */
 export const UDP_ADDRESS_ENTRY_SIZE = 20;
@@ -75,83 +76,31 @@ export function encodeUdpAddress(host: string, port: number, out: Buffer, offset
   out.fill(0, offset, offset + UDP_ADDRESS_ENTRY_SIZE);
   out[offset + 2] = port >>> 8;
   out[offset + 3] = port & 0xff;
-  if (isIPv4(host)) {
+  if (isIPv4(host) && parseIpv4(host, out, offset + 4)) {
     out[offset] = 4;
-    writeIPv4(host, out, offset + 4);
     return true;
   }
-  if (isIPv6(host) && !host.includes('%')) {
+  if (isIPv6(host) && !host.includes('%') && parseIpv6(host, out.subarray(offset + 4, offset + 20))) {
     out[offset] = 6;
-    writeIPv6(host, out, offset + 4);
     return true;
   }
   return false;
 }
 
-function writeIPv4(host: string, out: Buffer, offset: number): void {
-  const parts = host.split('.');
-  for (let i = 0; i < 4; i++) {
-    out[offset + i] = Number(parts[i]);
-  }
-}
-
 /**
  * The host string of an address entry, as dgram would report it (`rinfo.address`): dotted IPv4,
- * or IPv6 in its compressed form (longest zero run as `::`, lowercase hex). The port is
+ * `::ffff:a.b.c.d` for IPv4-mapped IPv6, else RFC 5952 IPv6. The port is
  * `entry.readUInt16BE(offset + 2)`.
  */
 export function decodeUdpHost(entry: Buffer, offset: number): string {
+  const a = offset + 4;
   if (entry[offset] === 4) {
-    return `${entry[offset + 4]}.${entry[offset + 5]}.${entry[offset + 6]}.${entry[offset + 7]}`;
+    return `${entry[a]}.${entry[a + 1]}.${entry[a + 2]}.${entry[a + 3]}`;
   }
-  const words: number[] = [];
-  for (let i = 0; i < 8; i++) {
-    words.push(entry.readUInt16BE(offset + 4 + i * 2));
+  if (entry.readUInt32BE(a) === 0 && entry.readUInt32BE(a + 4) === 0 && entry.readUInt32BE(a + 8) === 0xffff) {
+    return `::ffff:${entry[a + 12]}.${entry[a + 13]}.${entry[a + 14]}.${entry[a + 15]}`;
   }
-  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
-    return `::ffff:${entry[offset + 16]}.${entry[offset + 17]}.${entry[offset + 18]}.${entry[offset + 19]}`;
-  }
-  // The longest run of two or more zero words becomes '::' (RFC 5952).
-  let bestAt = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && words[j] === 0) {
-      j++;
-    }
-    if (j - i > bestLength) {
-      bestAt = i;
-      bestLength = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  const hex = (list: number[]): string => list.map((w) => w.toString(16)).join(':');
-  return bestAt < 0 ? hex(words) : `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLength))}`;
-}
-
-/** `host` is a valid IPv6 literal (checked by the caller): `::` expanded, a dotted IPv4 tail allowed. */
-function writeIPv6(host: string, out: Buffer, offset: number): void {
-  let text = host;
-  if (text.includes('.')) {
-    // '::ffff:1.2.3.4' → '::ffff:102:304'
-    const colon = text.lastIndexOf(':');
-    const v4 = Buffer.alloc(4);
-    writeIPv4(text.slice(colon + 1), v4, 0);
-    text = `${text.slice(0, colon + 1)}${v4.readUInt16BE(0).toString(16)}:${v4.readUInt16BE(2).toString(16)}`;
-  }
-  const words = (s: string): number[] => (s === '' ? [] : s.split(':').map((w) => parseInt(w, 16)));
-  const gap = text.indexOf('::');
-  let all: number[];
-  if (gap < 0) {
-    all = words(text);
-  } else {
-    const left = words(text.slice(0, gap));
-    const right = words(text.slice(gap + 2));
-    all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  }
-  for (let i = 0; i < 8; i++) {
-    out.writeUInt16BE(all[i], offset + i * 2);
-  }
+  return formatIpv6(entry.subarray(a, a + 16));
 }
 
 /** What `udpHandleOf` finds on a bound dgram socket: its descriptor and libuv's send queue. */

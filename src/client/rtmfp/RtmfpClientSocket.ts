@@ -6,6 +6,7 @@ import { RTMFP_MAX_DATAGRAM } from '../../kernels/Kernels.js';
 import { AddressOrigin, type RtmfpAddress } from '../../protocols/rtmfp/address.js';
 import { readSessionId } from '../../protocols/rtmfp/RtmfpPacket.js';
 import { Logger } from '../../util/Logger.js';
+import { literalLookup } from '../../util/ipLiteral.js';
 
 const log = new Logger('rtmfp-client');
 
@@ -42,10 +43,6 @@ const SLOT = 2048;
 /** Room kept per datagram in the send batch (encryptPacket pads in place: a little more than the largest datagram). */
 const SEND_SLOT = RTMFP_MAX_DATAGRAM + 32;
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
-const literalLookup = (host: string, _options: unknown, callback: LookupCallback): void => {
-  callback(null, host, host.includes(':') ? 6 : 4);
-};
 
 /** Counters for benchmarks. */
 export class ClientSocketStats {

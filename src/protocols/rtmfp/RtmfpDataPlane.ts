@@ -4,6 +4,7 @@ import { type Kernels, type PacketKey, loadSocketIo } from '../../kernels/index.
 import { DatagramBatch } from './DatagramBatch.js';
 import { DatagramDrain } from './DatagramDrain.js';
 import type { Logger } from '../../util/Logger.js';
+import { literalLookup } from '../../util/ipLiteral.js';
 import { AddressOrigin, type RtmfpAddress } from './address.js';
 import type { ComputeKeys } from './crypto/computeKeys.js';
 import { type KeyingDecision, type PeerDecision, RtmfpHandshake, type UrlDecision } from './RtmfpHandshake.js';
@@ -50,10 +51,6 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
  */
 const FLUSH_BUDGET_MS = 4;
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
-const literalLookup = (host: string, _options: unknown, callback: LookupCallback): void => {
-  callback(null, host, host.includes(':') ? 6 : 4);
-};
 
 /**
  * One UDP socket and the RTMFP sessions on it, end to end (architecture.md §2): the startup

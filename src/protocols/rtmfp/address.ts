@@ -4,6 +4,7 @@
  * Hosts are IP literals as text ("192.0.2.1", "2001:db8::1"); an IPv4-mapped IPv6 host
  * ("::ffff:192.0.2.1", what a dual-stack socket reports) is written as IPv4.
  */
+import { formatIpv6, parseIpv4, parseIpv6 } from '../../util/ipLiteral.js';
 import type { WireReader } from './WireReader.js';
 
 /** Address origin (low 2 bits of the flag byte). */
@@ -26,71 +27,8 @@ export interface RtmfpAddress {
   origin: AddressOrigin;
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-function parseIpv4(text: string, out: Uint8Array, offset: number): boolean {
-  const m = IPV4.exec(text);
-  if (m === null) {
-    return false;
-  }
-  for (let i = 0; i < 4; i++) {
-    const n = Number(m[i + 1]);
-    if (n > 255) {
-      return false;
-    }
-    out[offset + i] = n;
-  }
-  return true;
-}
 
-function parseIpv6(text: string, out: Uint8Array): boolean {
-  const host = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const zone = host.indexOf('%');
-  const bare = zone >= 0 ? host.slice(0, zone) : host;
-  const halves = bare.split('::');
-  if (halves.length > 2) {
-    return false;
-  }
-  const words: number[] = [];
-  const tail: number[] = [];
-  const parseGroups = (part: string, into: number[], allowV4: boolean): boolean => {
-    if (part === '') {
-      return true;
-    }
-    const groups = part.split(':');
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i];
-      if (allowV4 && i === groups.length - 1 && g.includes('.')) {
-        const v4 = new Uint8Array(4);
-        if (!parseIpv4(g, v4, 0)) {
-          return false;
-        }
-        into.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(g)) {
-        into.push(parseInt(g, 16));
-      } else {
-        return false;
-      }
-    }
-    return true;
-  };
-  if (halves.length === 1) {
-    if (!parseGroups(halves[0], words, true) || words.length !== 8) {
-      return false;
-    }
-  } else if (!parseGroups(halves[0], words, false) || !parseGroups(halves[1], tail, true) || words.length + tail.length > 7) {
-    return false;
-  }
-  while (words.length + tail.length < 8) {
-    words.push(0);
-  }
-  words.push(...tail);
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = words[i] >>> 8;
-    out[2 * i + 1] = words[i] & 0xff;
-  }
-  return true;
-}
 
 /**
  * The binary form of an IP literal: 4 bytes for IPv4 (and IPv4-mapped IPv6), 16 for IPv6, or
@@ -109,28 +47,6 @@ export function ipBytes(host: string): Buffer | null {
   return mapped ? Buffer.from(v6.subarray(12)) : v6;
 }
 
-/** RFC 5952 text of 16 address bytes (longest zero run of 2+ words compressed). */
-function formatIpv6(bytes: Uint8Array): string {
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) {
-    words.push((bytes[i] << 8) | bytes[i + 1]);
-  }
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && words[j] === 0) {
-      j++;
-    }
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  const hex = (from: number, to: number): string => words.slice(from, to).map((w) => w.toString(16)).join(':');
-  return bestAt < 0 ? hex(0, 8) : `${hex(0, bestAt)}::${hex(bestAt + bestLen, 8)}`;
-}
 
 /** Reads one address; null if truncated. */
 export function readAddress(r: WireReader): RtmfpAddress | null {
