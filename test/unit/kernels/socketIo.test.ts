@@ -90,6 +90,18 @@ describe('encodeUdpAddress', () => {
   });
 });
 
+describe('kernelHasUdpSegmentation', () => {
+  it('asks UDP_SEGMENT only of Linux 4.18 and later', async () => {
+    const { kernelHasUdpSegmentation } = await import('../../../src/kernels/native/NativeSocketIo.js');
+    assert.equal(kernelHasUdpSegmentation('6.18.44-fc-v669'), true);
+    assert.equal(kernelHasUdpSegmentation('4.18.0-553.el8'), true);
+    assert.equal(kernelHasUdpSegmentation('5.4.0'), true);
+    assert.equal(kernelHasUdpSegmentation('4.15.0-generic'), false);
+    assert.equal(kernelHasUdpSegmentation('3.10.0-1160.el7'), false);
+    assert.equal(kernelHasUdpSegmentation('unknown'), false);
+  });
+});
+
 describe('udpHandleOf', () => {
   it('finds the descriptor and libuv send queue of a bound socket', async () => {
     const socket = await bound('udp4', '127.0.0.1');
