@@ -233,12 +233,8 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
         return rangeError(env, "fan-out head offsets out of bounds");
       }
     }
-    keys_.resize(n);
-    for (uint32_t i = 0; i < n; i++) {
-      keys_[i] = keyOf(env, keyArray.Get(i));
-      if (keys_[i] == nullptr) {
-        return env.Undefined();
-      }
+    if (!collectKeys(env, keyArray, n)) {
+      return env.Undefined();
     }
     FanOutArgs args{static_cast<uint32_t>(n),
                     keys_.data(),
@@ -276,12 +272,8 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
         return rangeError(env, "decrypt batch: a datagram is out of bounds");
       }
     }
-    keys_.resize(n);
-    for (uint32_t i = 0; i < n; i++) {
-      keys_[i] = keyOf(env, keyArray.Get(i));
-      if (keys_[i] == nullptr) {
-        return env.Undefined();
-      }
+    if (!collectKeys(env, keyArray, n)) {
+      return env.Undefined();
     }
     int32_t* out = reinterpret_cast<int32_t*>(results.data);
     for (size_t i = 0; i < n; i++) {
@@ -327,12 +319,8 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
     if (out.data < packets.data + packets.length && packets.data < out.data + out.length) {
       return rangeError(env, "packet batch: out overlaps the packets");
     }
-    keys_.resize(n);
-    for (uint32_t i = 0; i < n; i++) {
-      keys_[i] = keyOf(env, keyArray.Get(i));
-      if (keys_[i] == nullptr) {
-        return env.Undefined();
-      }
+    if (!collectKeys(env, keyArray, n)) {
+      return env.Undefined();
     }
     PacketBatchArgs args{static_cast<uint32_t>(n), keys_.data(), reinterpret_cast<const uint32_t*>(ssids.data),
                          packets.data, s, e, out.data, out.length, reinterpret_cast<uint32_t*>(outOffsets.data)};
@@ -400,6 +388,18 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   Napi::Value SetUdpSegmentation(const Napi::CallbackInfo& info) {
     segmentation_ = info[0].ToBoolean().Value() && sendDatagramsAvailable();
     return Napi::Boolean::New(info.Env(), segmentation_);
+  }
+
+  // The first n keys of a batch into keys_ (reused per call); false (a TypeError pending) on a foreign key.
+  bool collectKeys(Napi::Env env, const Napi::Array& keyArray, size_t n) {
+    keys_.resize(n);
+    for (uint32_t i = 0; i < n; i++) {
+      keys_[i] = keyOf(env, keyArray.Get(i));
+      if (keys_[i] == nullptr) {
+        return false;
+      }
+    }
+    return true;
   }
 
   KernelContext context_{};
