@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { constants } from 'node:os';
 import { NativeSocketIo, type SocketIo, nodeSocketIo } from '../../../src/kernels/index.js';
 import { loadNativeAddon } from '../../../src/kernels/native/nativeAddon.js';
+import { LoopbackTcp, collect } from '../../helpers/tcpPairs.js';
 import { nativeRequired } from './kernelsTestKit.js';
 
 const load = loadNativeAddon();
@@ -41,38 +42,15 @@ interface Pair {
 }
 
 describe('native writeStreams', { skip }, () => {
-  let server: Server;
-  let port = 0;
-  const accepted: Socket[] = [];
-  const pairs: Pair[] = [];
+  const tcp = new LoopbackTcp();
 
-  before(async () => {
-    server = createServer((s) => accepted.push(s));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as { port: number }).port;
-  });
+  before(() => tcp.start());
+  after(() => tcp.close());
 
-  after(async () => {
-    for (const p of pairs) {
-      p.local.destroy();
-      p.remote.destroy();
-    }
-    await new Promise((r) => server.close(r));
-  });
-
+  /** We write on the client end's descriptor; the listener's end collects. */
   const pair = async (): Promise<Pair> => {
-    const local = connect({ port, host: '127.0.0.1' });
-    await once(local, 'connect');
-    while (accepted.length === 0) {
-      await new Promise((r) => setImmediate(r));
-    }
-    const remote = accepted.shift()!;
-    const chunks: Buffer[] = [];
-    remote.on('data', (d: Buffer) => chunks.push(d));
-    const p = { local, remote, received: () => Buffer.concat(chunks) };
-    pairs.push(p);
-    return p;
+    const { client, accepted } = await tcp.pair();
+    return { local: client, remote: accepted, received: collect(accepted) };
   };
 
   const waitFor = async (p: Pair, bytes: number): Promise<void> => {

@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeSync } from 'node:fs';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { NativeSocketIo, type SocketIo, nodeSocketIo } from '../../../src/kernels/index.js';
 import { loadNativeAddon } from '../../../src/kernels/native/nativeAddon.js';
 import { FrameWriteBatch, RtmpSocketWriter } from '../../../src/protocols/rtmp/RtmpSocketWriter.js';
+import { LoopbackTcp, collect } from '../../helpers/tcpPairs.js';
 
 const load = loadNativeAddon();
 const native = load.addon !== null ? new NativeSocketIo(load.addon) : null;
@@ -60,39 +61,17 @@ const arms: Arm[] = [
 ];
 
 describe('RtmpSocketWriter and FrameWriteBatch', () => {
-  let server: Server;
-  let port = 0;
-  const accepted: Socket[] = [];
-  const open: Socket[] = [];
+  const tcp = new LoopbackTcp();
 
-  before(async () => {
-    server = createServer((s) => accepted.push(s));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as { port: number }).port;
-  });
-
-  after(async () => {
-    for (const s of open) {
-      s.destroy();
-    }
-    await new Promise((r) => server.close(r));
-  });
+  before(() => tcp.start());
+  after(() => tcp.close());
 
   /** `n` connections: the accepted (server) side is written by writers, the client side collects. */
   const connections = async (n: number, batch: FrameWriteBatch): Promise<Array<{ writer: RtmpSocketWriter; peer: Socket; received: () => Buffer }>> => {
     const out = [];
     for (let i = 0; i < n; i++) {
-      const peer = connect({ port, host: '127.0.0.1' });
-      await once(peer, 'connect');
-      while (accepted.length === 0) {
-        await new Promise((r) => setImmediate(r));
-      }
-      const socket = accepted.shift()!;
-      open.push(peer, socket);
-      const chunks: Buffer[] = [];
-      peer.on('data', (d: Buffer) => chunks.push(d));
-      out.push({ writer: new RtmpSocketWriter(socket, batch), peer, received: () => Buffer.concat(chunks) });
+      const { client, accepted } = await tcp.pair();
+      out.push({ writer: new RtmpSocketWriter(accepted, batch), peer: client, received: collect(client) });
     }
     return out;
   };
