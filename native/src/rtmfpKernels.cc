@@ -155,33 +155,54 @@ int64_t fanOutSerial(KernelContext& ctx, const FanOutArgs& a) {
   return static_cast<int64_t>(offset);
 }
 
-// Eight sessions at a time, interleaved on the AES unit (aesMultiBuffer.h).
-int64_t fanOutMultiBuffer(KernelContext& ctx, const FanOutArgs& a) {
-  FanOutPayload p;
-  const int lanes = static_cast<int>(std::min<uint32_t>(a.count, kMaxLanes));
-  uint8_t* scratch = prepareLanes(ctx, a, p, lanes);
+// Where the datagrams of a batch go, and which key and session ID each is sealed with.
+struct SealTargets {
+  uint32_t count;
+  PacketKey* const* keys;
+  const uint32_t* ssids;
+  uint8_t* out;
+  size_t outCapacity;
+  uint32_t* outOffsets;  // count + 1 entries
+};
+
+// Seals `t.count` plaintexts eight at a time, interleaved on the AES unit (aesMultiBuffer.h):
+// `plainOf(i, lane, body)` returns where plaintext i starts (checksum first, padded) and sets its
+// length; the datagrams go back to back from t.out. Returns the total or kOutOfRange.
+template <typename PlainOf>
+int64_t sealInLanes(const SealTargets& t, PlainOf plainOf) {
   AesLane group[kMaxLanes];
   size_t offset = 0;
-  for (uint32_t first = 0; first < a.count; first += kMaxLanes) {
-    const int n = static_cast<int>(std::min<uint32_t>(a.count - first, kMaxLanes));
+  for (uint32_t first = 0; first < t.count; first += kMaxLanes) {
+    const int n = static_cast<int>(std::min<uint32_t>(t.count - first, kMaxLanes));
     for (int l = 0; l < n; l++) {
       const uint32_t i = first + static_cast<uint32_t>(l);
       size_t body;
-      uint8_t* plain = placeHead(a, p, i, scratch + p.stride * static_cast<size_t>(l), body);
-      if (offset + kSsidSize + body > a.outCapacity) {
+      const uint8_t* plain = plainOf(i, l, body);
+      if (offset + kSsidSize + body > t.outCapacity) {
         return kOutOfRange;  // nothing of this group written yet
       }
-      group[l] = AesLane{a.keys[i]->roundKeys(), plain, a.out + offset + kSsidSize, body / 16};
-      a.outOffsets[i] = static_cast<uint32_t>(offset);
+      group[l] = AesLane{t.keys[i]->roundKeys(), plain, t.out + offset + kSsidSize, body / 16};
+      t.outOffsets[i] = static_cast<uint32_t>(offset);
       offset += kSsidSize + body;
     }
     encryptLanes(group, n);
     for (int l = 0; l < n; l++) {
-      writeScrambledSsid(group[l].out - kSsidSize, a.ssids[first + static_cast<uint32_t>(l)]);
+      writeScrambledSsid(group[l].out - kSsidSize, t.ssids[first + static_cast<uint32_t>(l)]);
     }
   }
-  a.outOffsets[a.count] = static_cast<uint32_t>(offset);
+  t.outOffsets[t.count] = static_cast<uint32_t>(offset);
   return static_cast<int64_t>(offset);
+}
+
+// Fan-out: eight sessions' heads in front of their lane's copy of the payload.
+int64_t fanOutMultiBuffer(KernelContext& ctx, const FanOutArgs& a) {
+  FanOutPayload p;
+  const int lanes = static_cast<int>(std::min<uint32_t>(a.count, kMaxLanes));
+  uint8_t* scratch = prepareLanes(ctx, a, p, lanes);
+  const SealTargets targets{a.count, a.keys, a.ssids, a.out, a.outCapacity, a.outOffsets};
+  return sealInLanes(targets, [&](uint32_t i, int lane, size_t& body) -> const uint8_t* {
+    return placeHead(a, p, i, scratch + p.stride * static_cast<size_t>(lane), body);
+  });
 }
 
 }  // namespace
@@ -221,27 +242,11 @@ int64_t packetsSerial(KernelContext& ctx, const PacketBatchArgs& a) {
 
 // Eight packets at a time on the AES unit: independent zero-IV CBCs, whatever their sessions.
 int64_t packetsMultiBuffer(const PacketBatchArgs& a) {
-  AesLane group[kMaxLanes];
-  size_t offset = 0;
-  for (uint32_t first = 0; first < a.count; first += kMaxLanes) {
-    const int n = static_cast<int>(std::min<uint32_t>(a.count - first, kMaxLanes));
-    for (int l = 0; l < n; l++) {
-      const uint32_t i = first + static_cast<uint32_t>(l);
-      const size_t body = sealInPlace(a, i);
-      if (offset + kSsidSize + body > a.outCapacity) {
-        return kOutOfRange;
-      }
-      group[l] = AesLane{a.keys[i]->roundKeys(), a.packets + a.starts[i] + kSsidSize, a.out + offset + kSsidSize, body / 16};
-      a.outOffsets[i] = static_cast<uint32_t>(offset);
-      offset += kSsidSize + body;
-    }
-    encryptLanes(group, n);
-    for (int l = 0; l < n; l++) {
-      writeScrambledSsid(group[l].out - kSsidSize, a.ssids[first + static_cast<uint32_t>(l)]);
-    }
-  }
-  a.outOffsets[a.count] = static_cast<uint32_t>(offset);
-  return static_cast<int64_t>(offset);
+  const SealTargets targets{a.count, a.keys, a.ssids, a.out, a.outCapacity, a.outOffsets};
+  return sealInLanes(targets, [&](uint32_t i, int, size_t& body) -> const uint8_t* {
+    body = sealInPlace(a, i);
+    return a.packets + a.starts[i] + kSsidSize;
+  });
 }
 
 }  // namespace
