@@ -232,3 +232,43 @@ export const startRun = (log: (line: string) => void): { startedAt: Date; began:
   }
   return { startedAt: new Date(), began: performance.now(), machine: machineInfo() };
 };
+
+/**
+ * The warm-up before a measurement window: the players' logs are armed a second before the
+ * window, since a busy player process may read its sockets before the IPC pipe (the window's
+ * frames are then chosen by sequence number, not by arrival).
+ */
+export const warmUpAndArm = async (procs: readonly PlayerProcess[], warmupSeconds: number): Promise<void> => {
+  await sleep(Math.max(0, warmupSeconds - 1) * 1000);
+  for (const p of procs) {
+    p.send({ cmd: 'arm' });
+  }
+  await sleep(Math.min(1, warmupSeconds) * 1000);
+};
+
+/** A server process as the benchmarks hold it: stopped at the end of a trial. */
+interface StoppableServer {
+  stop(): Promise<string>;
+  output(): string;
+}
+
+/**
+ * The end of every trial: publisher, player processes and publisher connection stopped, then the
+ * servers (in the order given); a server that did not exit cleanly has its last output printed.
+ */
+export const endTrial = async (
+  publisher: { stop(): void } | null,
+  procs: readonly PlayerProcess[],
+  publisherClient: { close(): void },
+  servers: ReadonlyArray<{ label: string; server: StoppableServer }>,
+): Promise<void> => {
+  publisher?.stop();
+  await Promise.all(procs.map((p) => p.stop()));
+  publisherClient.close();
+  for (const { label, server } of servers) {
+    const how = await server.stop();
+    if (how !== '0' && how !== 'SIGTERM') {
+      process.stderr.write(`${label} exited with ${how}; last output:\n${server.output().slice(-2000)}\n`);
+    }
+  }
+};

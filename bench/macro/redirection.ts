@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult } from '../lib/common.js';
+import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult, endTrial, warmUpAndArm } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
 import {
   type MachineInfo, type ServerHandle, freeDualPort, freePort, machineInfo, readCpuSeconds, readMachineCpu, readUdpCounters, readUdpDrops, repoRoot, sleep, startServer, withTimeout,
@@ -307,11 +307,7 @@ const runTrial = async (o: RedirectionOptions, kbps: number, profile: StreamProf
         redirects[i] = (redirects[i] ?? 0) + n;
       });
     }
-    await sleep(Math.max(0, o.warmup - 1) * 1000);
-    for (const p of procs) {
-      p.send({ cmd: 'arm' });
-    }
-    await sleep(Math.min(1, o.warmup) * 1000);
+    await warmUpAndArm(procs, o.warmup);
 
     const videoStart = publisher.videoSeq;
     const audioStart = publisher.audioSeq;
@@ -408,15 +404,7 @@ const runTrial = async (o: RedirectionOptions, kbps: number, profile: StreamProf
       why,
     };
   } finally {
-    publisher?.stop();
-    await Promise.all(procs.map((p) => p.stop()));
-    publisherClient.close();
-    for (const s of [...servers].reverse()) {
-      const how = await s.stop();
-      if (how !== '0' && how !== 'SIGTERM') {
-        process.stderr.write(`nimbus on ${s.port} exited with ${how}; last output:\n${s.output().slice(-2000)}\n`);
-      }
-    }
+    await endTrial(publisher, procs, publisherClient, [...servers].reverse().map((s) => ({ label: `nimbus on ${s.port}`, server: s })));
   }
 };
 

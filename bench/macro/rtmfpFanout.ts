@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult } from '../lib/common.js';
+import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult, endTrial, warmUpAndArm } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
 import { type MachineInfo, type ServerHandle, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readUdpCounters, readUdpDrops, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
 import { type ServerMemory, memProbeNodeArgs, readServerMemory } from '../lib/heapProbe.js';
@@ -252,11 +252,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
     }
     const readies: ReadyEvent[] = await Promise.all(procs.map((p) => p.next<ReadyEvent>('ready', readyTimeoutMs(n))));
     const connected = readies.reduce((a, r) => a + r.connected, 0);
-    await sleep(Math.max(0, o.warmup - 1) * 1000);
-    for (const p of procs) {
-      p.send({ cmd: 'arm' });
-    }
-    await sleep(Math.min(1, o.warmup) * 1000);
+    await warmUpAndArm(procs, o.warmup);
 
     const serverPorts = [server.port, ...[...server.output().matchAll(/RTMFP [\d.]+:(\d+)\/udp \(media worker/g)].map((m) => Number(m[1]))];
     const videoStart = publisher.videoSeq;
@@ -343,13 +339,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
       ...(overflow > 0 ? { error: `player log overflow (${overflow} receipts not logged): the numbers are incomplete` } : {}),
     };
   } finally {
-    publisher?.stop();
-    await Promise.all(procs.map((p) => p.stop()));
-    publisherClient.close();
-    const how = await server.stop();
-    if (how !== '0' && how !== 'SIGTERM') {
-      process.stderr.write(`nimbus (${armName(arm)}) exited with ${how}; last output:\n${server.output().slice(-2000)}\n`);
-    }
+    await endTrial(publisher, procs, publisherClient, [{ label: `nimbus (${armName(arm)})`, server }]);
   }
 };
 

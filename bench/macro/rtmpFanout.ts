@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
-import { packageVersion, benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nimbusBuild, nimbusLine, split, startRun, writeResult } from '../lib/common.js';
+import { packageVersion, benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nimbusBuild, nimbusLine, split, startRun, writeResult, endTrial, warmUpAndArm } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
 import { type MachineInfo, type ServerHandle, type ServerKind as PeerKind, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
 import { fmt, formatTable, geometricMean } from '../lib/stats.js';
@@ -251,13 +251,7 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const joinP99 = Math.max(...readies.map((r) => r.joinP99));
     const joinMax = Math.max(...readies.map((r) => r.joinMax));
 
-    // Arm the players' logs a second before the window: a busy player process may read its
-    // sockets before the IPC pipe, so the window is chosen by sequence number, not by arrival.
-    await sleep(Math.max(0, o.warmup - 1) * 1000);
-    for (const p of procs) {
-      p.send({ cmd: 'arm' });
-    }
-    await sleep(Math.min(1, o.warmup) * 1000);
+    await warmUpAndArm(procs, o.warmup);
 
     const videoStart = publisher.videoSeq;
     const audioStart = publisher.audioSeq;
@@ -330,13 +324,7 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
       ...(overflow > 0 ? { error: `player log overflow (${overflow} receipts not logged): the numbers are incomplete` } : {}),
     };
   } finally {
-    publisher?.stop();
-    await Promise.all(procs.map((p) => p.stop()));
-    publisherClient.close();
-    const how = await server.stop();
-    if (how !== '0' && how !== 'SIGTERM') {
-      process.stderr.write(`${kind} exited with ${how}; last output:\n${server.output().slice(-2000)}\n`);
-    }
+    await endTrial(publisher, procs, publisherClient, [{ label: kind, server }]);
   }
 };
 
