@@ -3,30 +3,39 @@
  * these classes are for the edges (config, public API) and for hook rejections that a protocol
  * maps to its own status.
  */
-export type ErrorCode =
-  | 'MS_ERR_CONFIG_INVALID'
-  | 'MS_ERR_CONFIG_FILE'
-  | 'MS_ERR_AMF_PARSE'
-  | 'MS_ERR_AMF_ENCODE'
-  | 'MS_ERR_RTMP_HANDSHAKE'
-  | 'MS_ERR_RTMP_PROTOCOL'
-  | 'MS_ERR_RTMP_MESSAGE_TOO_LARGE'
-  | 'MS_ERR_SESSION_TIMEOUT'
-  | 'MS_ERR_SUBSCRIBER_TOO_SLOW'
-  | 'MS_ERR_INVALID_STATE'
-  | 'MS_ERR_UNSUPPORTED'
-  | 'MS_ERR_CONNECT_REJECTED'
-  | 'MS_ERR_CONNECT_INVALID_APP'
-  | 'MS_ERR_PUBLISH_REJECTED'
-  | 'MS_ERR_PLAY_REJECTED'
-  | 'MS_ERR_CALL_FAILED'
-  | 'MS_ERR_MESH_FRAME'
-  | 'MS_ERR_MESH_CLOSED'
-  | 'MS_ERR_MESH_HANDSHAKE'
-  | 'MS_ERR_MESH_AUTH'
-  | 'MS_ERR_MESH_REJECTED'
-  | 'MS_ERR_MESH_TIMEOUT'
-  | 'MS_ERR_MESH_HANDLER';
+export const ERROR_CODES = [
+  'MS_ERR_CONFIG_INVALID',
+  'MS_ERR_CONFIG_FILE',
+  'MS_ERR_AMF_PARSE',
+  'MS_ERR_AMF_ENCODE',
+  'MS_ERR_RTMP_HANDSHAKE',
+  'MS_ERR_RTMP_PROTOCOL',
+  'MS_ERR_RTMP_MESSAGE_TOO_LARGE',
+  'MS_ERR_SESSION_TIMEOUT',
+  'MS_ERR_SUBSCRIBER_TOO_SLOW',
+  'MS_ERR_INVALID_STATE',
+  'MS_ERR_UNSUPPORTED',
+  'MS_ERR_CONNECT_REJECTED',
+  'MS_ERR_CONNECT_INVALID_APP',
+  'MS_ERR_PUBLISH_REJECTED',
+  'MS_ERR_PLAY_REJECTED',
+  'MS_ERR_CALL_FAILED',
+  'MS_ERR_MESH_FRAME',
+  'MS_ERR_MESH_CLOSED',
+  'MS_ERR_MESH_HANDSHAKE',
+  'MS_ERR_MESH_AUTH',
+  'MS_ERR_MESH_REJECTED',
+  'MS_ERR_MESH_TIMEOUT',
+  'MS_ERR_MESH_HANDLER',
+  'MS_ERR_WORKER_GONE',
+  'MS_ERR_INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** Whether `code` is one of ours (a code that crossed a thread or a process is checked here). */
+export const isErrorCode = (code: string): code is ErrorCode => CODES.has(code);
 
 const brand = Symbol.for('nimbus.error');
 
@@ -89,6 +98,42 @@ export const callFailed = (reason: string): RejectionError => new RejectionError
  * failure, the message is what the log line and `onServerDisconnection(server, error)` show.
  */
 export class MeshError extends MediaServerError {}
+
+/**
+ * The error a `{code, message}` pair stands for, as the class that code belongs to (errors that
+ * cross a thread arrive this way: structured clone keeps only the standard error types).
+ */
+export const errorFromCode = (code: string, message: string): MediaServerError => {
+  if (!isErrorCode(code)) {
+    return new MediaServerError('MS_ERR_INTERNAL', `${message} (${code})`);
+  }
+  switch (code) {
+    case 'MS_ERR_RTMP_HANDSHAKE':
+    case 'MS_ERR_RTMP_PROTOCOL':
+    case 'MS_ERR_RTMP_MESSAGE_TOO_LARGE': {
+      return new ProtocolError(code, message);
+    }
+    case 'MS_ERR_CONFIG_INVALID': {
+      return new ConfigError(message);
+    }
+    case 'MS_ERR_INVALID_STATE': {
+      return new InvalidStateError(message);
+    }
+    case 'MS_ERR_UNSUPPORTED': {
+      return new UnsupportedError(message);
+    }
+    case 'MS_ERR_CONNECT_REJECTED':
+    case 'MS_ERR_CONNECT_INVALID_APP':
+    case 'MS_ERR_PUBLISH_REJECTED':
+    case 'MS_ERR_PLAY_REJECTED':
+    case 'MS_ERR_CALL_FAILED': {
+      return new RejectionError(code, message);
+    }
+    default: {
+      return code.startsWith('MS_ERR_MESH_') ? new MeshError(code, message) : new MediaServerError(code, message);
+    }
+  }
+};
 
 /** The message of anything thrown, for logs and protocol statuses. */
 export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -27,6 +27,27 @@ describe('RTMFP media workers', { timeout: 60_000 }, () => {
     }
   });
 
+  it('asks the main thread\'s piscina pool for the handshake DH (workers never compute it)', async () => {
+    const rtmfp = s.server.rtmfp!;
+    const requests = rtmfp.requests as { computeKeys: (typeof rtmfp.requests)['computeKeys'] };
+    const original = requests.computeKeys;
+    let asked = 0;
+    requests.computeKeys = (args) => {
+      asked++;
+      return original(args);
+    };
+    try {
+      const clients = [new RtmfpClient(), new RtmfpClient()];
+      for (const c of clients) {
+        await c.connect(s.rtmfp('live'));
+      }
+      assert.equal(asked, 2, 'one DH per session, computed on the main side');
+      clients.forEach((c) => c.close());
+    } finally {
+      requests.computeKeys = original;
+    }
+  });
+
   it('survives a crashed worker: its sessions close, the others keep working, a new worker takes over', async () => {
     const rtmfp = s.server.rtmfp!;
     const a = new RtmfpClient();

@@ -5,6 +5,7 @@ import { loadKernels } from '../../kernels/index.js';
 import { Logger } from '../../util/Logger.js';
 import type { Protocol } from '../Protocol.js';
 import { AddressOrigin, type RtmfpAddress, formatAddress, parseHostPort } from './address.js';
+import { computeKeysSync } from './crypto/computeKeys.js';
 import { KeyPool } from './crypto/KeyPool.js';
 import { parseRtmfpUrl } from './epd.js';
 import { writeForwardedIHello } from './handshakeChunks.js';
@@ -14,8 +15,9 @@ import { RtmfpGroups } from './RtmfpGroups.js';
 import type { PeerDecision, UrlDecision } from './RtmfpHandshake.js';
 import { CHUNK_HEADER_SIZE } from './RtmfpPacket.js';
 import type { RtmfpSession, RtmfpSessionSettings } from './RtmfpSession.js';
-import { type FromWorker, type SessionEvents, asBuffer } from './SessionLink.js';
-import { RemoteCommands, type WorkerHandle, type WorkerOptions, startWorker } from './worker/RtmfpWorkerPool.js';
+import type { SessionEvents } from './SessionLink.js';
+import { type FromWorker, type MainRequests, type RequestHandlers, asBuffer, wireBytes } from '../worker/MediaChannel.js';
+import { RemoteCommands, type WorkerHandle, type WorkerHost, type WorkerOptions, startWorker } from '../worker/MediaWorkerPool.js';
 
 export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   host: string;
@@ -38,7 +40,7 @@ const TAG_TTL_MS = 60_000;
  * rendezvous between peers, handshake redirection through `onHandshake`, and NetGroups. With
  * `RTMFP.workers = 0` one local data plane owns the socket and the sessions' data halves.
  */
-export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
+export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, WorkerHost {
   readonly name = 'RTMFP';
   readonly log = new Logger('rtmfp');
   readonly kernels: Kernels;
@@ -60,8 +62,9 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   ) {
     this.kernels = loadKernels();
     this.groups = new RtmfpGroups(this);
-    // Handshake DH runs in a piscina pool off the main thread (media workers compute in their own thread).
-    this.keyPool = options.workers === 0 && KeyPool.available ? new KeyPool(2) : null;
+    // Handshake DH runs in a piscina pool off the main thread, for the front door and for the
+    // media workers alike (a worker asks through its channel: its sessions never wait on a DH).
+    this.keyPool = KeyPool.available ? new KeyPool(2) : null;
     this.plane = new RtmfpDataPlane(
       this.kernels,
       this.log,
@@ -122,20 +125,23 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
   }
 
   private spawnWorker(index: number): Promise<WorkerHandle> {
-    return startWorker(
-      index,
-      this.workerOptions,
-      this.log,
-      (handle, message) => this.onWorkerMessage(handle, message),
-      (handle, code) => this.onWorkerExit(handle, code),
-    );
+    return startWorker(index, this.workerOptions, this.log, this);
   }
+
+  /** What workers ask of the main thread. */
+  readonly requests: RequestHandlers<MainRequests> = {
+    computeKeys: async (args) => {
+      const request = { groupId: args.groupId, clientPublicKey: asBuffer(args.clientPublicKey), skic: asBuffer(args.skic) };
+      const keys = this.keyPool === null ? computeKeysSync(request) : await this.keyPool.computeKeys(request);
+      return keys === null ? null : { skrc: wireBytes(keys.skrc), encryptKey: wireBytes(keys.encryptKey), decryptKey: wireBytes(keys.decryptKey) };
+    },
+  };
 
   /**
    * A media worker stopped on its own (a crash): its sessions are gone, so their control halves
    * close (clients reconnect through the front door), and a new worker takes its place.
    */
-  private onWorkerExit(handle: WorkerHandle, code: number): void {
+  onExit(handle: WorkerHandle, code: number): void {
     if (this.stopping) {
       return;
     }
@@ -160,7 +166,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
     );
   }
 
-  private onWorkerMessage(handle: WorkerHandle, message: FromWorker): void {
+  onMessage(handle: WorkerHandle, message: FromWorker): void {
     switch (message.op) {
       case 'opened': {
         const address = { host: message.host, port: message.port, origin: AddressOrigin.OBSERVED };
@@ -198,9 +204,10 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
       }
       case 'peerHello': {
         const decision: PeerDecision = { kind: 'peer', peerId: asBuffer(message.peerId), tag: asBuffer(message.tag), epd: asBuffer(message.epd) };
-        this.rendezvous(decision, message.host, message.port, (datagram) =>
-          handle.post({ op: 'sendStartup', datagram, host: message.host, port: message.port }),
-        );
+        this.rendezvous(decision, message.host, message.port, (datagram) => {
+          const bytes = wireBytes(datagram);
+          handle.post({ op: 'sendStartup', datagram: bytes, host: message.host, port: message.port }, [bytes.buffer as ArrayBuffer]);
+        });
         return;
       }
       default: {
@@ -376,10 +383,9 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl {
     await this.plane.stop();
     await Promise.all(
       this.workers.map(async (handle) => {
-        handle.post({ op: 'stop' });
-        const exited = new Promise<void>((resolve) => handle.worker.once('exit', () => resolve()));
+        const stopped = handle.channel.request('stop', {}).catch((err: unknown) => this.log.debug(`media worker ${handle.index}: ${errorMessage(err)}`));
         const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-        await Promise.race([exited, timeout]);
+        await Promise.race([stopped, timeout]);
         await handle.worker.terminate();
       }),
     );

@@ -6,8 +6,9 @@
  * - the **control half** (`RtmfpControlSession`) lives on the main thread with the core and the
  *   applications: NetConnection/NetStream semantics, hooks, rendezvous, groups.
  *
- * With no workers the halves call each other directly; with workers the same calls become small
- * messages on a MessagePort, and media crosses once per frame per worker (`FrameBatch`).
+ * With no workers the halves call each other directly; with workers the same calls become
+ * messages of the worker's channel (protocols/worker/MediaChannel.ts), and media crosses once per
+ * frame per worker.
  */
 
 /** What the data half reports. */
@@ -40,39 +41,3 @@ export interface SessionCommands {
   /** Bytes queued for NetStream `streamId` (live locally, last report with workers). */
   queuedBytes(streamId: number): number;
 }
-
-/** Main thread → worker messages. */
-export type ToWorker =
-  | { op: 'tc'; sid: number; streamId: number; message: Uint8Array }
-  | { op: 'finishStream'; sid: number; streamId: number }
-  | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
-  | { op: 'chunk'; sid: number; chunk: Uint8Array }
-  | { op: 'close'; sid: number; reason: string; graceful: boolean }
-  | { op: 'frames'; frames: FrameBatch[] }
-  | { op: 'sendStartup'; datagram: Uint8Array; host: string; port: number }
-  | { op: 'stop' };
-
-/** One frame for many sessions of one worker: the bytes cross once. */
-export interface FrameBatch {
-  message: Uint8Array;
-  kind: number;
-  config: boolean;
-  /** Pairs: session ID, stream ID. */
-  targets: number[];
-}
-
-/** Worker → main thread messages. */
-export type FromWorker =
-  | { op: 'listening'; port: number }
-  | { op: 'opened'; sid: number; peerId: Uint8Array; host: string; port: number }
-  | { op: 'tc'; sid: number; streamId: number; type: number; timestamp: number; body: Uint8Array }
-  | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
-  | { op: 'groupClosed'; sid: number; flowId: number }
-  | { op: 'address'; sid: number; host: string; port: number }
-  | { op: 'closed'; sid: number; reason: string }
-  | { op: 'queues'; sids: number[]; bytes: number[] }
-  | { op: 'peerHello'; peerId: Uint8Array; tag: Uint8Array; epd: Uint8Array; host: string; port: number }
-  | { op: 'log'; level: number; message: string };
-
-/** A Buffer view of bytes that crossed a MessagePort (structured clone gives a Uint8Array). */
-export const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,0 +1,166 @@
+import { Worker } from 'node:worker_threads';
+import { errorMessage } from '../../errors.js';
+import { type LogLevel, getLogLevel, type Logger } from '../../util/Logger.js';
+import type { DataPlaneOptions } from '../rtmfp/RtmfpDataPlane.js';
+import type { SessionCommands } from '../rtmfp/SessionLink.js';
+import { type FrameBatch, type FromWorker, MediaChannel, type MainRequests, type RequestHandlers, type ToWorker, type WorkerRequests, wireBytes } from './MediaChannel.js';
+
+/** The worker entry, as .ts under tsx (tests, which also need tsx in the worker) and .js once built. */
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(fromSource ? './mediaWorker.ts' : './mediaWorker.js', import.meta.url);
+
+/**
+ * V8's young generation of a media worker. Left alone it grows to 32 MiB per isolate under a
+ * fan-out's allocation rate, whatever the number of sessions: at 300 subscribers on 2 workers,
+ * 296 KiB of RSS per session with it, 223 KiB with 12 MiB, for the same CPU per subscriber
+ * (bench/macro/rtmfpFanout.ts, native w2). The main thread keeps Node's default (a node option:
+ * `--max-semi-space-size`).
+ */
+const MEDIA_WORKER_YOUNG_GENERATION_MB = 12;
+
+/** The main thread's end of a worker's channel. */
+export type WorkerChannel = MediaChannel<ToWorker, FromWorker, WorkerRequests, MainRequests>;
+
+/**
+ * One media worker seen from the main thread: its port, its channel, its sessions' queue sizes.
+ * Frames of one turn for its subscribers travel in the channel's one post per turn, each frame
+ * once with the list of sessions it is for (media crosses once per frame per worker).
+ */
+export class WorkerHandle {
+  port = 0;
+  sessions = 0;
+  readonly queues = new Map<number, number>();
+  /** The frame op of the current turn that later subscribers of the same frame join (cleared by any other send). */
+  private openFrame: FrameBatch | null = null;
+  private openBytes: Buffer | null = null;
+  /** The channel's post count when `openFrame` was queued: once posted, it is closed. */
+  private openPost = -1;
+
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+    readonly channel: WorkerChannel,
+  ) {}
+
+  post(message: ToWorker, moved?: readonly ArrayBuffer[]): void {
+    this.openFrame = null;
+    this.openBytes = null;
+    this.channel.send(message, moved);
+  }
+
+  queueFrame(sid: number, streamId: number, message: Buffer, kind: number, config: boolean): void {
+    // The fan-out loop writes one frame to its subscribers one after the other: they share one op.
+    let batch = this.openFrame;
+    if (batch === null || this.openBytes !== message || this.openPost !== this.channel.stats.posts) {
+      const bytes = wireBytes(message);
+      batch = { message: bytes, kind, config, targets: [] };
+      this.post({ op: 'frames', frames: [batch] }, [bytes.buffer as ArrayBuffer]);
+      this.openFrame = batch;
+      this.openBytes = message;
+      this.openPost = this.channel.stats.posts;
+    }
+    batch.targets.push(sid, streamId);
+  }
+}
+
+/** The control half's view of a data half that lives in a worker. */
+export class RemoteCommands implements SessionCommands {
+  constructor(
+    private readonly handle: WorkerHandle,
+    private readonly sid: number,
+  ) {}
+
+  writeTc(streamId: number, message: Buffer): void {
+    const bytes = wireBytes(message);
+    this.handle.post({ op: 'tc', sid: this.sid, streamId, message: bytes }, [bytes.buffer as ArrayBuffer]);
+  }
+
+  writeFrame(streamId: number, message: Buffer, kind: number, config: boolean): void {
+    this.handle.queueFrame(this.sid, streamId, message, kind, config);
+  }
+
+  finishStream(streamId: number): void {
+    this.handle.post({ op: 'finishStream', sid: this.sid, streamId });
+  }
+
+  writeGroup(clientFlowId: number, message: Buffer): void {
+    const bytes = wireBytes(message);
+    this.handle.post({ op: 'group', sid: this.sid, flowId: clientFlowId, message: bytes }, [bytes.buffer as ArrayBuffer]);
+  }
+
+  queueChunk(chunk: Buffer): void {
+    const bytes = wireBytes(chunk);
+    this.handle.post({ op: 'chunk', sid: this.sid, chunk: bytes }, [bytes.buffer as ArrayBuffer]);
+  }
+
+  close(reason: string, graceful: boolean): void {
+    this.handle.post({ op: 'close', sid: this.sid, reason, graceful });
+  }
+
+  queuedBytes(): number {
+    return this.handle.queues.get(this.sid) ?? 0;
+  }
+}
+
+export type WorkerOptions = Omit<DataPlaneOptions, 'sidPrefix' | 'port' | 'computeKeys'> & { firstPort: number };
+
+/** What the main thread does for a worker: its messages, the requests it makes, its end. */
+export interface WorkerHost {
+  onMessage(handle: WorkerHandle, message: FromWorker): void;
+  readonly requests: RequestHandlers<MainRequests>;
+  /** The worker stopped on its own (a crash: its sessions are gone). */
+  onExit(handle: WorkerHandle, code: number): void;
+}
+
+/**
+ * Starts media worker `index`, bound to its own UDP port; resolves once it listens. The host hears
+ * of a worker that stops afterwards (a crash: its sessions are gone, the pool replaces it).
+ */
+export const startWorker = (index: number, options: WorkerOptions, log: Logger, host: WorkerHost): Promise<WorkerHandle> => {
+  // From sources (tests under tsx) the worker registers tsx itself before loading the entry.
+  const entry = fromSource
+    ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`
+    : workerUrl;
+  const worker = new Worker(entry, {
+    eval: fromSource,
+    resourceLimits: { maxYoungGenerationSizeMb: MEDIA_WORKER_YOUNG_GENERATION_MB },
+    workerData: {
+      index,
+      logLevel: getLogLevel(),
+      checkPosts: MediaChannel.checkPosts,
+      options: { ...options, port: options.firstPort === 0 ? 0 : options.firstPort + index, sidPrefix: index + 1 },
+    },
+  });
+  let handle: WorkerHandle | null = null;
+  return new Promise<WorkerHandle>((resolve, reject) => {
+    const channel: WorkerChannel = new MediaChannel<ToWorker, FromWorker, WorkerRequests, MainRequests>(
+      worker,
+      (message) => {
+        if (message.op === 'log') {
+          log.log(message.level as LogLevel, message.message);
+          return;
+        }
+        if (message.op === 'listening') {
+          handle!.port = message.port;
+          worker.off('error', reject);
+          worker.on('error', (err) => log.error(`media worker ${index}: ${err.message}`));
+          resolve(handle!);
+          return;
+        }
+        host.onMessage(handle!, message);
+      },
+      host.requests,
+      (err) => log.error(`media worker ${index} channel: ${errorMessage(err)}`),
+    );
+    handle = new WorkerHandle(index, worker, channel);
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      channel.close(`media worker ${index} exited with code ${code}`);
+      if (handle!.port === 0) {
+        reject(new Error(`media worker ${index} exited with code ${code}`));
+      } else {
+        host.onExit(handle!, code);
+      }
+    });
+  });
+};

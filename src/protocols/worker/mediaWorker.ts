@@ -1,0 +1,166 @@
+/**
+ * A media worker (architecture.md §2): one UDP socket on its own port and the data halves of the
+ * RTMFP sessions on it, end to end. Control events go to the main thread through the channel
+ * (MediaChannel.ts); frames come in once per frame for all the worker's subscribers. Handshake DH
+ * is asked of the main thread's piscina pool, so a burst of handshakes never stalls this thread's
+ * sessions.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../../errors.js';
+import { loadKernels } from '../../kernels/index.js';
+import { type LogLevel, Logger, setLogLevel, setLogSink } from '../../util/Logger.js';
+import type { ComputeKeys } from '../rtmfp/crypto/computeKeys.js';
+import { type DataPlaneControl, type DataPlaneOptions, RtmfpDataPlane } from '../rtmfp/RtmfpDataPlane.js';
+import type { PeerDecision, UrlDecision } from '../rtmfp/RtmfpHandshake.js';
+import type { RtmfpSession } from '../rtmfp/RtmfpSession.js';
+import type { SessionEvents } from '../rtmfp/SessionLink.js';
+import { type FromWorker, MediaChannel, type MainRequests, type ToWorker, type WorkerRequests, asBuffer, wireBytes } from './MediaChannel.js';
+
+interface WorkerSetup {
+  index: number;
+  logLevel: number;
+  checkPosts: boolean;
+  options: DataPlaneOptions;
+}
+
+const setup = workerData as WorkerSetup;
+setLogLevel(setup.logLevel as LogLevel);
+MediaChannel.checkPosts = setup.checkPosts;
+const log = new Logger(`media-worker-${setup.index}`);
+
+let plane: RtmfpDataPlane | null = null;
+const sessionOf = (sid: number): RtmfpSession | undefined => plane?.sessions.get(sid);
+
+const onMessage = (message: ToWorker): void => {
+  switch (message.op) {
+    case 'tc': {
+      sessionOf(message.sid)?.writeTc(message.streamId, asBuffer(message.message));
+      return;
+    }
+    case 'frames': {
+      for (const batch of message.frames) {
+        const bytes = asBuffer(batch.message);
+        const { targets } = batch;
+        for (let i = 0; i + 1 < targets.length; i += 2) {
+          sessionOf(targets[i])?.writeFrame(targets[i + 1], bytes, batch.kind, batch.config);
+        }
+      }
+      return;
+    }
+    case 'finishStream': {
+      sessionOf(message.sid)?.finishStream(message.streamId);
+      return;
+    }
+    case 'group': {
+      sessionOf(message.sid)?.writeGroup(message.flowId, asBuffer(message.message));
+      return;
+    }
+    case 'chunk': {
+      sessionOf(message.sid)?.queueChunk(asBuffer(message.chunk));
+      return;
+    }
+    case 'close': {
+      sessionOf(message.sid)?.close(message.reason, message.graceful);
+      return;
+    }
+    case 'sendStartup': {
+      plane?.sendTo(asBuffer(message.datagram), message.host, message.port);
+      return;
+    }
+  }
+};
+
+const channel = new MediaChannel<FromWorker, ToWorker, MainRequests, WorkerRequests>(
+  parentPort!,
+  onMessage,
+  {
+    stop: async () => {
+      await plane?.stop();
+      return null;
+    },
+  },
+  (err) => log.error(`channel: ${errorMessage(err)}`),
+);
+
+/** Sends `message` with its byte arrays moved (each made by `wireBytes`). */
+const post = (message: FromWorker, ...bytes: Uint8Array[]): void => {
+  channel.send(message, bytes.map((b) => b.buffer as ArrayBuffer));
+};
+
+// Log lines go to the main thread's sink (files, test capture), not straight to stderr.
+setLogSink((level, scope, message) => post({ op: 'log', level, message: `[${scope}] ${message}` }));
+
+/** Each session's events become messages to the main thread. */
+const eventsFor = (sid: number): SessionEvents => ({
+  onTc(streamId, type, timestamp, body) {
+    const copy = wireBytes(body);
+    post({ op: 'tc', sid, streamId, type, timestamp, body: copy }, copy);
+  },
+  onGroupMessage(flowId, message) {
+    const copy = wireBytes(message);
+    post({ op: 'group', sid, flowId, message: copy }, copy);
+  },
+  onGroupFlowClosed(flowId) {
+    post({ op: 'groupClosed', sid, flowId });
+  },
+  onAddressChanged(host, p) {
+    post({ op: 'address', sid, host, port: p });
+  },
+  onClosed(reason) {
+    post({ op: 'closed', sid, reason });
+  },
+});
+
+const control: DataPlaneControl = {
+  onSessionOpened(session: RtmfpSession): SessionEvents {
+    const { localSsid, peerId } = session.keys;
+    const id = wireBytes(peerId);
+    post({ op: 'opened', sid: localSsid, peerId: id, host: session.address.host, port: session.address.port }, id);
+    return eventsFor(localSsid);
+  },
+  onPeerHello(decision: PeerDecision, host: string, p: number): void {
+    const [peerId, tag, epd] = [wireBytes(decision.peerId), wireBytes(decision.tag), wireBytes(decision.epd)];
+    post({ op: 'peerHello', peerId, tag, epd, host, port: p }, peerId, tag, epd);
+  },
+  onUrlHello(_decision: UrlDecision): void {
+    // Workers answer URL IHellos themselves (urlDecisions is off): the front door ran the hook.
+  },
+};
+
+/** DH and key derivation in the main thread's piscina pool. */
+const computeKeys: ComputeKeys = async (request) => {
+  const [clientPublicKey, skic] = [wireBytes(request.clientPublicKey), wireBytes(request.skic)];
+  const reply = await channel.request('computeKeys', { groupId: request.groupId, clientPublicKey, skic }, [
+    clientPublicKey.buffer as ArrayBuffer,
+    skic.buffer as ArrayBuffer,
+  ]);
+  return reply === null ? null : { skrc: asBuffer(reply.skrc), encryptKey: asBuffer(reply.encryptKey), decryptKey: asBuffer(reply.decryptKey) };
+};
+
+plane = new RtmfpDataPlane(loadKernels(), log, { ...setup.options, computeKeys }, control);
+
+// Queue sizes feed the main thread's drop policy (a subscriber that cannot keep up).
+const queues = setInterval(() => {
+  const sids: number[] = [];
+  const bytes: number[] = [];
+  for (const [sid, session] of plane.sessions) {
+    let queued = 0;
+    for (const flow of session.sendFlows) {
+      queued += flow.queuedBytes;
+    }
+    if (queued > 0) {
+      sids.push(sid);
+      bytes.push(queued);
+    }
+  }
+  post({ op: 'queues', sids, bytes });
+}, 100);
+queues.unref();
+
+plane.start().then(
+  (address) => post({ op: 'listening', port: address.port }),
+  (err: unknown) => {
+    log.error(`cannot bind: ${String(err)}`);
+    process.exit(1);
+  },
+);
