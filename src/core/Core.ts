@@ -2,7 +2,8 @@ import { RejectionError, errorMessage, rejectPlay, rejectPublish } from '../erro
 import { Logger } from '../util/Logger.js';
 import type { Client } from './Client.js';
 import { Group, type GroupMember } from './Group.js';
-import { Listener, type MediaSink } from './Listener.js';
+import { Listener, type ListenerOwner } from './Listener.js';
+import type { SubscriberLimits } from '../media/Subscriber.js';
 import { Publication } from './Publication.js';
 import type { ConnectionResponse, ServerHooks } from './ServerHooks.js';
 
@@ -41,11 +42,15 @@ export class Core {
   readonly publications = new Map<string, Publication>();
   /** NetGroups by 64-hex group ID. */
   readonly groups = new Map<string, Group>();
+  /** What each subscriber may queue and how long it may lag (media.subscriberQueueBytes/Timeout). */
+  readonly limits: SubscriberLimits;
 
   constructor(
     public hooks: ServerHooks,
     private readonly options: CoreOptions,
-  ) {}
+  ) {
+    this.limits = { maxQueuedBytes: options.subscriberQueueBytes, timeoutMs: options.subscriberTimeoutMs };
+  }
 
   /** Runs `onConnection`; resolves to the response fields, rejects with a RejectionError. */
   async connect(client: Client, args: readonly unknown[]): Promise<ConnectionResponse> {
@@ -84,7 +89,7 @@ export class Core {
   private publicationFor(name: string): Publication {
     let publication = this.publications.get(name);
     if (publication === undefined) {
-      publication = new Publication(name, this.options);
+      publication = new Publication(name, this.options, this.limits);
       this.publications.set(name, publication);
     }
     return publication;
@@ -139,12 +144,13 @@ export class Core {
 
   /**
    * Subscribe `client` to `fullName` (`name?query`). The publication need not be running yet.
-   * `onAccepted` runs after the hook agreed and before the cached frames are sent.
+   * `onAccepted` runs after the hook agreed: the protocol sends its statuses, then attaches its
+   * subscriber to the publication's outputs (which sends it the cached frames).
    */
   async subscribe(
     client: Client | null,
     fullName: string,
-    sink: MediaSink,
+    owner: ListenerOwner,
     onAccepted?: (l: Listener) => void,
   ): Promise<Listener> {
     const [name, parameters] = splitStreamName(fullName);
@@ -152,14 +158,7 @@ export class Core {
       throw rejectPlay('empty stream name');
     }
     const publication = this.publicationFor(name);
-    const listener = new Listener(
-      client,
-      publication,
-      sink,
-      parameters,
-      this.options.subscriberQueueBytes,
-      this.options.subscriberTimeoutMs,
-    );
+    const listener = new Listener(client, publication, owner, parameters);
     if (client !== null) {
       try {
         await this.hooks.onSubscribe(client, listener);
@@ -172,8 +171,8 @@ export class Core {
         throw rejectPlay('client left during onSubscribe');
       }
     }
-    onAccepted?.(listener);
     publication.attach(listener);
+    onAccepted?.(listener);
     return listener;
   }
 

@@ -1,58 +1,70 @@
-import { DropPolicy } from '../media/DropPolicy.js';
-import type { MediaFrame } from '../media/MediaFrame.js';
 import type { Client } from './Client.js';
 import type { Publication } from './Publication.js';
 
-/**
- * Where a subscriber's frames go: implemented by each protocol (RTMP player session, RTMFP flow,
- * mesh relay). `queuedBytes` lets the core apply the drop policy without knowing the transport.
- */
-export interface MediaSink {
-  /** Bytes accepted but not yet sent to the network (socket buffer, flow window...). */
-  readonly queuedBytes: number;
-  writeFrame(frame: MediaFrame, listener: Listener): void;
+/** What the protocol's control plane does for a listener (its statuses). */
+export interface ListenerOwner {
   /** The publication got a publisher (NetStream.Play.PublishNotify) or lost it (UnpublishNotify). */
   onPublisherChange(listener: Listener, running: boolean): void;
-  /** The listener stayed behind past the timeout or the publication closed it. */
-  onListenerClose(listener: Listener, reason: string): void;
 }
 
 /**
- * A sink's direct frame path (optional; RTMP players have one): while `Listener.outlet` is set, the
- * fan-out loop reads `queuedBytes` and calls `writeFrame` here rather than on the sink, which is
- * the same thing through one small object instead of a chain of them. The sink sets and clears it
- * (cleared whenever the sink's own `writeFrame` would not write, e.g. paused).
+ * The data-plane end of a subscription as the control plane sees it: the `Subscriber` itself
+ * when the session is on this thread, a proxy that forwards the settings when it is in a media
+ * worker.
  */
-export interface FrameOutlet {
-  readonly queuedBytes: number;
-  writeFrame(frame: MediaFrame): void;
+export interface SubscriptionControl {
+  receiveAudio: boolean;
+  receiveVideo: boolean;
+  paused: boolean;
+  readonly droppedFrames: number;
 }
 
-/** A subscription of one client to one publication (MonaServer's `listener`). */
+/**
+ * A subscription of one client to one publication (MonaServer's `listener`), as the core and the
+ * scripts see it. Frames do not go through it: the protocol attached a subscriber to the
+ * publication's outputs (`subscription`), whose filters its properties set.
+ */
 export class Listener {
-  receiveAudio = true;
-  receiveVideo = true;
   /** No more frames are written (unsubscribed, or closed for lagging). */
   closed = false;
   /** `Core.unsubscribe` ran (the onUnsubscribe hook fires once). */
   released = false;
-  readonly drops: DropPolicy;
-  /** The sink's direct frame path, or null (then `sink.queuedBytes` and `sink.writeFrame`). */
-  outlet: FrameOutlet | null = null;
+  /** Set by the protocol once the subscriber is attached; null for a listener without delivery. */
+  subscription: SubscriptionControl | null = null;
+  private audio = true;
+  private video = true;
 
   constructor(
     readonly client: Client | null,
     readonly publication: Publication,
-    readonly sink: MediaSink,
+    readonly owner: ListenerOwner,
     /** Query after the stream name (`name?a=1` → { a: '1' }). */
     readonly parameters: Record<string, string>,
-    maxQueuedBytes: number,
-    timeoutMs: number,
-  ) {
-    this.drops = new DropPolicy(maxQueuedBytes, timeoutMs);
+  ) {}
+
+  get receiveAudio(): boolean {
+    return this.subscription?.receiveAudio ?? this.audio;
+  }
+
+  set receiveAudio(on: boolean) {
+    this.audio = on;
+    if (this.subscription !== null) {
+      this.subscription.receiveAudio = on;
+    }
+  }
+
+  get receiveVideo(): boolean {
+    return this.subscription?.receiveVideo ?? this.video;
+  }
+
+  set receiveVideo(on: boolean) {
+    this.video = on;
+    if (this.subscription !== null) {
+      this.subscription.receiveVideo = on;
+    }
   }
 
   get droppedFrames(): number {
-    return this.drops.dropped;
+    return this.subscription?.droppedFrames ?? 0;
   }
 }

@@ -1,7 +1,6 @@
 import { type Server as TcpServer, type Socket, createServer } from 'node:net';
 import type { Config } from '../config/Config.js';
 import { MeshError, errorMessage } from '../errors.js';
-import type { MediaFrame } from '../media/MediaFrame.js';
 import { Logger } from '../util/Logger.js';
 import { checkHandler } from './MeshCodec.js';
 import { decodeArgs, encodeArgs } from './meshArgs.js';
@@ -9,7 +8,6 @@ import { appSyncPayload, readAppSync } from './meshControl.js';
 import { MeshDialer } from './MeshDialer.js';
 import { publicSettings } from './meshHello.js';
 import { type LinkOwner, type LinkSettings, MeshLink, STOPPING } from './MeshLink.js';
-import { MediaScope } from './MediaScope.js';
 import { MeshServer } from './MeshServer.js';
 import { ServerSession } from './ServerSession.js';
 
@@ -61,7 +59,6 @@ export class Mesh implements LinkOwner {
   private readonly dialers: MeshDialer[];
   private readonly links = new Set<MeshLink>();
   private readonly dialerOf = new Map<MeshLink, MeshDialer>();
-  private readonly scope = new MediaScope();
   private listener: TcpServer | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -94,9 +91,13 @@ export class Mesh implements LinkOwner {
     }
   }
 
-  /** Scripts handle `frame` of `publication` in `fn`: what they send meanwhile is that frame's media. */
-  withMedia<T>(publication: string, frame: MediaFrame, fn: (arg: T, frame: MediaFrame) => void, arg: T): void {
-    this.scope.run(publication, frame, fn, arg);
+  /** Unsent bytes of the most loaded link (the scripts' media hooks skip frames past servers.queueBytes). */
+  backlog(): number {
+    let most = 0;
+    for (const server of this.connected) {
+      most = Math.max(most, server.link.queuedBytes);
+    }
+    return most;
   }
 
   /** An application started here: peers that have it load it too ("." message). */
@@ -176,7 +177,7 @@ export class Mesh implements LinkOwner {
 
   private settings(hello: ReadonlyMap<string, string>): LinkSettings {
     const s = this.config.servers;
-    return { hello, secret: s.secret, heartbeatMs: s.heartbeatMs, queueBytes: s.queueBytes, maxFrameSize: MAX_FRAME_BYTES };
+    return { hello, secret: s.secret, heartbeatMs: s.heartbeatMs, maxFrameSize: MAX_FRAME_BYTES };
   }
 
   private accepted(socket: Socket): void {
@@ -197,7 +198,7 @@ export class Mesh implements LinkOwner {
 
   onLinkReady(link: MeshLink): void {
     const dialer = this.dialerOf.get(link);
-    const server = new MeshServer(link, dialer?.target.properties ?? {}, this.scope);
+    const server = new MeshServer(link, dialer?.target.properties ?? {});
     this.connected.push(server);
     this.log.note(`Connection established with ${server.address} server${dialer !== undefined && dialer.target.address !== server.address ? ` (${dialer.target.address})` : ''}`);
     const session = new ServerSession(server, this.handlers, this.log);

@@ -1,8 +1,6 @@
 import type { Socket } from 'node:net';
 import { MeshError } from '../errors.js';
-import type { MediaFrame } from '../media/MediaFrame.js';
 import type { Logger } from '../util/Logger.js';
-import { MediaGate } from './MediaGate.js';
 import { MeshFrameDecoder, MeshFrameEncoder } from './MeshCodec.js';
 import type { MeshPayload } from './meshArgs.js';
 import { Control, PING_PAYLOAD, authPayload, helloPayload, readControl, rejectPayload } from './meshControl.js';
@@ -13,7 +11,6 @@ export interface LinkSettings {
   readonly hello: ReadonlyMap<string, string>;
   readonly secret: string;
   readonly heartbeatMs: number;
-  readonly queueBytes: number;
   readonly maxFrameSize: number;
 }
 
@@ -40,15 +37,15 @@ const REJECT_LINGER_MS = 1000;
 /**
  * One TCP connection between two instances (MonaServer's ServerConnection): the HELLO exchange
  * (and the secret's challenge when one is configured), framing with handler-name compression,
- * REJECT, and Nimbus's improvements: a heartbeat on idle links, and a bounded queue where media
- * is dropped to the next keyframe while control messages are always kept. Garbage or an oversized
- * frame closes this link only, with the reason logged.
+ * REJECT, and Nimbus's improvements: a heartbeat on idle links, and a queue that scripts see
+ * (`queuedBytes`, through Mesh.backlog: media they relay is skipped to the next keyframe while a
+ * link is behind, control messages are always kept). Garbage or an oversized frame closes this
+ * link only, with the reason logged.
  */
 export class MeshLink {
   private state: State = 'hello';
   private readonly encoder = new MeshFrameEncoder();
   private readonly decoder: MeshFrameDecoder;
-  private readonly gate: MediaGate;
   /** What the peer said in HELLO. */
   peerSettings = new Map<string, string>();
   private readonly nonce: string;
@@ -69,7 +66,6 @@ export class MeshLink {
     private readonly log: Logger,
   ) {
     this.nonce = settings.secret === '' ? '' : newNonce();
-    this.gate = new MediaGate(settings.queueBytes);
     this.decoder = new MeshFrameDecoder(settings.maxFrameSize, (handler, payload) => this.onFrame(handler, payload));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -101,13 +97,9 @@ export class MeshLink {
     return this.peerSettings.has(NIMBUS_VERSION);
   }
 
-  /** Bytes written but not yet sent (the queue the media gate bounds). */
+  /** Bytes written but not yet sent (what the scripts' media taps look at). */
   get queuedBytes(): number {
     return this.socket.writableLength;
-  }
-
-  get droppedMedia(): number {
-    return this.gate.dropped;
   }
 
   // --- sending -----------------------------------------------------------------------------
@@ -129,16 +121,9 @@ export class MeshLink {
     this.lastSent = Date.now();
   }
 
-  /**
-   * A message for the peer's `server:<handler>(...)`. When `frame` is given the message carries
-   * that media frame of `publication` and may be dropped while the link is behind; returns false
-   * when it was dropped (or the link is not ready).
-   */
-  send(handler: string, payload: MeshPayload | Buffer, publication: string | null = null, frame: MediaFrame | null = null): boolean {
+  /** A message for the peer's `server:<handler>(...)`; false when the link is not ready. */
+  send(handler: string, payload: MeshPayload | Buffer): boolean {
     if (this.state !== 'ready') {
-      return false;
-    }
-    if (frame !== null && publication !== null && !this.gate.admit(publication, frame, this.socket.writableLength)) {
       return false;
     }
     this.write(handler, payload);

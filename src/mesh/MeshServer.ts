@@ -2,7 +2,6 @@ import { checkHandler } from './MeshCodec.js';
 import { type MeshPayload, encodeArgs } from './meshArgs.js';
 import { peerPublicAddress } from './meshHello.js';
 import type { MeshLink } from './MeshLink.js';
-import type { MediaScope } from './MediaScope.js';
 
 /** `nimbus.*` HELLO keys belong to the link, not to scripts. */
 const isLinkKey = (key: string): boolean => key.startsWith('nimbus.');
@@ -34,7 +33,6 @@ export class MeshServer {
   constructor(
     readonly link: MeshLink,
     targetProperties: Readonly<Record<string, string>>,
-    private readonly scope: MediaScope,
   ) {
     this.address = link.address;
     this.isTarget = link.isTarget;
@@ -74,8 +72,7 @@ export class MeshServer {
 
   /** Sends an encoded message (a broadcast encodes once for every server). */
   sendPayload(handler: string, payload: MeshPayload): boolean {
-    const scope = this.scope;
-    return this.link.send(handler, payload, scope.publication, scope.frame);
+    return this.link.send(handler, payload);
   }
 
   /** REJECT with `reason`, then the link closes (`onServerDisconnection` follows). */

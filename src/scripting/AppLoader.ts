@@ -6,7 +6,7 @@ import { type AppRuntime, type HookResult, NO_HOOK, type RuntimeContext, ScriptE
 import { AppTree } from './AppTree.js';
 import { JsRuntime } from './js/JsRuntime.js';
 import { LuaRuntime } from './lua/LuaRuntime.js';
-import { MediaTaps } from './MediaTaps.js';
+import { ScriptTaps } from './ScriptTaps.js';
 import type { ScriptApi } from './ScriptApi.js';
 
 const log = new Logger('app');
@@ -37,7 +37,7 @@ export interface AppEvents {
  */
 export class AppLoader {
   readonly tree: AppTree;
-  readonly taps: MediaTaps;
+  readonly taps: ScriptTaps;
   lua: LuaRuntime | null = null;
   private luaLoading: Promise<LuaRuntime> | null = null;
   js: JsRuntime | null = null;
@@ -49,7 +49,7 @@ export class AppLoader {
     config: Config,
   ) {
     this.tree = new AppTree(api.wwwDir);
-    this.taps = new MediaTaps(api.servers);
+    this.taps = new ScriptTaps(api.servers, config.servers.queueBytes);
     this.context = {
       api,
       taps: this.taps,

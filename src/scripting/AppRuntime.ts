@@ -2,7 +2,7 @@ import type { Client } from '../core/Client.js';
 import type { Awaitable } from '../core/ServerHooks.js';
 import type { Logger } from '../util/Logger.js';
 import type { App } from './App.js';
-import type { MediaTaps } from './MediaTaps.js';
+import type { ScriptTaps } from './ScriptTaps.js';
 import type { ScriptApi } from './ScriptApi.js';
 
 /** What calling a hook gave: whether the script defines it, and what it returned. */
@@ -33,7 +33,7 @@ export interface ScriptLimits {
 /** What a runtime gets from the AppHost. */
 export interface RuntimeContext {
   readonly api: ScriptApi;
-  readonly taps: MediaTaps;
+  readonly taps: ScriptTaps;
   readonly limits: ScriptLimits;
   readonly log: Logger;
   appById(id: number): App | undefined;

@@ -1,5 +1,3 @@
-import type { MediaFrame } from '../media/MediaFrame.js';
-
 /**
  * What scripts see of the other servers of a mesh (`mona.servers`, mona-api.md §1.5). The mesh
  * implements it (structurally: scripting and mesh do not import each other) and Server.ts hands it
@@ -28,10 +26,11 @@ export interface ServerDirectory {
   /** `mona.servers:broadcast(handler, ...)` to `servers`, the message encoded once (else each server's `send`). */
   broadcast?(servers: readonly ScriptServer[], handler: string, args: readonly unknown[]): void;
   /**
-   * Runs a script's media hook for `frame` of `publication`: what the script sends to servers
-   * meanwhile is that frame's media, which a slow link may drop to the next keyframe.
+   * Bytes written to the most loaded link and not sent yet: while it passes servers.queueBytes,
+   * the scripts' media hooks skip frames up to the next keyframe (ScriptTaps), so a script that
+   * relays media to a slow server drops instead of queueing without bound.
    */
-  withMedia?<T>(publication: string, frame: MediaFrame, fn: (arg: T, frame: MediaFrame) => void, arg: T): void;
+  backlog?(): number;
 }
 
 /** `servers:broadcast(handler, ...args)` through the directory (one encoding) or server by server. */

@@ -1,4 +1,4 @@
-import type { FrameOutlet, Listener, MediaSink } from '../../core/Listener.js';
+import type { Listener, ListenerOwner } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { errorMessage } from '../../errors.js';
 import { FrameKind, MediaFrame } from '../../media/MediaFrame.js';
@@ -26,20 +26,12 @@ export const FlashUserControl = {
 } as const;
 
 /**
- * What a transport may offer beyond FlashTransport: a direct frame path for a playing stream (see
- * `FrameOutlet`), equivalent to `writeFrame(streamId, frame)` and `queuedBytes(streamId)` while the
- * transport is open. Null when it has none for this stream.
- */
-interface FrameOutletSource {
-  frameOutlet?(streamId: number): FrameOutlet | null;
-}
-
-/**
  * One NetStream of a session, RTMP or RTMFP: publishing, playing or idle (MonaServer's
- * FlashStream). As a MediaSink it hands frames to the transport, which reuses the frame's memoized
- * wire bytes, so N players cost one encoding.
+ * FlashStream): the control plane of it (commands, hooks, statuses). Frames do not pass here:
+ * when playing, the transport attached a subscriber to the publication's outputs, which this
+ * stream's commands (pause, receiveAudio/Video) and the scripts (`listener.receiveAudio`) steer.
  */
-export class FlashNetStream implements MediaSink {
+export class FlashNetStream implements ListenerOwner {
   private publication: Publication | null = null;
   private listener: Listener | null = null;
   private name = '';
@@ -49,10 +41,6 @@ export class FlashNetStream implements MediaSink {
     private readonly transport: FlashTransport,
     readonly id: number,
   ) {}
-
-  get queuedBytes(): number {
-    return this.transport.queuedBytes(this.id);
-  }
 
   get isPublishing(): boolean {
     return this.publication !== null;
@@ -87,10 +75,8 @@ export class FlashNetStream implements MediaSink {
           if (name === 'receiveAudio') {
             this.listener.receiveAudio = on;
           } else {
+            // Video back on starts at the next keyframe (the subscriber's drop policy).
             this.listener.receiveVideo = on;
-            if (on) {
-              this.listener.drops.waitForKeyframe();
-            }
           }
         }
         return null;
@@ -144,7 +130,6 @@ export class FlashNetStream implements MediaSink {
     try {
       await this.transport.core.subscribe(client, fullName, this, (listener) => {
         this.listener = listener;
-        listener.outlet = this.paused ? null : this.outlet();
         this.name = listener.publication.name;
         this.transport.log.info(`${client.address}: playing ${this.name}`);
         this.transport.writeUserControl(FlashUserControl.STREAM_IS_RECORDED, this.id);
@@ -157,6 +142,12 @@ export class FlashNetStream implements MediaSink {
         if (listener.publication.running) {
           this.status('status', 'NetStream.Play.PublishNotify', `${this.name} is now published.`, { details: this.name });
         }
+        // After the statuses: the subscriber gets the cached frames as it joins.
+        const subscription = this.transport.startPlaying(this.id, listener.publication);
+        subscription.receiveAudio = listener.receiveAudio;
+        subscription.receiveVideo = listener.receiveVideo;
+        subscription.paused = this.paused;
+        listener.subscription = subscription;
       });
     } catch (err) {
       this.transport.log.info(`${client.address}: play ${fullName} refused: ${errorMessage(err)}`);
@@ -165,21 +156,18 @@ export class FlashNetStream implements MediaSink {
     }
   }
 
-  /** The transport's direct frame path for this stream, if it has one. */
-  private outlet(): FrameOutlet | null {
-    return (this.transport as FlashTransport & FrameOutletSource).frameOutlet?.(this.id) ?? null;
-  }
-
   private pause(on: boolean): void {
     if (this.listener === null || on === this.paused) {
       return;
     }
     this.paused = on;
-    this.listener.outlet = on ? null : this.outlet();
+    if (this.listener.subscription !== null) {
+      // Unpausing starts at the next keyframe (the subscriber's drop policy).
+      this.listener.subscription.paused = on;
+    }
     if (on) {
       this.status('status', 'NetStream.Pause.Notify', `Pausing ${this.name}.`);
     } else {
-      this.listener.drops.waitForKeyframe();
       this.status('status', 'NetStream.Unpause.Notify', `Unpausing ${this.name}.`);
     }
   }
@@ -218,26 +206,13 @@ export class FlashNetStream implements MediaSink {
     }
   }
 
-  // MediaSink: frames of the publication this stream plays.
-  writeFrame(frame: MediaFrame): void {
-    if (!this.paused && !this.transport.isClosed) {
-      this.transport.writeFrame(this.id, frame);
-    }
-  }
-
+  // ListenerOwner: statuses of the publication this stream plays.
   onPublisherChange(_listener: Listener, running: boolean): void {
     if (running) {
       this.status('status', 'NetStream.Play.PublishNotify', `${this.name} is now published.`, { details: this.name });
     } else {
       this.status('status', 'NetStream.Play.UnpublishNotify', `${this.name} is now unpublished.`, { details: this.name });
     }
-  }
-
-  onListenerClose(listener: Listener, reason: string): void {
-    listener.outlet = null;
-    this.transport.core.unsubscribe(listener);
-    this.listener = null;
-    this.transport.close(reason);
   }
 
   /** closeStream, deleteStream or the end of the session. */
@@ -254,7 +229,8 @@ export class FlashNetStream implements MediaSink {
     if (this.listener !== null) {
       const listener = this.listener;
       this.listener = null;
-      listener.outlet = null;
+      this.transport.stopPlaying(this.id);
+      listener.subscription = null;
       this.transport.core.unsubscribe(listener);
       if (open) {
         this.status('status', 'NetStream.Play.Stop', `Stopped playing ${this.name}.`, { details: this.name });

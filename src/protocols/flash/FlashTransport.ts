@@ -1,6 +1,7 @@
 import type { Client } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
-import type { MediaFrame } from '../../media/MediaFrame.js';
+import type { SubscriptionControl } from '../../core/Listener.js';
+import type { Publication } from '../../core/Publication.js';
 import type { Logger } from '../../util/Logger.js';
 
 /**
@@ -25,10 +26,14 @@ export interface FlashTransport {
   writeData(streamId: number, payload: Buffer): void;
   /** User control event (StreamBegin, StreamIsRecorded...) about `streamId`. */
   writeUserControl(event: number, streamId: number): void;
-  /** One media frame to a playing stream; the frame memoizes its wire form. */
-  writeFrame(streamId: number, frame: MediaFrame): void;
-  /** Bytes waiting to be sent for `streamId` (the media drop policy looks at it). */
-  queuedBytes(streamId: number): number;
+  /**
+   * NetStream `streamId` plays `publication`: a subscriber of this session's thread joins the
+   * publication's outputs (and gets the cached frames). A subscriber that stays behind past
+   * `media.subscriberTimeout` closes the session (MS_ERR_SUBSCRIBER_TOO_SLOW).
+   */
+  startPlaying(streamId: number, publication: Publication): SubscriptionControl;
+  /** NetStream `streamId` stops playing (no more frames). */
+  stopPlaying(streamId: number): void;
   /** Ends the session (a lagging player is closed this way); `graceful` lets written bytes go out first. */
   close(reason: string, graceful?: boolean): void;
   /** Runs when `connect` arrives, before the hook (RTMP sends window size, bandwidth, chunk size here). */

@@ -3,6 +3,9 @@ import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
 import { ProtocolError, errorMessage } from '../../errors.js';
 import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
+import type { SubscriptionControl } from '../../core/Listener.js';
+import type { Publication } from '../../core/Publication.js';
+import { Subscriber, type SubscriberSink } from '../../media/Subscriber.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import { FlashType } from '../flash/FlashNetStream.js';
@@ -42,6 +45,27 @@ const encodeFrame = (f: MediaFrame): Buffer => {
   return out;
 };
 
+/** One playing NetStream as its publication's fan-out sees it: frames to the data half's flows. */
+class RtmfpPlayer implements SubscriberSink {
+  constructor(
+    private readonly session: RtmfpControlSession,
+    private readonly streamId: number,
+  ) {}
+
+  get queuedBytes(): number {
+    return this.session.commands.queuedBytes(this.streamId);
+  }
+
+  write(frame: MediaFrame): void {
+    // The TC message is the same for every subscriber: built once per frame.
+    this.session.commands.writeFrame(this.streamId, frame.encoded('rtmfp:tc', encodeFrame), frame.kind, frame.isConfig);
+  }
+
+  tooSlow(): void {
+    this.session.close('subscriber too slow: stayed behind past media.subscriberTimeout');
+  }
+}
+
 /**
  * The control half of an RTMFP session, on the main thread: the core's Client, NetConnection and
  * NetStream semantics through the shared flash layer, `setPeerInfo` and keepalive timers,
@@ -57,6 +81,8 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
   reportedAddresses: RtmfpAddress[] = [];
   rendezvousReady = false;
   closed = false;
+  /** The subscribers of this session's playing streams, by stream id. */
+  private readonly players = new Map<number, Subscriber>();
   private readonly ordered = new OrderedDispatch<[number, number, number, Buffer]>(
     ([streamId, type, timestamp, body]) => this.dispatch(streamId, type, timestamp, body),
     (err) => this.fail(err),
@@ -182,6 +208,10 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
       return;
     }
     this.closed = true;
+    for (const subscriber of this.players.values()) {
+      subscriber.detach();
+    }
+    this.players.clear();
     const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
     this.log[level](`${this.client.address}: RTMFP session closed: ${reason}`);
     this.connection.close();
@@ -216,17 +246,22 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
     }
   }
 
-  writeFrame(streamId: number, frame: MediaFrame): void {
-    if (this.closed) {
-      return;
+  startPlaying(streamId: number, publication: Publication): SubscriptionControl {
+    this.stopPlaying(streamId);
+    const subscriber = new Subscriber(new RtmfpPlayer(this, streamId), publication.feed.limits);
+    this.players.set(streamId, subscriber);
+    if (!this.closed) {
+      publication.feed.subscribers().add(subscriber);
     }
-    // The TC message is the same for every subscriber: built once per frame.
-    const message = frame.encoded('rtmfp:tc', encodeFrame);
-    this.commands.writeFrame(streamId, message, frame.kind, frame.isConfig);
+    return subscriber;
   }
 
-  queuedBytes(streamId: number): number {
-    return this.commands.queuedBytes(streamId);
+  stopPlaying(streamId: number): void {
+    const subscriber = this.players.get(streamId);
+    if (subscriber !== undefined) {
+      this.players.delete(streamId);
+      subscriber.detach();
+    }
   }
 
   onStreamClosed(streamId: number): void {

@@ -4,7 +4,9 @@ import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
 import { ProtocolError, errorMessage } from '../../errors.js';
 import { FrameKind, type MediaFrame, wireSlot } from '../../media/MediaFrame.js';
-import type { FrameOutlet } from '../../core/Listener.js';
+import type { SubscriptionControl } from '../../core/Listener.js';
+import type { Publication } from '../../core/Publication.js';
+import { Subscriber, type SubscriberSink } from '../../media/Subscriber.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
@@ -38,14 +40,13 @@ const encodeFrame = (frame: MediaFrame, streamId: number, chunkSize: number): Bu
   encodeMessage(csidOf(frame.kind), frame.kind === FrameKind.DATA ? MessageType.DATA_AMF0 : frame.kind, streamId, frame.timestamp, frame.payload, chunkSize);
 
 /**
- * The direct frame path of one playing stream (`Listener.outlet`): the same as the session's
- * `writeFrame(streamId, frame)` and `queuedBytes()`, with the stream's wire slot kept, for as long
- * as the session is open.
+ * One playing stream of a session as its publication's fan-out sees it: the frame's RTMP
+ * encoding for this chunk size and stream id (shared by every player with the same two, read by
+ * its wire slot), queued in the thread's turn batch.
  */
-class RtmpFrameOutlet implements FrameOutlet {
-  open = true;
-
+class RtmpPlayer implements SubscriberSink {
   constructor(
+    private readonly session: RtmpSession,
     private readonly out: RtmpSocketWriter,
     private readonly slot: number,
     private readonly streamId: number,
@@ -56,10 +57,18 @@ class RtmpFrameOutlet implements FrameOutlet {
     return this.out.queuedBytes;
   }
 
-  writeFrame(frame: MediaFrame): void {
-    if (this.open) {
-      this.out.writeFrame(frame.wireAt(this.slot) ?? frame.store(this.slot, encodeFrame(frame, this.streamId, this.chunkSize)));
-    }
+  write(frame: MediaFrame): void {
+    const slot = this.slot;
+    // Past the slot table (`wireSlot`), the encoding is memoized by name.
+    const bytes =
+      slot >= 0
+        ? (frame.wireAt(slot) ?? frame.store(slot, encodeFrame(frame, this.streamId, this.chunkSize)))
+        : frame.encoded(`rtmp:${this.chunkSize}:${this.streamId}`, (f) => encodeFrame(f, this.streamId, this.chunkSize));
+    this.out.writeFrame(bytes);
+  }
+
+  tooSlow(): void {
+    this.session.close('subscriber too slow: stayed behind past media.subscriberTimeout');
   }
 }
 
@@ -83,13 +92,8 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   private lastPingSent = 0;
   private closed = false;
   readonly outChunkSize: number;
-  /** Frame wire-memo slots per stream id (format "rtmp:<chunk size>:<stream id>", `wireSlot`). */
-  private readonly wireSlots = new Map<number, number>();
-  /** The last stream id frames were written for and its slot (a player plays one stream). */
-  private frameStreamId = -1;
-  private frameSlot = -1;
-  /** The direct frame paths given out, per stream id (closed with the session). */
-  private readonly outlets = new Map<number, RtmpFrameOutlet>();
+  /** The subscribers of this session's playing streams, by stream id. */
+  private readonly players = new Map<number, Subscriber>();
   /** Every byte to the socket goes through here (frames batched per turn, the rest at once). */
   private readonly out: RtmpSocketWriter;
 
@@ -279,64 +283,23 @@ export class RtmpSession implements ClientWriter, FlashTransport {
     this.writeControl(userControl(event, streamId));
   }
 
-  writeFrame(streamId: number, frame: MediaFrame): void {
-    const slot = streamId === this.frameStreamId ? this.frameSlot : this.slotFor(streamId);
-    // Every player with this chunk size and stream id shares one encoding, read with one index
-    // (by name past the slot table: `wireSlot`).
-    const bytes =
-      slot >= 0
-        ? (frame.wireAt(slot) ?? frame.store(slot, encodeFrame(frame, streamId, this.outChunkSize)))
-        : frame.encoded(this.formatOf(streamId), (f) => encodeFrame(f, streamId, this.outChunkSize));
-    this.out.writeFrame(bytes);
-  }
-
-  private formatOf(streamId: number): string {
-    return `rtmp:${this.outChunkSize}:${streamId}`;
-  }
-
-  /** The wire slot of a stream id's format (-1: none, memoized by name), remembered as the last one. */
-  private slotFor(streamId: number): number {
-    let slot = this.wireSlots.get(streamId);
-    if (slot === undefined) {
-      slot = wireSlot(this.formatOf(streamId));
-      this.wireSlots.set(streamId, slot);
+  startPlaying(streamId: number, publication: Publication): SubscriptionControl {
+    this.stopPlaying(streamId);
+    // Frames for this chunk size and stream id share one encoding per frame (format name → slot).
+    const player = new RtmpPlayer(this, this.out, wireSlot(`rtmp:${this.outChunkSize}:${streamId}`), streamId, this.outChunkSize);
+    const subscriber = new Subscriber(player, publication.feed.limits);
+    this.players.set(streamId, subscriber);
+    if (!this.closed) {
+      publication.feed.subscribers().add(subscriber);
     }
-    this.frameStreamId = streamId;
-    this.frameSlot = slot;
-    return slot;
+    return subscriber;
   }
 
-  queuedBytes(): number {
-    return this.out.queuedBytes;
-  }
-
-  /** A direct frame path for a playing stream (FlashNetStream gives it to the fan-out loop). */
-  frameOutlet(streamId: number): FrameOutlet | null {
-    if (this.closed) {
-      return null;
-    }
-    let outlet = this.outlets.get(streamId);
-    if (outlet === undefined) {
-      const slot = this.slotFor(streamId);
-      if (slot < 0) {
-        return null; // no slot for this format: the session's own path
-      }
-      outlet = new RtmpFrameOutlet(this.out, slot, streamId, this.outChunkSize);
-      this.outlets.set(streamId, outlet);
-    }
-    return outlet;
-  }
-
-  /** A NetStream stopped (closeStream, deleteStream): forget its frame path, ids are not reused. */
-  onStreamClosed(streamId: number): void {
-    const outlet = this.outlets.get(streamId);
-    if (outlet !== undefined) {
-      outlet.open = false;
-      this.outlets.delete(streamId);
-    }
-    this.wireSlots.delete(streamId);
-    if (this.frameStreamId === streamId) {
-      this.frameStreamId = -1;
+  stopPlaying(streamId: number): void {
+    const subscriber = this.players.get(streamId);
+    if (subscriber !== undefined) {
+      this.players.delete(streamId);
+      subscriber.detach();
     }
   }
 
@@ -395,10 +358,10 @@ export class RtmpSession implements ClientWriter, FlashTransport {
       return;
     }
     this.closed = true;
-    for (const outlet of this.outlets.values()) {
-      outlet.open = false;
+    for (const subscriber of this.players.values()) {
+      subscriber.detach();
     }
-    this.outlets.clear();
+    this.players.clear();
     const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
     this.log[level](`${this.client.address}: session closed: ${reason}`);
     this.connection.close();

@@ -199,12 +199,8 @@ export class JsListener {
   get receiveAudio(): boolean { return this.core.receiveAudio; }
   set receiveAudio(on: boolean) { this.core.receiveAudio = on; }
   get receiveVideo(): boolean { return this.core.receiveVideo; }
-  set receiveVideo(on: boolean) {
-    this.core.receiveVideo = on;
-    if (on) {
-      this.core.drops.waitForKeyframe();
-    }
-  }
+  /** Video back on starts at the next keyframe (the subscriber's drop policy). */
+  set receiveVideo(on: boolean) { this.core.receiveVideo = on; }
 }
 
 /** An RTMFP NetGroup as a JS app sees it. */

@@ -67,10 +67,8 @@ const coreFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
       const object = rt.objectById(a.integer(2));
       const key = a.string(3);
       if (object instanceof Listener && (key === 'receiveAudio' || key === 'receiveVideo')) {
+        // Video back on starts at the next keyframe (the subscriber's drop policy).
         object[key] = a.boolean(4);
-        if (key === 'receiveVideo' && object.receiveVideo) {
-          object.drops.waitForKeyframe();
-        }
       }
     },
     hookChanged: (a) => {

@@ -2,25 +2,47 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client, formatAddress } from '../../../src/core/Client.js';
 import { Core, splitStreamName } from '../../../src/core/Core.js';
-import type { FrameOutlet, Listener, MediaSink } from '../../../src/core/Listener.js';
+import type { Listener, ListenerOwner } from '../../../src/core/Listener.js';
 import { DefaultHooks } from '../../../src/core/ServerHooks.js';
 import { RejectionError } from '../../../src/errors.js';
 import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
+import { Subscriber, type SubscriberSink } from '../../../src/media/Subscriber.js';
 
 const options = { gopCache: true, gopCacheMaxBytes: 1 << 20, subscriberQueueBytes: 1000, subscriberTimeoutMs: 50 };
 
-class FakeSink implements MediaSink {
+/**
+ * A protocol's player as the core and the media layer see it: statuses as the listener's owner,
+ * frames as a subscriber attached to the publication's fan-out once the hook agreed.
+ */
+class FakePlayer implements ListenerOwner, SubscriberSink {
   queuedBytes = 0;
   frames: MediaFrame[] = [];
   events: string[] = [];
-  writeFrame(frame: MediaFrame): void {
+  listener: Listener | null = null;
+  write(frame: MediaFrame): void {
     this.frames.push(frame);
+  }
+  tooSlow(): void {
+    this.events.push('close subscriber too slow');
+    this.leave();
   }
   onPublisherChange(_l: Listener, running: boolean): void {
     this.events.push(running ? 'publish' : 'unpublish');
   }
-  onListenerClose(_l: Listener, reason: string): void {
-    this.events.push(`close ${reason}`);
+  async join(core: Core, name: string): Promise<Listener> {
+    const listener = await core.subscribe(client(), name, this, (l) => {
+      const subscriber = new Subscriber(this, core.limits);
+      l.subscription = subscriber;
+      l.publication.feed.subscribers().add(subscriber);
+    });
+    this.listener = listener;
+    return listener;
+  }
+  leave(): void {
+    const listener = this.listener!;
+    (listener.subscription as Subscriber).detach();
+    listener.subscription = null;
+    this.listener = null;
   }
 }
 
@@ -47,8 +69,8 @@ describe('Core', () => {
 
   it('lets a player subscribe before the publisher and notifies it when publishing starts and stops', async () => {
     const core = new Core(new DefaultHooks(), options);
-    const sink = new FakeSink();
-    const listener = await core.subscribe(client(), 'cam?x=1', sink);
+    const sink = new FakePlayer();
+    const listener = await sink.join(core, 'cam?x=1');
     assert.deepEqual(listener.parameters, { x: '1' });
     assert.equal(core.publication('cam')?.running, false);
     const publication = await core.publish(client(), 'cam');
@@ -58,6 +80,7 @@ describe('Core', () => {
     core.unpublish(publication);
     assert.deepEqual(sink.events, ['publish', 'unpublish']);
     assert.ok(core.publication('cam'), 'kept while it has a listener');
+    sink.leave();
     core.unsubscribe(listener);
     assert.equal(core.publication('cam'), undefined, 'dropped when idle');
   });
@@ -79,59 +102,64 @@ describe('Core', () => {
     })();
     const core = new Core(hooks, options);
     await assert.rejects(core.connect(client(), []), { code: 'MS_ERR_CONNECT_REJECTED', message: 'nope' });
-    await assert.rejects(core.subscribe(client(), 's', new FakeSink()), { code: 'MS_ERR_PLAY_REJECTED', message: 'not you' });
+    await assert.rejects(new FakePlayer().join(core, 's'), { code: 'MS_ERR_PLAY_REJECTED', message: 'not you' });
     assert.equal(core.publications.size, 0);
   });
 
-  it('closes a listener that stays behind, without touching the others', async () => {
+  it('closes a subscriber that stays behind, without touching the others', async () => {
     const core = new Core(new DefaultHooks(), options);
     const publication = await core.publish(client(), 's');
-    const slow = new FakeSink();
-    const fast = new FakeSink();
-    await core.subscribe(client(), 's', slow);
-    await core.subscribe(client(), 's', fast);
+    const slow = new FakePlayer();
+    const fast = new FakePlayer();
+    await slow.join(core, 's');
+    await fast.join(core, 's');
     slow.queuedBytes = 10_000;
     publication.push(key(0));
     await new Promise((r) => setTimeout(r, 80));
     publication.push(inter(40));
     assert.match(slow.events.at(-1)!, /close subscriber too slow/);
     assert.equal(fast.frames.length, 2);
-    assert.equal(publication.listeners.size, 1);
+    assert.equal(publication.feed.subscriberCount, 1);
   });
 
-  it('writes through a listener\'s outlet in the steady state, and applies the same drop policy to it', async () => {
+  it('drops a subscriber\'s frames to the next keyframe while its queue is past the limit', async () => {
     const core = new Core(new DefaultHooks(), options);
     const publication = await core.publish(client(), 's');
-    const sink = new FakeSink();
-    const outlet: FrameOutlet & { queuedBytes: number; frames: MediaFrame[] } = {
-      queuedBytes: 0,
-      frames: [],
-      writeFrame(frame) {
-        this.frames.push(frame);
-      },
-    };
-    const listener = await core.subscribe(client(), 's', sink);
-    listener.outlet = outlet;
+    const player = new FakePlayer();
+    const listener = await player.join(core, 's');
     publication.push(key(0));
     publication.push(inter(40));
-    assert.equal(outlet.frames.length, 2);
-    assert.equal(sink.frames.length, 0, 'the sink is bypassed');
-    outlet.queuedBytes = 10_000; // what the outlet reports decides, as the sink's would
+    player.queuedBytes = 10_000;
     publication.push(inter(80));
     assert.equal(listener.droppedFrames, 1);
-    outlet.queuedBytes = 0;
+    player.queuedBytes = 0;
     publication.push(inter(120));
     assert.equal(listener.droppedFrames, 2, 'waits for a keyframe');
     publication.push(key(160));
     publication.push(inter(200));
-    assert.deepEqual(outlet.frames.map((f) => f.timestamp), [0, 40, 160, 200], 'resumes at the keyframe');
-    assert.equal(sink.frames.length, 0);
-    outlet.queuedBytes = 10_000;
-    publication.push(inter(240));
-    await new Promise((r) => setTimeout(r, 80));
-    publication.push(inter(280));
-    assert.match(sink.events.at(-1)!, /close subscriber too slow/);
-    assert.equal(publication.listeners.size, 0);
+    assert.deepEqual(player.frames.map((f) => f.timestamp), [0, 40, 160, 200], 'resumes at the keyframe');
+    assert.equal(publication.droppedFrames, 2);
+  });
+
+  it('applies receiveAudio/receiveVideo set on the listener (as scripts do) to its subscriber', async () => {
+    const core = new Core(new DefaultHooks(), options);
+    const publication = await core.publish(client(), 's');
+    const player = new FakePlayer();
+    const listener = await player.join(core, 's');
+    const audio = (t: number): MediaFrame => new MediaFrame(FrameKind.AUDIO, t, Buffer.from([0xaf, 1, 2]));
+    listener.receiveAudio = false;
+    publication.push(key(0));
+    publication.push(audio(0));
+    listener.receiveVideo = false;
+    publication.push(inter(40));
+    publication.push(new MediaFrame(FrameKind.AUDIO, 0, Buffer.from([0xaf, 0, 0x12, 0x10])));
+    listener.receiveAudio = true;
+    publication.push(audio(80));
+    listener.receiveVideo = true;
+    publication.push(inter(80));
+    publication.push(key(120));
+    assert.deepEqual(player.frames.map((f) => `${f.kind}@${f.timestamp}`), ['9@0', '8@0', '8@80', '9@120'], 'configs always, video again from a keyframe');
+    assert.equal(listener.receiveAudio, true);
   });
 
   it('makes a client\'s script data on first use and keeps it', () => {

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config/loadConfig.js';
+import { Publication } from '../../../src/core/Publication.js';
 import { MediaFrame } from '../../../src/media/MediaFrame.js';
+import { ScriptTaps } from '../../../src/scripting/ScriptTaps.js';
 import { Mesh, type MeshHandlers } from '../../../src/mesh/Mesh.js';
 import type { MeshServer } from '../../../src/mesh/MeshServer.js';
 import { LogLevel, setLogLevel, setLogSink } from '../../../src/util/Logger.js';
@@ -156,25 +158,35 @@ describe('mesh (in process)', { timeout: 60_000 }, () => {
     assert.equal(t.h.disconnections[0].error, 'rejected: not this one');
   });
 
-  it('drops relayed media to the next keyframe while a peer is behind, and keeps every control message', async () => {
-    const { t, i } = await pair({}, { 'servers.queueBytes': '65536', 'servers.heartbeat': '0' });
+  it('has scripts skip relayed media to the next keyframe while a peer is behind, and keeps every control message', async () => {
+    const { t, i } = await pair({}, { 'servers.heartbeat': '0' });
     await until(() => t.h.connections.length === 1 && i.h.connections.length === 1, 3000, 'joined');
     const server = i.h.connections[0];
     t.h.connections[0].link.socket.pause();
+    // A script relaying a publication to the peer (the seed's relay), through its tap.
+    const publication = new Publication('live', { gopCache: true, gopCacheMaxBytes: 1 << 24 }, { maxQueuedBytes: 1 << 20, timeoutMs: 0 });
+    publication.start(null);
+    const taps = new ScriptTaps(i.mesh, 65536);
+    let relayed = 0;
+    taps.set(publication, 'lua', (_p, frame) => {
+      relayed++;
+      server.send('video', 'live', frame.timestamp / 40, frame.payload);
+    });
     const payload = Buffer.alloc(32 * 1024, 1);
-    const send = (frame: MediaFrame, n: number): void => i.mesh.withMedia('live', frame, (s: MeshServer) => s.send('video', 'live', n, frame.payload), server);
-    let n = 0;
-    for (; n < 200; n++) {
+    for (let n = 0; n < 200; n++) {
       const key = Buffer.from(payload);
       key[0] = n % 50 === 0 ? 0x17 : 0x27;
-      send(new MediaFrame(9, n * 40, key), n);
+      publication.push(new MediaFrame(9, n * 40, key));
       if (n % 10 === 0) {
         server.send('control', n);
       }
+      await new Promise((r) => setImmediate(r));
     }
-    assert.ok(server.link.droppedMedia > 0, 'media was dropped');
+    assert.ok(taps.droppedFrames(publication) > 0, 'media was skipped');
+    assert.equal(relayed + taps.droppedFrames(publication), 200);
     t.h.connections[0].link.socket.resume();
     await until(() => t.h.messages.filter((m) => m.handler === 'control').length === 20, 5000, 'every control message');
+    await until(() => t.h.messages.filter((m) => m.handler === 'video').length === relayed, 5000, 'every relayed frame');
     const video = t.h.messages.filter((m) => m.handler === 'video').map((m) => m.args[1] as number);
     assert.ok(video.length < 200);
     for (let k = 1; k < video.length; k++) {

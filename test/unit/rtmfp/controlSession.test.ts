@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Core } from '../../../src/core/Core.js';
+import { Publication } from '../../../src/core/Publication.js';
 import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
 import { AddressOrigin } from '../../../src/protocols/rtmfp/address.js';
 import { type ControlHost, RtmfpControlSession } from '../../../src/protocols/rtmfp/RtmfpControlSession.js';
@@ -39,6 +40,13 @@ const host: ControlHost = {
 const session = (sid: number, written: Written[]): RtmfpControlSession =>
   new RtmfpControlSession(host, sid, Buffer.alloc(32, sid), { host: '127.0.0.1', port: 1000 + sid, origin: AddressOrigin.OBSERVED }, commands(written));
 
+/** A running publication the sessions play (their subscribers join its fan-out). */
+const publication = (): Publication => {
+  const p = new Publication('p', { gopCache: true, gopCacheMaxBytes: 1 << 20 }, { maxQueuedBytes: 1 << 20, timeoutMs: 10_000 });
+  p.start(null);
+  return p;
+};
+
 describe('RTMFP control session', () => {
   it('encodes a frame once for every subscriber, in a buffer of its own', () => {
     const written: Written[] = [];
@@ -47,8 +55,10 @@ describe('RTMFP control session', () => {
     // A small payload from Node's shared pool, as a publisher's frames usually are.
     const payload = Buffer.from([0xaf, 0x01, 1, 2, 3, 4, 5]);
     const audio = new MediaFrame(FrameKind.AUDIO, 0x1_0000_0123, payload);
-    a.writeFrame(1, audio);
-    b.writeFrame(3, audio);
+    const p = publication();
+    a.startPlaying(1, p);
+    b.startPlaying(3, p);
+    p.push(audio);
     assert.equal(written.length, 2);
     assert.equal(written[0].message, written[1].message, 'one encoding shared by the subscribers');
     const message = written[0].message;
@@ -68,7 +78,9 @@ describe('RTMFP control session', () => {
   it('sends data frames as AMF0 data messages (type 18)', () => {
     const written: Written[] = [];
     const onMetaData = Buffer.from('02000a6f6e4d65746144617461', 'hex');
-    session(1, written).writeFrame(1, new MediaFrame(FrameKind.DATA, 40, onMetaData));
+    const p = publication();
+    session(1, written).startPlaying(1, p);
+    p.push(new MediaFrame(FrameKind.DATA, 40, onMetaData));
     assert.equal(written[0].message[0], 18);
     assert.ok(written[0].message.subarray(5).equals(onMetaData));
     assert.equal(written[0].config, true);

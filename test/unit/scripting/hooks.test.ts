@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Group } from '../../../src/core/Group.js';
 import type { ScriptServer, ServerDirectory } from '../../../src/scripting/ServerDirectory.js';
-import { harness, logs } from './kit.js';
+import { capture, harness, logs } from './kit.js';
 
 const fakeServer = (address: string, isTarget: boolean, rtmfp: string | null): ScriptServer & { sent: unknown[][] } => {
   const sent: unknown[][] = [];
@@ -96,8 +96,7 @@ describe('RTMFP-time hooks and address forms', () => {
     await h.host.onServerConnection(peer);
     assert.equal(await h.host.onServerMessage(peer, 'publish', ['relayed']), true);
     const publication = h.core.publication('relayed')!;
-    const got: Buffer[] = [];
-    publication.observer = (_p, f) => got.push(f.payload);
+    const got = capture(publication, (f) => f.payload);
     const packet = randomBytes(500);
     assert.equal(await h.host.onServerMessage(peer, 'video', ['relayed', 40, packet]), true);
     assert.ok(got[0].equals(packet));

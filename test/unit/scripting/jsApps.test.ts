@@ -4,7 +4,7 @@ import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
-import { harness } from './kit.js';
+import { capture, harness, hooksRan } from './kit.js';
 
 describe('JavaScript apps', () => {
   it('runs main.js hooks with the same objects: connect fields, RPC, rejection, inheritance', async () => {
@@ -51,13 +51,13 @@ describe('JavaScript apps', () => {
     const c = h.client();
     await h.connect(c);
     const source = await h.core.publish(null, 'src');
-    assert.equal(source.observer, null);
+    assert.equal(source.feed.outputCount, 0, 'no hook, no tap');
     assert.deepEqual(await h.core.call(c, 'relay', ['src']), [true]);
     const copy = h.core.publication('src-copy')!;
-    const got: Buffer[] = [];
-    copy.observer = (_p, f) => got.push(f.payload);
+    const got = capture(copy, (f) => f.payload);
     const sent = Array.from({ length: 50 }, (_, i) => randomBytes(10 + i * 13));
     sent.forEach((payload, i) => source.push(new MediaFrame(i % 2 === 0 ? FrameKind.VIDEO : FrameKind.AUDIO, i, payload)));
+    await hooksRan();
     assert.equal(got.length, sent.length);
     sent.forEach((payload, i) => assert.ok(got[i].equals(payload)));
     h.host.stop();

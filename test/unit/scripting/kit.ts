@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import { loadConfig } from '../../../src/config/loadConfig.js';
 import { Client, type ClientWriter } from '../../../src/core/Client.js';
 import { Core } from '../../../src/core/Core.js';
+import type { Publication } from '../../../src/core/Publication.js';
 import { DefaultHooks } from '../../../src/core/ServerHooks.js';
+import type { MediaFrame } from '../../../src/media/MediaFrame.js';
 import { AppHost } from '../../../src/scripting/AppHost.js';
 import type { ServerDirectory } from '../../../src/scripting/ServerDirectory.js';
 import { LogLevel, setLogLevel, setLogSink } from '../../../src/util/Logger.js';
@@ -75,3 +77,13 @@ export const harness = async (files: Record<string, string>, overrides: Record<s
     connect: (client, ...args) => core.connect(client, args),
   };
 };
+
+/** Every frame pushed into `publication` from now on, as an output of its feed sees it. */
+export const capture = <T>(publication: Publication, map: (frame: MediaFrame) => T): T[] => {
+  const got: T[] = [];
+  publication.feed.add({ writeFrame: (frame) => got.push(map(frame)), onPublishing: () => undefined });
+  return got;
+};
+
+/** The scripts' media hooks run on the turn after the frames (ScriptTaps): wait for it. */
+export const hooksRan = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
-import { harness, logs } from './kit.js';
+import { capture, harness, hooksRan, logs } from './kit.js';
 
 const waitFor = async (check: () => boolean, ms = 3000): Promise<void> => {
   const deadline = Date.now() + ms;
@@ -75,18 +75,18 @@ describe('Lua bridge: values', () => {
     const client = h.client();
     await h.connect(client);
     const source = await h.core.publish(null, 'src');
-    assert.equal(source.observer, null, 'no hook, no observer');
+    assert.equal(source.feed.outputCount, 0, 'no hook, no tap');
     assert.deepEqual(await h.core.call(client, 'watch', ['src']), [true]);
-    assert.notEqual(source.observer, null, 'onVideo defined: the publication is observed');
+    assert.equal(source.feed.outputCount, 1, 'onVideo defined: the publication has a tap');
     const copy = h.core.publication('src-copy')!;
-    const got: MediaFrame[] = [];
-    copy.observer = (_p, frame) => got.push(frame);
+    const got = capture(copy, (frame) => frame);
     const sent: MediaFrame[] = [];
     for (let i = 0; i < 200; i++) {
       const frame = new MediaFrame(i % 2 === 0 ? FrameKind.VIDEO : FrameKind.AUDIO, i * 20, randomBytes(1 + (i * 37) % 5000));
       sent.push(frame);
       source.push(frame);
     }
+    await hooksRan();
     assert.equal(got.length, sent.length, 'pushed frames are delivered at once, without flush()');
     for (let i = 0; i < sent.length; i++) {
       assert.equal(got[i].kind, sent[i].kind);
