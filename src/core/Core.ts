@@ -4,6 +4,7 @@ import type { Client } from './Client.js';
 import { Group, type GroupMember } from './Group.js';
 import { Listener, type ListenerOwner } from './Listener.js';
 import type { SubscriberLimits } from '../media/Subscriber.js';
+import type { FeedOptions } from '../media/MediaFeed.js';
 import { Publication } from './Publication.js';
 import type { ConnectionResponse, ServerHooks } from './ServerHooks.js';
 
@@ -44,12 +45,15 @@ export class Core {
   readonly groups = new Map<string, Group>();
   /** What each subscriber may queue and how long it may lag (media.subscriberQueueBytes/Timeout). */
   readonly limits: SubscriberLimits;
+  /** The late-joiner cache of every publication (media.gopCache, media.gopCacheMaxBytes). */
+  readonly feedOptions: FeedOptions;
 
   constructor(
     public hooks: ServerHooks,
     private readonly options: CoreOptions,
   ) {
     this.limits = { maxQueuedBytes: options.subscriberQueueBytes, timeoutMs: options.subscriberTimeoutMs };
+    this.feedOptions = { gopCache: options.gopCache, gopCacheMaxBytes: options.gopCacheMaxBytes };
   }
 
   /** Runs `onConnection`; resolves to the response fields, rejects with a RejectionError. */
@@ -89,7 +93,7 @@ export class Core {
   private publicationFor(name: string): Publication {
     let publication = this.publications.get(name);
     if (publication === undefined) {
-      publication = new Publication(name, this.options, this.limits);
+      publication = new Publication(name, this.feedOptions, this.limits);
       this.publications.set(name, publication);
     }
     return publication;

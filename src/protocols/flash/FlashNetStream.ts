@@ -1,12 +1,8 @@
 import type { Listener, ListenerOwner } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { errorMessage } from '../../errors.js';
-import { FrameKind, MediaFrame } from '../../media/MediaFrame.js';
 import type { FlashTransport } from './FlashTransport.js';
 import { onStatusCommand, resultCommand, sampleAccess, statusInfo } from './flashStatus.js';
-
-/** AMF0 "@setDataFrame" string as it prefixes a publisher's metadata: 02 00 0D "@setDataFrame". */
-const SET_DATA_FRAME = Buffer.from('02000d40736574446174614672616d65', 'hex');
 
 /** Message types shared by RTMP and RTMFP (FLV tag types and AMF messages). */
 export const FlashType = {
@@ -114,8 +110,11 @@ export class FlashNetStream implements ListenerOwner {
         this.name = name;
         this.transport.writeUserControl(FlashUserControl.STREAM_BEGIN, this.id);
         this.status('status', 'NetStream.Publish.Start', `${name} is now published`, { details: name });
+        // After the status: the stream's media (some may have come already) goes to the publication.
+        this.transport.startPublishing(this.id, publication);
       });
     } catch (err) {
+      this.transport.stopPublishing(this.id);
       this.transport.log.info(`${client.address}: publish ${name} refused: ${errorMessage(err)}`);
       this.status('error', 'NetStream.Publish.BadName', errorMessage(err));
     }
@@ -172,40 +171,6 @@ export class FlashNetStream implements ListenerOwner {
     }
   }
 
-  /**
-   * Media or data from the client on this stream (type 8, 9, 15 or 18). Ignored unless publishing.
-   * Returns false for a type this stream does not take, so the caller can log it.
-   */
-  onMedia(type: number, timestamp: number, payload: Buffer): boolean {
-    const publication = this.publication;
-    switch (type) {
-      case FlashType.AUDIO: {
-        publication?.push(new MediaFrame(FrameKind.AUDIO, timestamp, payload));
-        return true;
-      }
-      case FlashType.VIDEO: {
-        publication?.push(new MediaFrame(FrameKind.VIDEO, timestamp, payload));
-        return true;
-      }
-      case FlashType.DATA_AMF0:
-      case FlashType.DATA_AMF3: {
-        if (publication === null) {
-          return true;
-        }
-        // AMF3 data messages carry one leading 0 byte, then AMF0 values.
-        let data = type === FlashType.DATA_AMF3 ? payload.subarray(1) : payload;
-        if (data.subarray(0, SET_DATA_FRAME.length).equals(SET_DATA_FRAME)) {
-          data = data.subarray(SET_DATA_FRAME.length);
-        }
-        publication.push(new MediaFrame(FrameKind.DATA, timestamp, data));
-        return true;
-      }
-      default: {
-        return false;
-      }
-    }
-  }
-
   // ListenerOwner: statuses of the publication this stream plays.
   onPublisherChange(_listener: Listener, running: boolean): void {
     if (running) {
@@ -221,6 +186,7 @@ export class FlashNetStream implements ListenerOwner {
     if (this.publication !== null) {
       const publication = this.publication;
       this.publication = null;
+      this.transport.stopPublishing(this.id);
       this.transport.core.unpublish(publication);
       if (open) {
         this.status('status', 'NetStream.Unpublish.Success', `${this.name} is now unpublished.`, { details: this.name });
@@ -236,6 +202,5 @@ export class FlashNetStream implements ListenerOwner {
         this.status('status', 'NetStream.Play.Stop', `Stopped playing ${this.name}.`, { details: this.name });
       }
     }
-    this.transport.onStreamClosed?.(this.id);
   }
 }

@@ -34,10 +34,12 @@ export interface FlashTransport {
   startPlaying(streamId: number, publication: Publication): SubscriptionControl;
   /** NetStream `streamId` stops playing (no more frames). */
   stopPlaying(streamId: number): void;
+  /** NetStream `streamId` publishes `publication` (the hook agreed): its media goes there from now on. */
+  startPublishing(streamId: number, publication: Publication): void;
+  /** NetStream `streamId` stops publishing (or was refused): its media is no longer taken. */
+  stopPublishing(streamId: number): void;
   /** Ends the session (a lagging player is closed this way); `graceful` lets written bytes go out first. */
   close(reason: string, graceful?: boolean): void;
   /** Runs when `connect` arrives, before the hook (RTMP sends window size, bandwidth, chunk size here). */
   onConnectStart?(): void;
-  /** Called once a NetStream stops playing or publishing, so the transport can release flows. */
-  onStreamClosed?(streamId: number): void;
 }

@@ -2,19 +2,16 @@ import { AmfReader } from '../../amf/index.js';
 import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
 import { ProtocolError, errorMessage } from '../../errors.js';
-import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
 import type { SubscriptionControl } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
-import { Subscriber, type SubscriberSink } from '../../media/Subscriber.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
-import { FlashType } from '../flash/FlashNetStream.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
 import { invocation } from '../flash/flashStatus.js';
 import { OrderedDispatch } from '../flash/OrderedDispatch.js';
 import { AddressOrigin, type RtmfpAddress, parseHostPort } from './address.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
-import { TC_HEADER_SIZE, TcType, TcUserControl, encodeTcMessage, encodeUserControl } from './tcMessage.js';
+import { TcType, TcUserControl, encodeTcMessage, encodeUserControl } from './tcMessage.js';
 
 /** What a control session needs from the protocol (main thread). */
 export interface ControlHost {
@@ -32,41 +29,6 @@ export interface ControlHost {
 const MAX_PENDING = 4096;
 
 /**
- * A frame's TC message, built once per frame for every subscriber (`MediaFrame.encoded`), in a
- * buffer of its own rather than a slice of Node's shared 8 KiB pool: a small frame kept for
- * retransmission or deadlines would otherwise keep a whole pool slab alive, and a message posted
- * to a media worker would be copied with its whole slab (structured clone copies the ArrayBuffer).
- */
-const encodeFrame = (f: MediaFrame): Buffer => {
-  const out = Buffer.allocUnsafeSlow(TC_HEADER_SIZE + f.payload.length);
-  out[0] = f.kind === FrameKind.DATA ? FlashType.DATA_AMF0 : f.kind;
-  out.writeUInt32BE(f.timestamp >>> 0, 1);
-  out.set(f.payload, TC_HEADER_SIZE);
-  return out;
-};
-
-/** One playing NetStream as its publication's fan-out sees it: frames to the data half's flows. */
-class RtmfpPlayer implements SubscriberSink {
-  constructor(
-    private readonly session: RtmfpControlSession,
-    private readonly streamId: number,
-  ) {}
-
-  get queuedBytes(): number {
-    return this.session.commands.queuedBytes(this.streamId);
-  }
-
-  write(frame: MediaFrame): void {
-    // The TC message is the same for every subscriber: built once per frame.
-    this.session.commands.writeFrame(this.streamId, frame.encoded('rtmfp:tc', encodeFrame), frame.kind, frame.isConfig);
-  }
-
-  tooSlow(): void {
-    this.session.close('subscriber too slow: stayed behind past media.subscriberTimeout');
-  }
-}
-
-/**
  * The control half of an RTMFP session, on the main thread: the core's Client, NetConnection and
  * NetStream semantics through the shared flash layer, `setPeerInfo` and keepalive timers,
  * rendezvous readiness and address changes. Its data half (`commands`) may be local or in a
@@ -81,8 +43,6 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
   reportedAddresses: RtmfpAddress[] = [];
   rendezvousReady = false;
   closed = false;
-  /** The subscribers of this session's playing streams, by stream id. */
-  private readonly players = new Map<number, Subscriber>();
   private readonly ordered = new OrderedDispatch<[number, number, number, Buffer]>(
     ([streamId, type, timestamp, body]) => this.dispatch(streamId, type, timestamp, body),
     (err) => this.fail(err),
@@ -148,10 +108,7 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
     if (type === TcType.USER_CONTROL) {
       return null;
     }
-    const stream = this.connection.streams.get(streamId);
-    if (stream === undefined || !stream.onMedia(type, timestamp, body)) {
-      this.log.debug(`${this.client.address}: message type ${type} ignored on stream ${streamId}`);
-    }
+    this.log.debug(`${this.client.address}: message type ${type} ignored on stream ${streamId}`);
     return null;
   }
 
@@ -208,10 +165,6 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
       return;
     }
     this.closed = true;
-    for (const subscriber of this.players.values()) {
-      subscriber.detach();
-    }
-    this.players.clear();
     const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
     this.log[level](`${this.client.address}: RTMFP session closed: ${reason}`);
     this.connection.close();
@@ -247,25 +200,19 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
   }
 
   startPlaying(streamId: number, publication: Publication): SubscriptionControl {
-    this.stopPlaying(streamId);
-    const subscriber = new Subscriber(new RtmfpPlayer(this, streamId), publication.feed.limits);
-    this.players.set(streamId, subscriber);
-    if (!this.closed) {
-      publication.feed.subscribers().add(subscriber);
-    }
-    return subscriber;
+    return this.commands.play(streamId, publication);
   }
 
   stopPlaying(streamId: number): void {
-    const subscriber = this.players.get(streamId);
-    if (subscriber !== undefined) {
-      this.players.delete(streamId);
-      subscriber.detach();
-    }
+    this.commands.stopPlaying(streamId);
   }
 
-  onStreamClosed(streamId: number): void {
-    this.commands.finishStream(streamId);
+  startPublishing(streamId: number, publication: Publication): void {
+    this.commands.publish(streamId, publication);
+  }
+
+  stopPublishing(streamId: number): void {
+    this.commands.stopPublishing(streamId);
   }
 
   // ClientWriter

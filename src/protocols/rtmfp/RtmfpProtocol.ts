@@ -121,7 +121,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
   }
 
   private get workerOptions(): WorkerOptions {
-    return { ...this.options, firstPort: this.options.workerPort, urlDecisions: false };
+    return { ...this.options, firstPort: this.options.workerPort, urlDecisions: false, feeds: this.core.feedOptions, limits: this.core.limits };
   }
 
   private spawnWorker(index: number): Promise<WorkerHandle> {
@@ -193,13 +193,8 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
       }
       case 'closed': {
         handle.sessions = Math.max(0, handle.sessions - 1);
-        handle.queues.delete(message.sid);
         this.controls.get(message.sid)?.onClosed(message.reason);
-        return;
-      }
-      case 'queues': {
-        handle.queues.clear();
-        message.sids.forEach((sid, i) => handle.queues.set(sid, message.bytes[i]));
+        handle.remotes.delete(message.sid);
         return;
       }
       case 'peerHello': {

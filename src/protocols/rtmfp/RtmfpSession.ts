@@ -1,6 +1,10 @@
 import { ProtocolError, errorMessage } from '../../errors.js';
 import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
-import { FrameKind } from '../../media/MediaFrame.js';
+import type { SubscriptionControl } from '../../core/Listener.js';
+import type { Publication } from '../../core/Publication.js';
+import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
+import type { SubscriberSink } from '../../media/Subscriber.js';
+import { SessionMedia, isMediaMessage } from '../flash/SessionMedia.js';
 import type { Logger } from '../../util/Logger.js';
 import { AddressOrigin, type RtmfpAddress } from './address.js';
 import { Congestion } from './flows/Congestion.js';
@@ -11,7 +15,7 @@ import { Mode } from './RtmfpPacket.js';
 import { RtmfpSessionInput } from './RtmfpSessionInput.js';
 import { RtmfpSessionOutput } from './RtmfpSessionOutput.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
-import { GROUP_METADATA, TC_HEADER_SIZE, classifyFlow, tcMetadata } from './tcMessage.js';
+import { GROUP_METADATA, TC_HEADER_SIZE, classifyFlow, encodeTcFrame, tcMetadata } from './tcMessage.js';
 
 export interface RtmfpSessionSettings {
   /** Sent to the client in user control 41 (Set Keepalive Timers). */
@@ -59,6 +63,27 @@ interface StreamFlows {
   clientFlowId: number;
 }
 
+/** One playing NetStream as its publication's fan-out sees it: the frame's TC message to its flows. */
+class RtmfpPlayer implements SubscriberSink {
+  constructor(
+    private readonly session: RtmfpSession,
+    private readonly streamId: number,
+  ) {}
+
+  get queuedBytes(): number {
+    return this.session.queuedBytes(this.streamId);
+  }
+
+  write(frame: MediaFrame): void {
+    // The TC message is the same for every subscriber of this thread: built once per frame.
+    this.session.writeFrame(this.streamId, frame.encoded('rtmfp:tc', encodeTcFrame), frame.kind, frame.isConfig);
+  }
+
+  tooSlow(): void {
+    this.session.close('subscriber too slow: stayed behind past media.subscriberTimeout', false);
+  }
+}
+
 const MAX_RECV_FLOWS = 256;
 const CLOSE_REPEATS = 5;
 
@@ -77,6 +102,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
   readonly output: RtmfpSessionOutput;
   /** The control half; set right after creation. */
   events: SessionEvents | null = null;
+  /** What its NetStreams play and publish, on this thread. */
+  readonly media = new SessionMedia((streamId) => new RtmfpPlayer(this, streamId));
   private readonly streamFlows = new Map<number, StreamFlows>();
   private nextSendFlowId = 1;
   lastReceptionAt: number;
@@ -196,7 +223,13 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
     if (message.length < TC_HEADER_SIZE) {
       throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', `message of ${message.length} bytes on flow ${flow.id}`);
     }
-    this.events.onTc(kind.streamId, message[0], message.readUInt32BE(1), message.subarray(TC_HEADER_SIZE));
+    const type = message[0];
+    if (isMediaMessage(type)) {
+      // A publisher's media stays on this thread: frames to the publication's feed here.
+      this.media.onMessage(kind.streamId, type, message.readUInt32BE(1), message.subarray(TC_HEADER_SIZE));
+      return;
+    }
+    this.events.onTc(kind.streamId, type, message.readUInt32BE(1), message.subarray(TC_HEADER_SIZE));
   }
 
   // SessionCommands
@@ -209,6 +242,24 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
     }
   }
 
+  play(streamId: number, publication: Publication): SubscriptionControl {
+    return this.media.play(streamId, publication.feed);
+  }
+
+  stopPlaying(streamId: number): void {
+    this.media.stopPlaying(streamId);
+    this.finishStream(streamId);
+  }
+
+  publish(streamId: number, publication: Publication): void {
+    this.media.publish(streamId, publication);
+  }
+
+  stopPublishing(streamId: number): void {
+    this.media.stopPublishing(streamId);
+  }
+
+  /** A frame's TC message for the player on NetStream `streamId` (media unreliable, config reliable). */
   writeFrame(streamId: number, message: Buffer, kind: number, config: boolean): void {
     const flows = this.streamFlows.get(streamId);
     if (flows === undefined || this.closed) {
@@ -228,7 +279,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
     this.requestFlush();
   }
 
-  finishStream(streamId: number): void {
+  /** The NetStream stopped playing: its media flows end. */
+  private finishStream(streamId: number): void {
     const flows = this.streamFlows.get(streamId);
     if (flows === undefined || streamId === 0) {
       return;
@@ -253,6 +305,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
     this.output.queueChunk(chunk);
   }
 
+  /** Bytes queued on NetStream `streamId`'s flows, live (the subscriber's drop policy reads it). */
   queuedBytes(streamId: number): number {
     const flows = this.streamFlows.get(streamId);
     if (flows === undefined) {
@@ -313,6 +366,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
   }
 
   private notifyClosed(reason: string): void {
+    this.media.close();
     for (const flow of this.recvFlows.values()) {
       if (classifyFlow(flow.metadata)?.kind === 'group') {
         this.events?.onGroupFlowClosed(flow.id);

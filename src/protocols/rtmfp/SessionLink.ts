@@ -1,3 +1,5 @@
+import type { MediaCommands } from '../flash/SessionMedia.js';
+
 /**
  * The seam between the two halves of an RTMFP session (architecture.md §2):
  *
@@ -24,20 +26,14 @@ export interface SessionEvents {
   onClosed(reason: string): void;
 }
 
-/** What the control half asks of the data half. */
-export interface SessionCommands {
+/** What the control half asks of the data half (media: play and publish, on the data half's thread). */
+export interface SessionCommands extends MediaCommands {
   /** A reliable TC message on the control flow of NetStream `streamId`. */
   writeTc(streamId: number, message: Buffer): void;
-  /** A frame for the player on NetStream `streamId` (see FrameKind: media unreliable, config reliable). */
-  writeFrame(streamId: number, message: Buffer, kind: number, config: boolean): void;
-  /** The NetStream stopped playing: its media flows end. */
-  finishStream(streamId: number): void;
   /** A raw message on the GC send flow answering the client's GC flow `clientFlowId`. */
   writeGroup(clientFlowId: number, message: Buffer): void;
   /** A ready-made chunk for the next packet (forwarded IHello). */
   queueChunk(chunk: Buffer): void;
   /** Ends the session; `graceful` sends what is queued first. */
   close(reason: string, graceful: boolean): void;
-  /** Bytes queued for NetStream `streamId` (live locally, last report with workers). */
-  queuedBytes(streamId: number): number;
 }

@@ -34,6 +34,20 @@ export const encodeTcMessage = (type: number, timestamp: number, body: Uint8Arra
   return out;
 };
 
+/**
+ * A frame's TC message, built once per frame for every subscriber of a thread (`MediaFrame.encoded`
+ * 'rtmfp:tc'), in a buffer of its own rather than a slice of Node's shared 8 KiB pool: a small
+ * frame kept for retransmission or deadlines would otherwise keep a whole pool slab alive.
+ */
+export const encodeTcFrame = (frame: { kind: number; timestamp: number; payload: Buffer }): Buffer => {
+  const out = Buffer.allocUnsafeSlow(TC_HEADER_SIZE + frame.payload.length);
+  // FrameKind.DATA (18) is the AMF0 data message type: the kinds are the message types.
+  out[0] = frame.kind;
+  out.writeUInt32BE(frame.timestamp >>> 0, 1);
+  out.set(frame.payload, TC_HEADER_SIZE);
+  return out;
+};
+
 /** A user control message: event u16 then u32 values. */
 export const encodeUserControl = (event: number, ...values: number[]): Buffer => {
   const body = Buffer.allocUnsafe(2 + 4 * values.length);

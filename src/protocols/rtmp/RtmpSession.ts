@@ -6,7 +6,8 @@ import { ProtocolError, errorMessage } from '../../errors.js';
 import { FrameKind, type MediaFrame, wireSlot } from '../../media/MediaFrame.js';
 import type { SubscriptionControl } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
-import { Subscriber, type SubscriberSink } from '../../media/Subscriber.js';
+import type { SubscriberSink } from '../../media/Subscriber.js';
+import { SessionMedia, isMediaMessage } from '../flash/SessionMedia.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
@@ -92,8 +93,8 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   private lastPingSent = 0;
   private closed = false;
   readonly outChunkSize: number;
-  /** The subscribers of this session's playing streams, by stream id. */
-  private readonly players = new Map<number, Subscriber>();
+  /** What its NetStreams play and publish. */
+  private readonly media = new SessionMedia((streamId) => new RtmpPlayer(this, this.out, wireSlot(`rtmp:${this.outChunkSize}:${streamId}`), streamId, this.outChunkSize));
   /** Every byte to the socket goes through here (frames batched per turn, the rest at once). */
   private readonly out: RtmpSocketWriter;
 
@@ -231,12 +232,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
       case MessageType.VIDEO:
       case MessageType.DATA_AMF0:
       case MessageType.DATA_AMF3: {
-        const stream = this.connection.streams.get(msg.streamId);
-        if (stream === undefined) {
-          this.log.debug(`${this.client.address}: message type ${msg.type} on unknown stream ${msg.streamId}`);
-          return null;
-        }
-        stream.onMedia(msg.type, msg.timestamp, msg.payload);
+        this.media.onMessage(msg.streamId, msg.type, msg.timestamp, msg.payload);
         return null;
       }
       case MessageType.AGGREGATE: {
@@ -244,9 +240,10 @@ export class RtmpSession implements ClientWriter, FlashTransport {
         if (parts === null) {
           throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'malformed aggregate message');
         }
-        const stream = this.connection.streams.get(msg.streamId);
         for (const part of parts) {
-          stream?.onMedia(part.type, part.timestamp, part.payload);
+          if (isMediaMessage(part.type)) {
+            this.media.onMessage(msg.streamId, part.type, part.timestamp, part.payload);
+          }
         }
         return null;
       }
@@ -284,23 +281,19 @@ export class RtmpSession implements ClientWriter, FlashTransport {
   }
 
   startPlaying(streamId: number, publication: Publication): SubscriptionControl {
-    this.stopPlaying(streamId);
-    // Frames for this chunk size and stream id share one encoding per frame (format name → slot).
-    const player = new RtmpPlayer(this, this.out, wireSlot(`rtmp:${this.outChunkSize}:${streamId}`), streamId, this.outChunkSize);
-    const subscriber = new Subscriber(player, publication.feed.limits);
-    this.players.set(streamId, subscriber);
-    if (!this.closed) {
-      publication.feed.subscribers().add(subscriber);
-    }
-    return subscriber;
+    return this.media.play(streamId, publication.feed);
   }
 
   stopPlaying(streamId: number): void {
-    const subscriber = this.players.get(streamId);
-    if (subscriber !== undefined) {
-      this.players.delete(streamId);
-      subscriber.detach();
-    }
+    this.media.stopPlaying(streamId);
+  }
+
+  startPublishing(streamId: number, publication: Publication): void {
+    this.media.publish(streamId, publication);
+  }
+
+  stopPublishing(streamId: number): void {
+    this.media.stopPublishing(streamId);
   }
 
   /** Write a whole message (chunked at our outgoing chunk size). */
@@ -358,10 +351,7 @@ export class RtmpSession implements ClientWriter, FlashTransport {
       return;
     }
     this.closed = true;
-    for (const subscriber of this.players.values()) {
-      subscriber.detach();
-    }
-    this.players.clear();
+    this.media.close();
     const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
     this.log[level](`${this.client.address}: session closed: ${reason}`);
     this.connection.close();

@@ -20,21 +20,35 @@ import { type ErrorCode, MediaServerError, errorFromCode } from '../../errors.js
 
 /** Main thread → media worker. `sid`: a session of the worker (unique across workers). */
 export type ToWorker =
+  // Sessions (control half → data half).
   | { op: 'tc'; sid: number; streamId: number; message: Uint8Array }
-  | { op: 'finishStream'; sid: number; streamId: number }
   | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
   | { op: 'chunk'; sid: number; chunk: Uint8Array }
   | { op: 'close'; sid: number; reason: string; graceful: boolean }
-  | { op: 'frames'; frames: FrameBatch[] }
-  | { op: 'sendStartup'; datagram: Uint8Array; host: string; port: number };
+  | { op: 'sendStartup'; datagram: Uint8Array; host: string; port: number }
+  // Media: the worker mirrors the publications its sessions play or publish (`feed` = Publication.id).
+  | { op: 'openFeed'; feed: number; name: string; running: boolean; hasVideo: boolean; cache: WireFrame[] }
+  | { op: 'feedState'; feed: number; running: boolean }
+  | { op: 'closeFeed'; feed: number }
+  | ({ op: 'frame'; feed: number } & WireFrame)
+  | ({ op: 'play'; sid: number; streamId: number; feed: number } & SubscriberSettings)
+  | ({ op: 'subscriber'; sid: number; streamId: number } & SubscriberSettings)
+  | { op: 'stopPlaying'; sid: number; streamId: number }
+  | { op: 'publish'; sid: number; streamId: number; feed: number }
+  | { op: 'stopPublishing'; sid: number; streamId: number };
 
-/** One frame for many sessions of one worker: the bytes cross once. */
-export interface FrameBatch {
-  message: Uint8Array;
+/** A media frame as it crosses (the payload an exact-size copy of its own, moved). */
+export interface WireFrame {
   kind: number;
-  config: boolean;
-  /** Pairs: session ID, stream ID. */
-  targets: number[];
+  timestamp: number;
+  payload: Uint8Array;
+}
+
+/** A subscriber's filters (Subscriber.receiveAudio/receiveVideo/paused). */
+export interface SubscriberSettings {
+  audio: boolean;
+  video: boolean;
+  paused: boolean;
 }
 
 /** Media worker → main thread. */
@@ -46,7 +60,10 @@ export type FromWorker =
   | { op: 'groupClosed'; sid: number; flowId: number }
   | { op: 'address'; sid: number; host: string; port: number }
   | { op: 'closed'; sid: number; reason: string }
-  | { op: 'queues'; sids: number[]; bytes: number[] }
+  // A publisher of this worker: each frame once (its own subscribers here already have it).
+  | ({ op: 'frame'; feed: number } & WireFrame)
+  // Frames the worker's subscribers did not get (drops to a keyframe), for those that changed.
+  | { op: 'dropped'; sids: number[]; streams: number[]; counts: number[] }
   | { op: 'peerHello'; peerId: Uint8Array; tag: Uint8Array; epd: Uint8Array; host: string; port: number }
   | { op: 'log'; level: number; message: string };
 
@@ -64,6 +81,9 @@ export type MainRequests = {
     reply: { skrc: Uint8Array; encryptKey: Uint8Array; decryptKey: Uint8Array } | null;
   };
 };
+
+/** A frame as it crosses: its payload copied once into a buffer of its own, to be moved. */
+export const wireFrame = (kind: number, timestamp: number, payload: Uint8Array): WireFrame => ({ kind, timestamp, payload: wireBytes(payload) });
 
 // --- the mechanism ---------------------------------------------------------------------------
 

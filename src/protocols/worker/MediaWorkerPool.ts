@@ -3,7 +3,10 @@ import { errorMessage } from '../../errors.js';
 import { type LogLevel, getLogLevel, type Logger } from '../../util/Logger.js';
 import type { DataPlaneOptions } from '../rtmfp/RtmfpDataPlane.js';
 import type { SessionCommands } from '../rtmfp/SessionLink.js';
-import { type FrameBatch, type FromWorker, MediaChannel, type MainRequests, type RequestHandlers, type ToWorker, type WorkerRequests, wireBytes } from './MediaChannel.js';
+import type { FeedOptions } from '../../media/MediaFeed.js';
+import type { SubscriberLimits } from '../../media/Subscriber.js';
+import { type FromWorker, MediaChannel, type MainRequests, type RequestHandlers, type ToWorker, type WorkerRequests, wireBytes } from './MediaChannel.js';
+import { RemoteMedia, WorkerFeeds, type WorkerLink } from './RemoteMedia.js';
 
 /** The worker entry, as .ts under tsx (tests, which also need tsx in the worker) and .js once built. */
 const fromSource = import.meta.url.endsWith('.ts');
@@ -22,65 +25,58 @@ const MEDIA_WORKER_YOUNG_GENERATION_MB = 12;
 export type WorkerChannel = MediaChannel<ToWorker, FromWorker, WorkerRequests, MainRequests>;
 
 /**
- * One media worker seen from the main thread: its port, its channel, its sessions' queue sizes.
- * Frames of one turn for its subscribers travel in the channel's one post per turn, each frame
- * once with the list of sessions it is for (media crosses once per frame per worker).
+ * One media worker seen from the main thread: its port, its channel, the publications it mirrors
+ * and the sessions it serves.
  */
-export class WorkerHandle {
+export class WorkerHandle implements WorkerLink {
   port = 0;
   sessions = 0;
-  readonly queues = new Map<number, number>();
-  /** The frame op of the current turn that later subscribers of the same frame join (cleared by any other send). */
-  private openFrame: FrameBatch | null = null;
-  private openBytes: Buffer | null = null;
-  /** The channel's post count when `openFrame` was queued: once posted, it is closed. */
-  private openPost = -1;
+  readonly feeds: WorkerFeeds;
+  /** The media side of each of its sessions (drop reports, cleanup). */
+  readonly remotes = new Map<number, RemoteMedia>();
 
   constructor(
     readonly index: number,
     readonly worker: Worker,
     readonly channel: WorkerChannel,
-  ) {}
+  ) {
+    this.feeds = new WorkerFeeds(this);
+  }
 
   post(message: ToWorker, moved?: readonly ArrayBuffer[]): void {
-    this.openFrame = null;
-    this.openBytes = null;
     this.channel.send(message, moved);
   }
 
-  queueFrame(sid: number, streamId: number, message: Buffer, kind: number, config: boolean): void {
-    // The fan-out loop writes one frame to its subscribers one after the other: they share one op.
-    let batch = this.openFrame;
-    if (batch === null || this.openBytes !== message || this.openPost !== this.channel.stats.posts) {
-      const bytes = wireBytes(message);
-      batch = { message: bytes, kind, config, targets: [] };
-      this.post({ op: 'frames', frames: [batch] }, [bytes.buffer as ArrayBuffer]);
-      this.openFrame = batch;
-      this.openBytes = message;
-      this.openPost = this.channel.stats.posts;
+  /** Messages about media the handle deals with itself; false for the others. */
+  handleMedia(message: FromWorker): boolean {
+    if (message.op === 'frame') {
+      this.feeds.onFrame(message);
+      return true;
     }
-    batch.targets.push(sid, streamId);
+    if (message.op === 'dropped') {
+      message.sids.forEach((sid, i) => this.remotes.get(sid)?.onDropped(message.streams[i], message.counts[i]));
+      return true;
+    }
+    return false;
+  }
+
+  /** The worker is gone: its mirrors' outputs leave their publications. */
+  closed(): void {
+    this.feeds.closeAll();
+    this.remotes.clear();
   }
 }
 
-/** The control half's view of a data half that lives in a worker. */
-export class RemoteCommands implements SessionCommands {
-  constructor(
-    private readonly handle: WorkerHandle,
-    private readonly sid: number,
-  ) {}
+/** The control half's view of an RTMFP data half that lives in a worker. */
+export class RemoteCommands extends RemoteMedia implements SessionCommands {
+  constructor(private readonly handle: WorkerHandle, sid: number) {
+    super(handle, handle.feeds, sid);
+    handle.remotes.set(sid, this);
+  }
 
   writeTc(streamId: number, message: Buffer): void {
     const bytes = wireBytes(message);
     this.handle.post({ op: 'tc', sid: this.sid, streamId, message: bytes }, [bytes.buffer as ArrayBuffer]);
-  }
-
-  writeFrame(streamId: number, message: Buffer, kind: number, config: boolean): void {
-    this.handle.queueFrame(this.sid, streamId, message, kind, config);
-  }
-
-  finishStream(streamId: number): void {
-    this.handle.post({ op: 'finishStream', sid: this.sid, streamId });
   }
 
   writeGroup(clientFlowId: number, message: Buffer): void {
@@ -96,13 +92,14 @@ export class RemoteCommands implements SessionCommands {
   close(reason: string, graceful: boolean): void {
     this.handle.post({ op: 'close', sid: this.sid, reason, graceful });
   }
-
-  queuedBytes(): number {
-    return this.handle.queues.get(this.sid) ?? 0;
-  }
 }
 
-export type WorkerOptions = Omit<DataPlaneOptions, 'sidPrefix' | 'port' | 'computeKeys'> & { firstPort: number };
+export type WorkerOptions = Omit<DataPlaneOptions, 'sidPrefix' | 'port' | 'computeKeys'> & {
+  firstPort: number;
+  /** The publications' cache settings and what a subscriber may queue (as on the main thread). */
+  feeds: FeedOptions;
+  limits: SubscriberLimits;
+};
 
 /** What the main thread does for a worker: its messages, the requests it makes, its end. */
 export interface WorkerHost {
@@ -129,6 +126,8 @@ export const startWorker = (index: number, options: WorkerOptions, log: Logger, 
       logLevel: getLogLevel(),
       checkPosts: MediaChannel.checkPosts,
       options: { ...options, port: options.firstPort === 0 ? 0 : options.firstPort + index, sidPrefix: index + 1 },
+      feeds: options.feeds,
+      limits: options.limits,
     },
   });
   let handle: WorkerHandle | null = null;
@@ -147,7 +146,9 @@ export const startWorker = (index: number, options: WorkerOptions, log: Logger, 
           resolve(handle!);
           return;
         }
-        host.onMessage(handle!, message);
+        if (!handle!.handleMedia(message)) {
+          host.onMessage(handle!, message);
+        }
       },
       host.requests,
       (err) => log.error(`media worker ${index} channel: ${errorMessage(err)}`),
@@ -156,6 +157,7 @@ export const startWorker = (index: number, options: WorkerOptions, log: Logger, 
     worker.once('error', reject);
     worker.once('exit', (code) => {
       channel.close(`media worker ${index} exited with code ${code}`);
+      handle!.closed();
       if (handle!.port === 0) {
         reject(new Error(`media worker ${index} exited with code ${code}`));
       } else {

@@ -14,6 +14,10 @@ import { type DataPlaneControl, type DataPlaneOptions, RtmfpDataPlane } from '..
 import type { PeerDecision, UrlDecision } from '../rtmfp/RtmfpHandshake.js';
 import type { RtmfpSession } from '../rtmfp/RtmfpSession.js';
 import type { SessionEvents } from '../rtmfp/SessionLink.js';
+import type { FeedOptions } from '../../media/MediaFeed.js';
+import type { SubscriberLimits } from '../../media/Subscriber.js';
+import type { SessionMedia } from '../flash/SessionMedia.js';
+import { WorkerMedia } from './WorkerMedia.js';
 import { type FromWorker, MediaChannel, type MainRequests, type ToWorker, type WorkerRequests, asBuffer, wireBytes } from './MediaChannel.js';
 
 interface WorkerSetup {
@@ -21,6 +25,9 @@ interface WorkerSetup {
   logLevel: number;
   checkPosts: boolean;
   options: DataPlaneOptions;
+  /** The publications' cache settings and what a subscriber may queue (as on the main thread). */
+  feeds: FeedOptions;
+  limits: SubscriberLimits;
 }
 
 const setup = workerData as WorkerSetup;
@@ -35,20 +42,6 @@ const onMessage = (message: ToWorker): void => {
   switch (message.op) {
     case 'tc': {
       sessionOf(message.sid)?.writeTc(message.streamId, asBuffer(message.message));
-      return;
-    }
-    case 'frames': {
-      for (const batch of message.frames) {
-        const bytes = asBuffer(batch.message);
-        const { targets } = batch;
-        for (let i = 0; i + 1 < targets.length; i += 2) {
-          sessionOf(targets[i])?.writeFrame(targets[i + 1], bytes, batch.kind, batch.config);
-        }
-      }
-      return;
-    }
-    case 'finishStream': {
-      sessionOf(message.sid)?.finishStream(message.streamId);
       return;
     }
     case 'group': {
@@ -66,6 +59,9 @@ const onMessage = (message: ToWorker): void => {
     case 'sendStartup': {
       plane?.sendTo(asBuffer(message.datagram), message.host, message.port);
       return;
+    }
+    default: {
+      media.handle(message);
     }
   }
 };
@@ -86,6 +82,18 @@ const channel = new MediaChannel<FromWorker, ToWorker, MainRequests, WorkerReque
 const post = (message: FromWorker, ...bytes: Uint8Array[]): void => {
   channel.send(message, bytes.map((b) => b.buffer as ArrayBuffer));
 };
+
+const media = new WorkerMedia(
+  setup.feeds,
+  setup.limits,
+  (message, moved) => channel.send(message, moved),
+  (sid) => sessionOf(sid)?.media,
+  function* (): Generator<[number, SessionMedia]> {
+    for (const [sid, session] of plane?.sessions ?? []) {
+      yield [sid, session.media];
+    }
+  },
+);
 
 // Log lines go to the main thread's sink (files, test capture), not straight to stderr.
 setLogSink((level, scope, message) => post({ op: 'log', level, message: `[${scope}] ${message}` }));
@@ -139,23 +147,9 @@ const computeKeys: ComputeKeys = async (request) => {
 
 plane = new RtmfpDataPlane(loadKernels(), log, { ...setup.options, computeKeys }, control);
 
-// Queue sizes feed the main thread's drop policy (a subscriber that cannot keep up).
-const queues = setInterval(() => {
-  const sids: number[] = [];
-  const bytes: number[] = [];
-  for (const [sid, session] of plane.sessions) {
-    let queued = 0;
-    for (const flow of session.sendFlows) {
-      queued += flow.queuedBytes;
-    }
-    if (queued > 0) {
-      sids.push(sid);
-      bytes.push(queued);
-    }
-  }
-  post({ op: 'queues', sids, bytes });
-}, 100);
-queues.unref();
+// Drop counts for the scripts' listener.droppedFrames (the drop decisions themselves are taken here).
+const drops = setInterval(() => media.reportDrops(), 1000);
+drops.unref();
 
 plane.start().then(
   (address) => post({ op: 'listening', port: address.port }),
