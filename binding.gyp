@@ -10,6 +10,7 @@
         "native/src/PacketKey.cc",
         "native/src/aesMultiBuffer.cc",
         "native/src/rtmfpKernels.cc",
+        "native/src/socketHandover.cc",
         "native/src/streamWrite.cc",
         "native/src/udpSend.cc",
         "native/src/udpReceive.cc"

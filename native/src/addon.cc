@@ -17,6 +17,7 @@
 #include "aesMultiBuffer.h"
 #include "checksum.h"
 #include "rtmfpKernels.h"
+#include "socketHandover.h"
 #include "streamWrite.h"
 #include "udpReceive.h"
 #include "udpSend.h"
@@ -125,6 +126,9 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
         InstanceMethod("setUdpSegmentation", &KernelsAddon::SetUdpSegmentation),
         InstanceValue("writeStreamsAvailable", Napi::Boolean::New(env, writeStreamsAvailable())),
         InstanceMethod("writeStreams", &KernelsAddon::WriteStreams),
+        InstanceValue("duplicateStreamAvailable", Napi::Boolean::New(env, duplicateStreamAvailable())),
+        InstanceMethod("duplicateStream", &KernelsAddon::DuplicateStream),
+        InstanceMethod("closeDescriptor", &KernelsAddon::CloseDescriptor),
     });
   }
 
@@ -382,6 +386,32 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
     return Napi::Number::New(env, static_cast<double>(receiveDatagrams(static_cast<int>(fd), slab.data, static_cast<uint32_t>(slot),
                                                                        static_cast<uint32_t>(n), reinterpret_cast<uint32_t*>(lengths.data),
                                                                        addresses.data)));
+  }
+
+  // duplicateStream(fd) -> a new descriptor of the stream socket, or -errno
+  Napi::Value DuplicateStream(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) {
+      return rangeError(env, "duplicateStream: the descriptor must be a number");
+    }
+    int64_t fd = intOf(info[0]);
+    if (fd < 0 || fd > INT32_MAX) {
+      return rangeError(env, "duplicateStream: bad descriptor");
+    }
+    return Napi::Number::New(env, static_cast<double>(duplicateStream(static_cast<int>(fd))));
+  }
+
+  // closeDescriptor(fd) -> 0 or -errno
+  Napi::Value CloseDescriptor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) {
+      return rangeError(env, "closeDescriptor: the descriptor must be a number");
+    }
+    int64_t fd = intOf(info[0]);
+    if (fd < 0 || fd > INT32_MAX) {
+      return rangeError(env, "closeDescriptor: bad descriptor");
+    }
+    return Napi::Number::New(env, static_cast<double>(closeDescriptor(static_cast<int>(fd))));
   }
 
   // setUdpSegmentation(enabled) -> whether sendDatagrams may use UDP_SEGMENT (this thread)

@@ -11,6 +11,7 @@ import type { Kernels } from './Kernels.js';
 import { NativeKernels } from './native/NativeKernels.js';
 import { NativeSocketIo } from './native/NativeSocketIo.js';
 import { type SocketIo, nodeSocketIo } from './SocketIo.js';
+import { type SocketHandover, nativeHandover } from './SocketHandover.js';
 import { loadNativeAddon } from './native/nativeAddon.js';
 import { TsKernels } from './ts/TsKernels.js';
 
@@ -27,6 +28,7 @@ export {
 export { TsKernels } from './ts/TsKernels.js';
 export { NativeKernels } from './native/NativeKernels.js';
 export { NativeSocketIo } from './native/NativeSocketIo.js';
+export type { SocketHandover } from './SocketHandover.js';
 export { type SocketIo, type UdpHandle, UDP_ADDRESS_ENTRY_SIZE, decodeUdpHost, encodeUdpAddress, nodeSocketIo, udpHandleOf } from './SocketIo.js';
 
 const log = new Logger('kernels');
@@ -75,4 +77,20 @@ export function loadSocketIo(): SocketIo {
     }
   }
   return loadedSocketIo;
+}
+
+/**
+ * Socket handover between threads (RTMP sessions to media workers): with the addon, unless
+ * `NIMBUS_NO_NATIVE=1`; null otherwise (RTMP then stays on the main thread). Why not is returned
+ * for the log.
+ */
+export function loadSocketHandover(): SocketHandover | string {
+  if (process.env.NIMBUS_NO_NATIVE === '1') {
+    return 'NIMBUS_NO_NATIVE=1';
+  }
+  const result = loadNativeAddon();
+  if (result.addon === null) {
+    return result.reason;
+  }
+  return nativeHandover(result.addon) ?? 'the native addon was built without socket handover';
 }

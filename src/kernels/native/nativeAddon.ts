@@ -56,6 +56,11 @@ export interface NativeAddon {
   ): void;
   /** SocketIo.receiveDatagrams (src/kernels/SocketIo.ts). */
   receiveDatagrams(fd: number, slab: Buffer, slot: number, max: number, lengths: Uint32Array, addresses: Buffer): number;
+  /** Whether `duplicateStream` works here (POSIX); undefined in an addon built before it. */
+  readonly duplicateStreamAvailable?: boolean;
+  /** SocketHandover.duplicateStream (src/kernels/SocketHandover.ts, native/src/socketHandover.h). */
+  duplicateStream(fd: number): number;
+  closeDescriptor(fd: number): number;
   /** Whether `sendDatagrams` may send runs to one destination as one UDP_SEGMENT message (this thread); returns the state. */
   setUdpSegmentation(enabled: boolean): boolean;
 }

@@ -74,6 +74,11 @@ export class SessionMedia {
     }
   }
 
+  /** Whether anything plays, publishes or waits here. */
+  get busy(): boolean {
+    return this.players.size > 0 || this.publishing.size > 0 || this.early.size > 0;
+  }
+
   get playingStreams(): IterableIterator<[number, Subscriber]> {
     return this.players.entries();
   }

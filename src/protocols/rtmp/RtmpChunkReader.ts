@@ -54,6 +54,21 @@ interface ChunkStream {
 
 const protocolError = (message: string): ProtocolError => new ProtocolError('MS_ERR_RTMP_PROTOCOL', message);
 
+/**
+ * Everything a reader knows between two bytes, as plain data (byte arrays exact-size copies): a
+ * session moved to a media worker goes on parsing where the main thread stopped, in the middle
+ * of a chunk if need be.
+ */
+export interface RtmpReaderState {
+  chunkSize: number;
+  bytesReceived: number;
+  streams: Array<Omit<ChunkStream, 'buffer'> & { buffer: Uint8Array | null }>;
+  /** csid of the chunk whose payload is being read, or -1. */
+  current: number;
+  chunkLeft: number;
+  stash: Uint8Array;
+}
+
 export class RtmpChunkReader {
   /** Total bytes pushed, for acknowledgements (the session wraps it to 32 bits). */
   bytesReceived = 0;
@@ -80,6 +95,42 @@ export class RtmpChunkReader {
     this.maxChunkStreams = options.maxChunkStreams ?? 64;
     // Interleaved partial messages on many chunk streams must not multiply the per-message limit.
     this.maxPendingBytes = options.maxPendingBytes ?? this.maxMessageSize * 2;
+  }
+
+  /** The state to go on from elsewhere (`importState`): partial messages and a split header copied. */
+  exportState(): RtmpReaderState {
+    const streams: RtmpReaderState['streams'] = [];
+    for (const stream of this.streams.values()) {
+      const buffer = stream.buffer === null ? null : new Uint8Array(stream.buffer.subarray(0, stream.buffer.length));
+      streams.push({ ...stream, buffer });
+    }
+    return {
+      chunkSize: this.size,
+      bytesReceived: this.bytesReceived,
+      streams,
+      current: this.current?.csid ?? -1,
+      chunkLeft: this.chunkLeft,
+      stash: new Uint8Array(this.stash.subarray(0, this.stashLength)),
+    };
+  }
+
+  /** Goes on from `state` (a fresh reader, before any push). */
+  importState(state: RtmpReaderState): void {
+    this.size = state.chunkSize;
+    this.bytesReceived = state.bytesReceived;
+    this.streams.clear();
+    this.pendingBytes = 0;
+    for (const s of state.streams) {
+      const buffer = s.buffer === null ? null : Buffer.from(s.buffer.buffer, s.buffer.byteOffset, s.buffer.byteLength);
+      if (buffer !== null) {
+        this.pendingBytes += buffer.length;
+      }
+      this.streams.set(s.csid, { ...s, buffer });
+    }
+    this.current = state.current < 0 ? null : (this.streams.get(state.current) ?? null);
+    this.chunkLeft = state.chunkLeft;
+    this.stash.set(state.stash);
+    this.stashLength = state.stash.length;
   }
 
   /** Incoming chunk size; set it from onMessage on Set Chunk Size, it applies from the next chunk. */

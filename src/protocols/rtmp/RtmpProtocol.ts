@@ -1,8 +1,11 @@
 import { type Server, type Socket, createServer } from 'node:net';
 import type { Core } from '../../core/Core.js';
+import { formatAddress } from '../../core/Client.js';
 import { Logger } from '../../util/Logger.js';
 import type { Protocol } from '../Protocol.js';
-import { RtmpSession, type RtmpSessionOptions } from './RtmpSession.js';
+import { RtmpDataSession } from './RtmpDataSession.js';
+import { RtmpSession, type RtmpSessionHost, type RtmpSessionOptions } from './RtmpSession.js';
+import type { RtmpCommands } from './RtmpLink.js';
 
 export interface RtmpProtocolOptions extends RtmpSessionOptions {
   host: string;
@@ -10,25 +13,49 @@ export interface RtmpProtocolOptions extends RtmpSessionOptions {
   maxConnections: number;
 }
 
-const TICK_MS = 1000;
+/**
+ * Where a connected session's socket can go (the media workers, protocols/worker): it takes the
+ * data half and returns the control half's new commands, or null when it stays here.
+ */
+export interface RtmpOffload {
+  adopt(session: RtmpSession, data: RtmpDataSession): RtmpCommands | null;
+}
 
-/** The RTMP listener: accepts TCP connections, owns the sessions, drives them with one shared tick. */
-export class RtmpProtocol implements Protocol {
+const TICK_MS = 1000;
+/** RTMP session IDs: high bit set, so they never meet RTMFP's (worker index + 1 in the high byte). */
+const SID_BASE = 0x8000_0000;
+
+/**
+ * The RTMP listener: accepts TCP connections and runs their handshake and `connect` here (the
+ * control plane), then hands each connected socket to a media worker when there are some
+ * (`offload`); data halves still on this thread share one tick.
+ */
+export class RtmpProtocol implements Protocol, RtmpSessionHost {
   readonly name = 'RTMP';
-  private readonly log = new Logger('rtmp');
-  private readonly sessions = new Set<RtmpSession>();
+  readonly log = new Logger('rtmp');
+  /** Control halves by session ID. */
+  readonly sessions = new Map<number, RtmpSession>();
+  /** Data halves on this thread. */
+  private readonly local = new Set<RtmpDataSession>();
   /** Every open socket, including those of sessions closing gracefully: stop() destroys them all. */
   private readonly sockets = new Set<Socket>();
   private server: Server | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private nextSid = 1;
+  offload: RtmpOffload | null = null;
 
   constructor(
-    private readonly core: Core,
-    private readonly options: RtmpProtocolOptions,
+    readonly core: Core,
+    readonly options: RtmpProtocolOptions,
   ) {}
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** Data halves served by this thread (the others are in media workers). */
+  get localCount(): number {
+    return this.local.size;
   }
 
   async start(): Promise<string[]> {
@@ -55,6 +82,14 @@ export class RtmpProtocol implements Protocol {
     return typeof address === 'object' && address !== null ? address.port : 0;
   }
 
+  private allocateSid(): number {
+    let sid: number;
+    do {
+      sid = (SID_BASE | (this.nextSid++ & 0x7fff_ffff)) >>> 0;
+    } while (this.sessions.has(sid));
+    return sid;
+  }
+
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
@@ -63,14 +98,41 @@ export class RtmpProtocol implements Protocol {
       socket.destroy();
       return;
     }
-    const session = new RtmpSession(socket, this.core, this.options, this.log, (s) => this.sessions.delete(s));
-    this.sessions.add(session);
+    const address = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    const sid = this.allocateSid();
+    // The control half answers the data half's events; the data half is its first commands.
+    let session: RtmpSession | null = null;
+    const events = {
+      onCommand: (streamId: number, type: number, payload: Buffer) => session?.onCommand(streamId, type, payload),
+      onPing: (rtt: number) => session?.onPing(rtt),
+      onClosed: (reason: string) => session?.onClosed(reason),
+    };
+    const data = new RtmpDataSession(socket, this.options, this.log, address, events, (d) => this.local.delete(d));
+    this.local.add(data);
+    session = new RtmpSession(this, sid, address, data);
+    this.sessions.set(sid, session);
+  }
+
+  onConnected(session: RtmpSession): void {
+    const offload = this.offload;
+    const data = session.commands;
+    if (offload === null || !(data instanceof RtmpDataSession)) {
+      return;
+    }
+    const commands = offload.adopt(session, data);
+    if (commands !== null) {
+      session.commands = commands;
+    }
+  }
+
+  onSessionClosed(session: RtmpSession): void {
+    this.sessions.delete(session.sid);
   }
 
   private tick(): void {
     const now = Date.now();
-    for (const session of this.sessions) {
-      session.tick(now);
+    for (const data of this.local) {
+      data.tick(now);
     }
   }
 
@@ -79,7 +141,7 @@ export class RtmpProtocol implements Protocol {
       clearInterval(this.timer);
       this.timer = null;
     }
-    for (const session of [...this.sessions]) {
+    for (const session of [...this.sessions.values()]) {
       session.close('server stopping');
     }
     for (const socket of this.sockets) {
