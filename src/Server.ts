@@ -5,6 +5,9 @@ import { Mesh } from './mesh/Mesh.js';
 import type { Protocol } from './protocols/Protocol.js';
 import { RtmfpProtocol } from './protocols/rtmfp/RtmfpProtocol.js';
 import { RtmpProtocol } from './protocols/rtmp/RtmpProtocol.js';
+import { MediaWorkers } from './protocols/worker/MediaWorkers.js';
+import { RtmpWorkerOffload } from './protocols/worker/RtmpOffload.js';
+import { loadSocketHandover } from './kernels/index.js';
 import { AppHost } from './scripting/AppHost.js';
 import { Logger } from './util/Logger.js';
 
@@ -25,6 +28,8 @@ export class Server {
   readonly apps: AppHost | null = null;
   /** The server mesh, when `servers.port` or `servers.targets` is set. */
   readonly mesh: Mesh | null;
+  /** The media worker threads RTMP and RTMFP sessions run on (null: everything on this thread). */
+  readonly workers: MediaWorkers | null;
   private manageTimer: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -46,11 +51,33 @@ export class Server {
         this.wireMesh(this.mesh, this.apps);
       }
     }
+    const rtmfpWorkers = config.rtmfp.port > 0 ? config.rtmfp.workers : 0;
+    let rtmpWorkers = config.rtmp.port > 0 ? config.rtmp.workers : 0;
+    const handover = loadSocketHandover();
+    if (rtmpWorkers > 0 && typeof handover === 'string') {
+      log.info(`RTMP sessions stay on the main thread (RTMP.workers needs the native addon: ${handover})`);
+      rtmpWorkers = 0;
+    }
+    const count = Math.max(rtmpWorkers, rtmfpWorkers);
+    let rtmfp: RtmfpProtocol | null = null;
+    this.workers =
+      count === 0
+        ? null
+        : new MediaWorkers(
+            count,
+            (index) => ({ index, rtmfp: rtmfp?.workerPlane(index) ?? null, rtmp: config.rtmp, feeds: this.core.feedOptions, limits: this.core.limits }),
+            { computeKeys: (args) => (rtmfp === null ? null : rtmfp.requests.computeKeys(args)) },
+            new Logger('workers'),
+          );
     this.rtmp = config.rtmp.port > 0 ? new RtmpProtocol(this.core, config.rtmp) : null;
     if (this.rtmp !== null) {
       this.protocols.push(this.rtmp);
+      if (this.workers !== null && rtmpWorkers > 0 && typeof handover !== 'string') {
+        this.rtmp.offload = new RtmpWorkerOffload(this.workers, rtmpWorkers, handover, this.rtmp, this.rtmp.log);
+      }
     }
-    this.rtmfp = config.rtmfp.port > 0 ? new RtmfpProtocol(this.core, config.rtmfp) : null;
+    rtmfp = config.rtmfp.port > 0 ? new RtmfpProtocol(this.core, config.rtmfp, this.workers) : null;
+    this.rtmfp = rtmfp;
     if (this.rtmfp !== null) {
       this.protocols.push(this.rtmfp);
     }
@@ -80,6 +107,7 @@ export class Server {
         }, MANAGE_INTERVAL_MS);
         this.manageTimer.unref();
       }
+      await this.workers?.start();
       for (const protocol of this.protocols) {
         for (const address of await protocol.start()) {
           addresses.push(`${protocol.name} ${address}`);
@@ -116,6 +144,11 @@ export class Server {
       } catch (err) {
         log.error(`stopping ${protocol.name}: ${String(err)}`);
       }
+    }
+    try {
+      await this.workers?.stop();
+    } catch (err) {
+      log.error(`stopping the media workers: ${String(err)}`);
     }
     this.apps?.stop();
     this.started = false;

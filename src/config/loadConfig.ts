@@ -177,6 +177,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       windowAckSize: num('RTMP.windowAckSize'),
       maxMessageSize: num('RTMP.maxMessageSize'),
       maxConnections: num('RTMP.maxConnections'),
+      workers: num('RTMP.workers'),
     },
     rtmfp: {
       port: num('RTMFP.port'),

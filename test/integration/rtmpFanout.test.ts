@@ -71,7 +71,8 @@ describe('RTMP fan-out to many players', { timeout: 120_000 }, () => {
 
   before(async () => {
     // No frame dropped for the player that stops reading: its queue may grow to the whole stream.
-    ({ server, url } = await startInProcess({ 'media.subscriberQueueBytes': String(64 << 20) }));
+    // On the main thread: the test swaps this thread's write batch (the write paths it compares).
+    ({ server, url } = await startInProcess({ 'media.subscriberQueueBytes': String(64 << 20), 'RTMP.workers': '0' }));
   });
 
   after(async () => {

@@ -10,14 +10,15 @@ import { KeyPool } from './crypto/KeyPool.js';
 import { parseRtmfpUrl } from './epd.js';
 import { writeForwardedIHello } from './handshakeChunks.js';
 import { type ControlHost, RtmfpControlSession } from './RtmfpControlSession.js';
-import { type DataPlaneControl, RtmfpDataPlane } from './RtmfpDataPlane.js';
+import { type DataPlaneControl, type DataPlaneOptions, RtmfpDataPlane } from './RtmfpDataPlane.js';
 import { RtmfpGroups } from './RtmfpGroups.js';
 import type { PeerDecision, UrlDecision } from './RtmfpHandshake.js';
 import { CHUNK_HEADER_SIZE } from './RtmfpPacket.js';
 import type { RtmfpSession, RtmfpSessionSettings } from './RtmfpSession.js';
 import type { SessionEvents } from './SessionLink.js';
 import { type FromWorker, type MainRequests, type RequestHandlers, asBuffer, wireBytes } from '../worker/MediaChannel.js';
-import { RemoteCommands, type WorkerHandle, type WorkerHost, type WorkerOptions, startWorker } from '../worker/MediaWorkerPool.js';
+import { RemoteCommands, type WorkerHandle } from '../worker/MediaWorkerPool.js';
+import type { MediaWorkers, WorkerProtocol } from '../worker/MediaWorkers.js';
 
 export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   host: string;
@@ -40,7 +41,7 @@ const TAG_TTL_MS = 60_000;
  * rendezvous between peers, handshake redirection through `onHandshake`, and NetGroups. With
  * `RTMFP.workers = 0` one local data plane owns the socket and the sessions' data halves.
  */
-export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, WorkerHost {
+export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, WorkerProtocol {
   readonly name = 'RTMFP';
   readonly log = new Logger('rtmfp');
   readonly kernels: Kernels;
@@ -51,15 +52,16 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
   readonly groups: RtmfpGroups;
   /** The main thread's socket: every session with no workers, the front door with workers. */
   readonly plane: RtmfpDataPlane;
-  workers: WorkerHandle[] = [];
   private readonly keyPool: KeyPool | null;
-  private stopping = false;
   private readonly tagAttempts = new Map<string, { count: number; at: number }>();
 
   constructor(
     readonly core: Core,
     readonly options: RtmfpProtocolOptions,
+    /** The media workers (shared with RTMP); the first `options.workers` have an RTMFP socket. */
+    private readonly pool: MediaWorkers | null = null,
   ) {
+    pool?.join(this);
     this.kernels = loadKernels();
     this.groups = new RtmfpGroups(this);
     // Handshake DH runs in a piscina pool off the main thread, for the front door and for the
@@ -108,24 +110,27 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
     return this.plane.port;
   }
 
+  /** The media workers that have an RTMFP socket (the front door redirects clients to them). */
+  get workers(): WorkerHandle[] {
+    return this.pool === null ? [] : this.pool.handles.filter((w) => w.index < this.options.workers && w.port > 0);
+  }
+
+  /** Worker i's RTMFP socket and sessions (null past RTMFP.workers). */
+  workerPlane(index: number): Omit<DataPlaneOptions, 'computeKeys'> | null {
+    if (index >= this.options.workers) {
+      return null;
+    }
+    const first = this.options.workerPort;
+    return { ...this.options, urlDecisions: false, port: first === 0 ? 0 : first + index, sidPrefix: index + 1 };
+  }
+
   async start(): Promise<string[]> {
     const address = await this.plane.start();
     const listening = [`${address.address}:${address.port}/udp`];
-    if (this.options.workers > 0) {
-      this.workers = await Promise.all(Array.from({ length: this.options.workers }, (_, i) => this.spawnWorker(i)));
-      for (const worker of this.workers) {
-        listening.push(`${address.address}:${worker.port}/udp (media worker ${worker.index})`);
-      }
+    for (const worker of this.workers) {
+      listening.push(`${address.address}:${worker.port}/udp (media worker ${worker.index})`);
     }
     return listening;
-  }
-
-  private get workerOptions(): WorkerOptions {
-    return { ...this.options, firstPort: this.options.workerPort, urlDecisions: false, feeds: this.core.feedOptions, limits: this.core.limits };
-  }
-
-  private spawnWorker(index: number): Promise<WorkerHandle> {
-    return startWorker(index, this.workerOptions, this.log, this);
   }
 
   /** What workers ask of the main thread. */
@@ -137,65 +142,46 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
     },
   };
 
-  /**
-   * A media worker stopped on its own (a crash): its sessions are gone, so their control halves
-   * close (clients reconnect through the front door), and a new worker takes its place.
-   */
-  onExit(handle: WorkerHandle, code: number): void {
-    if (this.stopping) {
-      return;
-    }
-    this.log.error(`media worker ${handle.index} stopped (exit code ${code}); its sessions are closed and the worker restarted`);
+  /** A media worker died: its RTMFP sessions are gone, their control halves close (clients reconnect through the front door). */
+  onWorkerGone(handle: WorkerHandle): void {
     const prefix = handle.index + 1;
     for (const control of [...this.controls.values()]) {
       if (control.sid >>> 24 === prefix) {
         control.onClosed('media worker stopped');
       }
     }
-    this.workers = this.workers.filter((w) => w !== handle);
-    this.spawnWorker(handle.index).then(
-      (replacement) => {
-        if (this.stopping) {
-          void replacement.worker.terminate();
-          return;
-        }
-        this.workers.push(replacement);
-        this.log.info(`media worker ${handle.index} restarted on port ${replacement.port}`);
-      },
-      (err: unknown) => this.log.error(`media worker ${handle.index} could not restart: ${errorMessage(err)}`),
-    );
   }
 
-  onMessage(handle: WorkerHandle, message: FromWorker): void {
+  onWorkerMessage(handle: WorkerHandle, message: FromWorker): boolean {
     switch (message.op) {
       case 'opened': {
         const address = { host: message.host, port: message.port, origin: AddressOrigin.OBSERVED };
         const control = new RtmfpControlSession(this, message.sid, asBuffer(message.peerId), address, new RemoteCommands(handle, message.sid));
         this.controls.set(message.sid, control);
         handle.sessions++;
-        return;
+        return true;
       }
       case 'tc': {
         this.controls.get(message.sid)?.onTc(message.streamId, message.type, message.timestamp, asBuffer(message.body));
-        return;
+        return true;
       }
       case 'group': {
         this.controls.get(message.sid)?.onGroupMessage(message.flowId, asBuffer(message.message));
-        return;
+        return true;
       }
       case 'groupClosed': {
         this.controls.get(message.sid)?.onGroupFlowClosed(message.flowId);
-        return;
+        return true;
       }
       case 'address': {
         this.controls.get(message.sid)?.onAddressChanged(message.host, message.port);
-        return;
+        return true;
       }
       case 'closed': {
         handle.sessions = Math.max(0, handle.sessions - 1);
         this.controls.get(message.sid)?.onClosed(message.reason);
         handle.remotes.delete(message.sid);
-        return;
+        return true;
       }
       case 'peerHello': {
         const decision: PeerDecision = { kind: 'peer', peerId: asBuffer(message.peerId), tag: asBuffer(message.tag), epd: asBuffer(message.epd) };
@@ -203,10 +189,10 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
           const bytes = wireBytes(datagram);
           handle.post({ op: 'sendStartup', datagram: bytes, host: message.host, port: message.port }, [bytes.buffer as ArrayBuffer]);
         });
-        return;
+        return true;
       }
       default: {
-        return;
+        return false;
       }
     }
   }
@@ -371,20 +357,10 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
     for (const control of [...this.controls.values()]) {
       control.close('server stopping');
     }
     await this.plane.stop();
-    await Promise.all(
-      this.workers.map(async (handle) => {
-        const stopped = handle.channel.request('stop', {}).catch((err: unknown) => this.log.debug(`media worker ${handle.index}: ${errorMessage(err)}`));
-        const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-        await Promise.race([stopped, timeout]);
-        await handle.worker.terminate();
-      }),
-    );
-    this.workers = [];
     await this.keyPool?.close();
   }
 }

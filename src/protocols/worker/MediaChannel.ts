@@ -15,10 +15,14 @@
  *   because structured clone keeps only the standard error types.
  */
 import { type ErrorCode, MediaServerError, errorFromCode } from '../../errors.js';
+import type { RtmpDataState } from '../rtmp/RtmpLink.js';
 
 // --- what crosses ------------------------------------------------------------------------------
 
-/** Main thread → media worker. `sid`: a session of the worker (unique across workers). */
+/**
+ * Main thread → media worker. `sid`: a session of the worker (unique across workers: RTMFP's
+ * carry the worker's index + 1 in their high byte, RTMP's have the high bit set).
+ */
 export type ToWorker =
   // Sessions (control half → data half).
   | { op: 'tc'; sid: number; streamId: number; message: Uint8Array }
@@ -26,6 +30,10 @@ export type ToWorker =
   | { op: 'chunk'; sid: number; chunk: Uint8Array }
   | { op: 'close'; sid: number; reason: string; graceful: boolean }
   | { op: 'sendStartup'; datagram: Uint8Array; host: string; port: number }
+  // RTMP: a connected socket moves here (its descriptor duplicated, where its chunk stream stands).
+  | { op: 'adoptRtmp'; sid: number; fd: number; address: string; state: RtmpDataState }
+  | { op: 'rtmpWrite'; sid: number; bytes: Uint8Array }
+  | { op: 'rtmpReading'; sid: number; on: boolean }
   // Media: the worker mirrors the publications its sessions play or publish (`feed` = Publication.id).
   | { op: 'openFeed'; feed: number; name: string; running: boolean; hasVideo: boolean; cache: WireFrame[] }
   | { op: 'feedState'; feed: number; running: boolean }
@@ -60,6 +68,9 @@ export type FromWorker =
   | { op: 'groupClosed'; sid: number; flowId: number }
   | { op: 'address'; sid: number; host: string; port: number }
   | { op: 'closed'; sid: number; reason: string }
+  | { op: 'rtmpCommand'; sid: number; streamId: number; type: number; payload: Uint8Array }
+  | { op: 'rtmpPing'; sid: number; rtt: number }
+  | { op: 'rtmpClosed'; sid: number; reason: string }
   // A publisher of this worker: each frame once (its own subscribers here already have it).
   | ({ op: 'frame'; feed: number } & WireFrame)
   // Frames the worker's subscribers did not get (drops to a keyframe), for those that changed.

@@ -4,6 +4,7 @@ import { type LogLevel, getLogLevel, type Logger } from '../../util/Logger.js';
 import type { DataPlaneOptions } from '../rtmfp/RtmfpDataPlane.js';
 import type { SessionCommands } from '../rtmfp/SessionLink.js';
 import type { FeedOptions } from '../../media/MediaFeed.js';
+import type { RtmpDataOptions } from '../rtmp/RtmpLink.js';
 import type { SubscriberLimits } from '../../media/Subscriber.js';
 import { type FromWorker, MediaChannel, type MainRequests, type RequestHandlers, type ToWorker, type WorkerRequests, wireBytes } from './MediaChannel.js';
 import { RemoteMedia, WorkerFeeds, type WorkerLink } from './RemoteMedia.js';
@@ -29,8 +30,12 @@ export type WorkerChannel = MediaChannel<ToWorker, FromWorker, WorkerRequests, M
  * and the sessions it serves.
  */
 export class WorkerHandle implements WorkerLink {
+  /** Its RTMFP port (0: the worker has no RTMFP socket). */
   port = 0;
+  /** Sessions it serves, RTMFP and RTMP (the least loaded worker gets the next one). */
   sessions = 0;
+  /** Its RTMP sessions (closed on the main side if the worker dies). */
+  readonly rtmpSids = new Set<number>();
   readonly feeds: WorkerFeeds;
   /** The media side of each of its sessions (drop reports, cleanup). */
   readonly remotes = new Map<number, RemoteMedia>();
@@ -94,12 +99,19 @@ export class RemoteCommands extends RemoteMedia implements SessionCommands {
   }
 }
 
-export type WorkerOptions = Omit<DataPlaneOptions, 'sidPrefix' | 'port' | 'computeKeys'> & {
-  firstPort: number;
+/** What a media worker is started with (its `workerData`). */
+export interface WorkerSetup {
+  index: number;
+  logLevel: number;
+  checkPosts: boolean;
+  /** Its RTMFP socket and sessions, or null: the worker serves RTMP only. */
+  rtmfp: Omit<DataPlaneOptions, 'computeKeys'> | null;
+  /** How its RTMP data halves run. */
+  rtmp: RtmpDataOptions;
   /** The publications' cache settings and what a subscriber may queue (as on the main thread). */
   feeds: FeedOptions;
   limits: SubscriberLimits;
-};
+}
 
 /** What the main thread does for a worker: its messages, the requests it makes, its end. */
 export interface WorkerHost {
@@ -110,27 +122,23 @@ export interface WorkerHost {
 }
 
 /**
- * Starts media worker `index`, bound to its own UDP port; resolves once it listens. The host hears
- * of a worker that stops afterwards (a crash: its sessions are gone, the pool replaces it).
+ * Starts media worker `setup.index`; resolves once it is ready (its RTMFP port bound, if it has
+ * one). The host hears of a worker that stops afterwards (a crash: its sessions are gone).
  */
-export const startWorker = (index: number, options: WorkerOptions, log: Logger, host: WorkerHost): Promise<WorkerHandle> => {
+export const startWorker = (setup: Omit<WorkerSetup, 'logLevel' | 'checkPosts'>, log: Logger, host: WorkerHost): Promise<WorkerHandle> => {
+  const index = setup.index;
   // From sources (tests under tsx) the worker registers tsx itself before loading the entry.
   const entry = fromSource
     ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`
     : workerUrl;
+  const workerData: WorkerSetup = { ...setup, logLevel: getLogLevel(), checkPosts: MediaChannel.checkPosts };
   const worker = new Worker(entry, {
     eval: fromSource,
     resourceLimits: { maxYoungGenerationSizeMb: MEDIA_WORKER_YOUNG_GENERATION_MB },
-    workerData: {
-      index,
-      logLevel: getLogLevel(),
-      checkPosts: MediaChannel.checkPosts,
-      options: { ...options, port: options.firstPort === 0 ? 0 : options.firstPort + index, sidPrefix: index + 1 },
-      feeds: options.feeds,
-      limits: options.limits,
-    },
+    workerData,
   });
   let handle: WorkerHandle | null = null;
+  let ready = false;
   return new Promise<WorkerHandle>((resolve, reject) => {
     const channel: WorkerChannel = new MediaChannel<ToWorker, FromWorker, WorkerRequests, MainRequests>(
       worker,
@@ -141,6 +149,7 @@ export const startWorker = (index: number, options: WorkerOptions, log: Logger, 
         }
         if (message.op === 'listening') {
           handle!.port = message.port;
+          ready = true;
           worker.off('error', reject);
           worker.on('error', (err) => log.error(`media worker ${index}: ${err.message}`));
           resolve(handle!);
@@ -158,7 +167,7 @@ export const startWorker = (index: number, options: WorkerOptions, log: Logger, 
     worker.once('exit', (code) => {
       channel.close(`media worker ${index} exited with code ${code}`);
       handle!.closed();
-      if (handle!.port === 0) {
+      if (!ready) {
         reject(new Error(`media worker ${index} exited with code ${code}`));
       } else {
         host.onExit(handle!, code);

@@ -1,34 +1,25 @@
 /**
- * A media worker (architecture.md §2): one UDP socket on its own port and the data halves of the
- * RTMFP sessions on it, end to end. Control events go to the main thread through the channel
- * (MediaChannel.ts); frames come in once per frame for all the worker's subscribers. Handshake DH
- * is asked of the main thread's piscina pool, so a burst of handshakes never stalls this thread's
- * sessions.
+ * A media worker (architecture.md §2): the data halves of RTMP sessions handed over after
+ * `connect` (WorkerRtmp), and, when it has one, a UDP socket on its own port with the RTMFP
+ * sessions on it, end to end; the publications they play and publish are mirrored here
+ * (WorkerMedia). Control events go to the main thread through the channel (MediaChannel.ts);
+ * frames come in once per frame for all the worker's subscribers. Handshake DH is asked of the
+ * main thread's piscina pool, so a burst of handshakes never stalls this thread's sessions.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../../errors.js';
-import { loadKernels } from '../../kernels/index.js';
+import { loadKernels, loadSocketHandover } from '../../kernels/index.js';
 import { type LogLevel, Logger, setLogLevel, setLogSink } from '../../util/Logger.js';
 import type { ComputeKeys } from '../rtmfp/crypto/computeKeys.js';
-import { type DataPlaneControl, type DataPlaneOptions, RtmfpDataPlane } from '../rtmfp/RtmfpDataPlane.js';
+import { type DataPlaneControl, RtmfpDataPlane } from '../rtmfp/RtmfpDataPlane.js';
 import type { PeerDecision, UrlDecision } from '../rtmfp/RtmfpHandshake.js';
 import type { RtmfpSession } from '../rtmfp/RtmfpSession.js';
 import type { SessionEvents } from '../rtmfp/SessionLink.js';
-import type { FeedOptions } from '../../media/MediaFeed.js';
-import type { SubscriberLimits } from '../../media/Subscriber.js';
 import type { SessionMedia } from '../flash/SessionMedia.js';
+import type { WorkerSetup } from './MediaWorkerPool.js';
 import { WorkerMedia } from './WorkerMedia.js';
+import { WorkerRtmp } from './WorkerRtmp.js';
 import { type FromWorker, MediaChannel, type MainRequests, type ToWorker, type WorkerRequests, asBuffer, wireBytes } from './MediaChannel.js';
-
-interface WorkerSetup {
-  index: number;
-  logLevel: number;
-  checkPosts: boolean;
-  options: DataPlaneOptions;
-  /** The publications' cache settings and what a subscriber may queue (as on the main thread). */
-  feeds: FeedOptions;
-  limits: SubscriberLimits;
-}
 
 const setup = workerData as WorkerSetup;
 setLogLevel(setup.logLevel as LogLevel);
@@ -36,9 +27,13 @@ MediaChannel.checkPosts = setup.checkPosts;
 const log = new Logger(`media-worker-${setup.index}`);
 
 let plane: RtmfpDataPlane | null = null;
+let rtmp: WorkerRtmp | null = null;
 const sessionOf = (sid: number): RtmfpSession | undefined => plane?.sessions.get(sid);
 
 const onMessage = (message: ToWorker): void => {
+  if (rtmp?.handle(message) === true) {
+    return;
+  }
   switch (message.op) {
     case 'tc': {
       sessionOf(message.sid)?.writeTc(message.streamId, asBuffer(message.message));
@@ -71,6 +66,7 @@ const channel = new MediaChannel<FromWorker, ToWorker, MainRequests, WorkerReque
   onMessage,
   {
     stop: async () => {
+      rtmp?.stop();
       await plane?.stop();
       return null;
     },
@@ -87,9 +83,12 @@ const media = new WorkerMedia(
   setup.feeds,
   setup.limits,
   (message, moved) => channel.send(message, moved),
-  (sid) => sessionOf(sid)?.media,
+  (sid) => sessionOf(sid)?.media ?? rtmp?.mediaOf(sid),
   function* (): Generator<[number, SessionMedia]> {
     for (const [sid, session] of plane?.sessions ?? []) {
+      yield [sid, session.media];
+    }
+    for (const [sid, session] of rtmp?.sessions ?? []) {
       yield [sid, session.media];
     }
   },
@@ -145,16 +144,22 @@ const computeKeys: ComputeKeys = async (request) => {
   return reply === null ? null : { skrc: asBuffer(reply.skrc), encryptKey: asBuffer(reply.encryptKey), decryptKey: asBuffer(reply.decryptKey) };
 };
 
-plane = new RtmfpDataPlane(loadKernels(), log, { ...setup.options, computeKeys }, control);
+const handover = loadSocketHandover();
+rtmp = new WorkerRtmp(setup.rtmp, log, (message, moved) => channel.send(message, moved), typeof handover === 'string' ? null : handover);
+plane = setup.rtmfp === null ? null : new RtmfpDataPlane(loadKernels(), log, { ...setup.rtmfp, computeKeys }, control);
 
 // Drop counts for the scripts' listener.droppedFrames (the drop decisions themselves are taken here).
 const drops = setInterval(() => media.reportDrops(), 1000);
 drops.unref();
 
-plane.start().then(
-  (address) => post({ op: 'listening', port: address.port }),
-  (err: unknown) => {
-    log.error(`cannot bind: ${String(err)}`);
-    process.exit(1);
-  },
-);
+if (plane === null) {
+  post({ op: 'listening', port: 0 });
+} else {
+  plane.start().then(
+    (address) => post({ op: 'listening', port: address.port }),
+    (err: unknown) => {
+      log.error(`cannot bind: ${String(err)}`);
+      process.exit(1);
+    },
+  );
+}
