@@ -28,8 +28,8 @@ import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from 
  * a Nimbus arm: `nimbus-node` (`NIMBUS_NO_NATIVE=1`: Node's own socket writes) and `nimbus-base`
  * (the build at `BENCH_BASE_CLI`, e.g. a copy of `dist/` before a change).
  */
-export type ServerKind = PeerKind | 'nimbus-node' | 'nimbus-base';
-const SERVER_KINDS: readonly string[] = ['nimbus', 'nms', 'nginx', 'nimbus-node', 'nimbus-base'];
+export type ServerKind = PeerKind | 'nimbus-node' | 'nimbus-base' | 'nimbus-w0';
+const SERVER_KINDS: readonly string[] = ['nimbus', 'nms', 'nginx', 'nimbus-node', 'nimbus-base', 'nimbus-w0'];
 
 export interface FanoutOptions {
   players: number[];
@@ -104,8 +104,9 @@ const usage = `rtmpFanout: one ~1 Mbit/s publisher, N RTMP players, Nimbus vs no
   --players=LIST        player counts (default 100,200,400,800,1200,1600; env BENCH_PLAYERS)
   --servers=LIST        nimbus,nms,nginx (default all three; nginx is skipped with a note when it or its
                         RTMP module is not installed: apt-get install -y nginx libnginx-mod-rtmp); Nimbus arms
-                        too: nimbus-node (NIMBUS_NO_NATIVE=1, Node's socket writes) and nimbus-base (the
-                        build at BENCH_BASE_CLI=/path/to/cli.js); ratios are always against "nimbus"
+                        too: nimbus-node (NIMBUS_NO_NATIVE=1, Node's socket writes), nimbus-w0 (RTMP.workers=0:
+                        everything on the main thread) and nimbus-base (the build at
+                        BENCH_BASE_CLI=/path/to/cli.js); ratios are always against "nimbus"
   --seconds=S           measurement window per trial (default 10; env BENCH_SECONDS)
   --warmup=S            after the players connected, before measuring (default 3)
   --drain=S             after the window, for frames in flight (default 2)
@@ -195,6 +196,9 @@ const trialBudgetSeconds = (o: FanoutOptions, players: number): number => 4 + pl
 const startArm = async (kind: ServerKind, nodeArgs: string[]): Promise<ServerHandle> => {
   if (kind === 'nimbus-node') {
     return startServer('nimbus', { nodeArgs, env: { NIMBUS_NO_NATIVE: '1' } });
+  }
+  if (kind === 'nimbus-w0') {
+    return startServer('nimbus', { nodeArgs, args: ['--RTMP.workers=0', '--RTMFP.workers=0'] });
   }
   if (kind === 'nimbus-base') {
     const saved = process.env.BENCH_NIMBUS_CLI;
