@@ -28,7 +28,8 @@ import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from 
  * a Nimbus arm: `nimbus-node` (`NIMBUS_NO_NATIVE=1`: Node's own socket writes) and `nimbus-base`
  * (the build at `BENCH_BASE_CLI`, e.g. a copy of `dist/` before a change).
  */
-export type ServerKind = PeerKind | 'nimbus-node' | 'nimbus-base' | 'nimbus-w0';
+/** `nimbus:KEY=V,KEY=V`: Nimbus with those settings (e.g. `nimbus:RTMP.mergeWrite=100`). */
+export type ServerKind = PeerKind | 'nimbus-node' | 'nimbus-base' | 'nimbus-w0' | `nimbus:${string}`;
 const SERVER_KINDS: readonly string[] = ['nimbus', 'nms', 'nginx', 'nimbus-node', 'nimbus-base', 'nimbus-w0'];
 
 export interface FanoutOptions {
@@ -106,7 +107,8 @@ const usage = `rtmpFanout: one ~1 Mbit/s publisher, N RTMP players, Nimbus vs no
                         RTMP module is not installed: apt-get install -y nginx libnginx-mod-rtmp); Nimbus arms
                         too: nimbus-node (NIMBUS_NO_NATIVE=1, Node's socket writes), nimbus-w0 (RTMP.workers=0:
                         everything on the main thread) and nimbus-base (the build at
-                        BENCH_BASE_CLI=/path/to/cli.js); ratios are always against "nimbus"
+                        BENCH_BASE_CLI=/path/to/cli.js), and nimbus:KEY=V+KEY=V (Nimbus with those settings,
+                        e.g. nimbus:RTMP.mergeWrite=100); ratios are always against "nimbus"
   --seconds=S           measurement window per trial (default 10; env BENCH_SECONDS)
   --warmup=S            after the players connected, before measuring (default 3)
   --drain=S             after the window, for frames in flight (default 2)
@@ -162,7 +164,7 @@ export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
   const players = playersRaw.split(',').map((s) => num('players', s.trim(), 0, 1, 5000));
   const servers = (values.servers ?? 'nimbus,nms,nginx').split(',').map((s) => s.trim());
   for (const s of servers) {
-    if (!SERVER_KINDS.includes(s)) {
+    if (!SERVER_KINDS.includes(s) && !/^nimbus:[\w.]+=[^,]+(\+[\w.]+=[^,]+)*$/.test(s)) {
       throw new Error(`--servers: unknown server "${s}" (${SERVER_KINDS.join(', ')})`);
     }
     if (s === 'nimbus-base' && process.env.BENCH_BASE_CLI === undefined) {
@@ -197,6 +199,9 @@ const startArm = async (kind: ServerKind, nodeArgs: string[]): Promise<ServerHan
   if (kind === 'nimbus-node') {
     return startServer('nimbus', { nodeArgs, env: { NIMBUS_NO_NATIVE: '1' } });
   }
+  if (kind.startsWith('nimbus:')) {
+    return startServer('nimbus', { nodeArgs, args: kind.slice(7).split('+').map((kv) => `--${kv}`) });
+  }
   if (kind === 'nimbus-w0') {
     return startServer('nimbus', { nodeArgs, args: ['--RTMP.workers=0', '--RTMFP.workers=0'] });
   }
@@ -213,7 +218,7 @@ const startArm = async (kind: ServerKind, nodeArgs: string[]): Promise<ServerHan
       }
     }
   }
-  return startServer(kind, { nodeArgs });
+  return startServer(kind as PeerKind, { nodeArgs });
 };
 
 const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, repeat: number, profile: StreamProfile): Promise<TrialResult> => {

@@ -20,6 +20,8 @@ export interface Config {
     readonly windowAckSize: number;
     readonly maxMessageSize: number;
     readonly maxConnections: number;
+    /** RTMP.mergeWrite in ms. */
+    readonly mergeWriteMs: number;
     /** Media workers that serve RTMP sessions once connected (0: the main thread serves them). */
     readonly workers: number;
   };

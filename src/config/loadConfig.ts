@@ -178,6 +178,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       maxMessageSize: num('RTMP.maxMessageSize'),
       maxConnections: num('RTMP.maxConnections'),
       workers: num('RTMP.workers'),
+      mergeWriteMs: num('RTMP.mergeWrite'),
     },
     rtmfp: {
       port: num('RTMFP.port'),

@@ -35,6 +35,7 @@ export const schema = {
   'RTMP.windowAckSize': { kind: { type: 'int', min: 1024, max: 0x7fffffff }, default: '2500000', doc: 'acknowledgement window announced to clients' },
   'RTMP.maxMessageSize': { kind: { type: 'int', min: 65536, max: 0x7fffffff }, default: '16777216', doc: 'largest message accepted from a client (bytes)' },
   'RTMP.workers': { kind: { type: 'int', min: 0, max: 64 }, default: String(Math.min(availableParallelism(), 64)), doc: 'media worker threads that serve RTMP players and publishers once connected (default: one per core; 0 = everything on the main thread; needs the native addon)' },
+  'RTMP.mergeWrite': { kind: { type: 'int', min: 0, max: 1000 }, default: '100', doc: 'milliseconds of frames a player gets in one write (as SRS mw_latency; 0 = each event-loop turn\'s frames at once); adds up to that much latency' },
   'RTMP.maxConnections': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMP sessions (0 = unlimited)' },
 
   'RTMFP.port': { kind: port, default: '1935', doc: 'RTMFP UDP port (0 disables RTMFP)' },

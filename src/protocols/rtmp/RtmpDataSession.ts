@@ -288,7 +288,7 @@ export class RtmpDataSession implements RtmpCommands {
     }
     if (this.isConnected && now - this.lastPingSent >= PING_INTERVAL_MS) {
       this.lastPingSent = now;
-      this.out.write(userControl(UserControlEvent.PING_REQUEST, (now - this.startedAt) >>> 0));
+      this.out.writeQueued(userControl(UserControlEvent.PING_REQUEST, (now - this.startedAt) >>> 0));
     }
   }
 

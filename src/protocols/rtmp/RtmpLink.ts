@@ -52,4 +52,6 @@ export interface RtmpDataOptions {
   timeoutMs: number;
   /** Time from TCP connect to a finished `connect` command. */
   connectTimeoutMs: number;
+  /** RTMP.mergeWrite: a player's frames of up to this long leave in one write (0: each turn's at once). */
+  mergeWriteMs: number;
 }

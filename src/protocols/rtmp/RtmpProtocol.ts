@@ -4,6 +4,7 @@ import { formatAddress } from '../../core/Client.js';
 import { Logger } from '../../util/Logger.js';
 import type { Protocol } from '../Protocol.js';
 import { RtmpDataSession } from './RtmpDataSession.js';
+import { FrameWriteBatch } from './RtmpSocketWriter.js';
 import { RtmpSession, type RtmpSessionHost, type RtmpSessionOptions } from './RtmpSession.js';
 import type { RtmpCommands } from './RtmpLink.js';
 
@@ -47,7 +48,9 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
   constructor(
     readonly core: Core,
     readonly options: RtmpProtocolOptions,
-  ) {}
+  ) {
+    FrameWriteBatch.forThisThread().mergeMs = options.mergeWriteMs;
+  }
 
   get sessionCount(): number {
     return this.sessions.size;

@@ -20,6 +20,7 @@ export interface RtmpSessionOptions {
   timeoutMs: number;
   /** Time from TCP connect to a finished `connect` command. */
   connectTimeoutMs: number;
+  mergeWriteMs: number;
 }
 
 /** Most commands a session queues while a hook is pending (reading is paused meanwhile). */

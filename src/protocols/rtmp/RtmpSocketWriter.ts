@@ -36,16 +36,20 @@ export class RtmpSocketWriter {
     private readonly batch: FrameWriteBatch = FrameWriteBatch.forThisThread(),
   ) {}
 
-  /** Bytes accepted but not yet handed to the kernel (Node's queue and this turn's frames). */
+  /**
+   * Bytes the player is behind by: what the kernel did not take and waits in Node's queue (the
+   * drop policy's input). Frames held in the batch for this turn or for mergeWrite are not
+   * counted: they leave by design, and a writer holds at most MAX_HELD_BYTES of them.
+   */
   get queuedBytes(): number {
     if (this.nodeQueued) {
       const queued = this.socket.writableLength;
       if (queued !== 0) {
-        return queued + this.batchBytes;
+        return queued;
       }
       this.nodeQueued = false;
     }
-    return this.batchBytes;
+    return 0;
   }
 
   /** Writes now, after this session's queued frames. */
@@ -55,6 +59,18 @@ export class RtmpSocketWriter {
     }
     this.nodeQueued = true;
     this.socket.write(bytes);
+  }
+
+  /**
+   * Writes with the frames: at once when none are queued, else behind them in the batch (a ping
+   * to a player waits for its merged write instead of forcing the whole batch out).
+   */
+  writeQueued(bytes: Buffer): void {
+    if (this.batchCount > 0) {
+      this.batch.add(this, bytes);
+    } else {
+      this.write(bytes);
+    }
   }
 
   /** Queues a frame's wire bytes (shared by every player: never modified) for the end of this turn. */
@@ -112,6 +128,8 @@ export class RtmpSocketWriter {
 
 /** Writers whose frames are batched; grows as needed, never shrinks. */
 const INITIAL_CAPACITY = 256;
+/** Bytes a writer holds for mergeWrite before the batch leaves early (what a player may wait on is bounded). */
+const MAX_HELD_BYTES = 256 * 1024;
 /** Distinct byte pieces in one batch (a Uint16 index); a batch flushes early past it. */
 const MAX_PIECES = 4096;
 
@@ -167,7 +185,14 @@ export class FrameWriteBatch {
   private fds = new Int32Array(INITIAL_CAPACITY);
   private results = new Int32Array(INITIAL_CAPACITY);
   private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
   private readonly flushTick = (): void => this.flush();
+  /**
+   * RTMP.mergeWrite: how long frames may wait to leave together (as SRS's mw_latency), in ms.
+   * 0: every turn's frames leave at the end of the turn. Otherwise every player's frames leave
+   * together every `mergeMs`, one sendmsg per player for all of them.
+   */
+  mergeMs = 0;
 
   /** `io`: native writes (null: every write goes through Node). */
   constructor(readonly io: SocketIo | null) {}
@@ -205,8 +230,25 @@ export class FrameWriteBatch {
     this.entries = e + 1;
     writer.batchCount++;
     writer.batchBytes += bytes.length;
+    if (writer.batchBytes > MAX_HELD_BYTES && this.mergeMs > 0) {
+      // A burst (a late joiner's GOP, a publisher faster than real time): out now, merged or not.
+      this.flushSoon();
+    }
     if (!this.scheduled) {
       this.scheduled = true;
+      if (this.mergeMs === 0) {
+        process.nextTick(this.flushTick);
+      } else {
+        this.timer = setTimeout(this.flushTick, this.mergeMs);
+      }
+    }
+  }
+
+  /** Flushes at the end of this turn instead of at the merge timer. */
+  private flushSoon(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
       process.nextTick(this.flushTick);
     }
   }
@@ -214,6 +256,10 @@ export class FrameWriteBatch {
   /** Sends everything queued: directly where the order allows it, the rest through Node. */
   flush(): void {
     this.scheduled = false;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     const writers = this.writers;
     const n = writers.length;
     if (n === 0) {

@@ -4,6 +4,7 @@ import type { SocketHandover } from '../../kernels/index.js';
 import type { Logger } from '../../util/Logger.js';
 import type { SessionMedia } from '../flash/SessionMedia.js';
 import { RtmpDataSession } from '../rtmp/RtmpDataSession.js';
+import { FrameWriteBatch } from '../rtmp/RtmpSocketWriter.js';
 import type { RtmpDataOptions, RtmpEvents } from '../rtmp/RtmpLink.js';
 import { type FromWorker, type ToWorker, asBuffer, wireBytes } from './MediaChannel.js';
 
@@ -26,6 +27,7 @@ export class WorkerRtmp {
     private readonly post: Post,
     private readonly handover: SocketHandover | null,
   ) {
+    FrameWriteBatch.forThisThread().mergeMs = options.mergeWriteMs;
     this.timer = setInterval(() => {
       const now = Date.now();
       for (const session of this.sessions.values()) {
