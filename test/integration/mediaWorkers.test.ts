@@ -282,6 +282,45 @@ for (const workers of ['0', '2']) {
   });
 }
 
+describe('RTMFP fan-out', { timeout: 60_000 }, () => {
+  it('sends a frame to many sessions through one fragment table and encryptFanOut, byte for byte', async () => {
+    const { server, rtmfp } = await startRtmfpServer({ 'RTMFP.workers': '0' });
+    try {
+      const publisher = new RtmfpClient();
+      await publisher.connect(rtmfp('live'));
+      const id = await publisher.publish('fan');
+      const got: Buffer[][] = [];
+      const players: RtmfpClient[] = [];
+      for (let i = 0; i < 6; i++) {
+        const frames: Buffer[] = [];
+        got.push(frames);
+        const p = new RtmfpClient({ onMedia: (type, _t, payload) => type === 9 && frames.push(Buffer.from(payload)) });
+        await p.connect(rtmfp('live'));
+        await p.play('fan');
+        players.push(p);
+      }
+      publisher.writeMedia(id, 9, 0, avcSequenceHeader);
+      await until(() => got.every((g) => g.length === 1), 5000, 'configurations');
+      const sent: Buffer[] = [];
+      for (let i = 0; i < 24; i++) {
+        // Keyframes of several fragments, small inter frames.
+        sent.push(videoFrame(i % 8 === 0, i, i % 8 === 0 ? 9000 : 700));
+        publisher.writeMedia(id, 9, i * 40, sent[i]);
+        await sleep(20);
+      }
+      await until(() => got.every((g) => g.length === 25), 10_000, `frames: ${got.map((g) => g.length).join(',')}`);
+      got.forEach((g) => assert.deepEqual(g.slice(1), sent));
+      const stats = server.rtmfp!.plane.fanOut.stats;
+      assert.ok(stats.fast > 0 && stats.datagrams >= stats.fast, `frames left through the fan-out (${JSON.stringify(stats)})`);
+      for (const c of [publisher, ...players]) {
+        c.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('media workers: bad input on a socket a worker serves', { timeout: 60_000, skip: handover ? false : 'no socket handover without the native addon' }, () => {
   it('closes that session only', async () => {
     const { server, rtmp } = await startRtmfpServer({ 'RTMP.workers': '2', 'RTMFP.workers': '0' });
@@ -300,7 +339,7 @@ describe('media workers: bad input on a socket a worker serves', { timeout: 60_0
       const before = logLines.length;
       bad.writeRaw(Buffer.from([0x03, 0xff, 0xff, 0xff, 0, 0, 0x10, 0x33, 0, 0, 0, 0, 1, 2, 3]));
       await until(() => bad.closed, 5000, 'the bad session closed');
-      assert.ok(logLines.slice(before).some((l) => /session closed: protocol error/.test(l)), 'with a protocol error');
+      await until(() => logLines.slice(before).some((l) => /session closed: protocol error/.test(l)), 5000, 'closed with a protocol error');
       const seen = frames;
       await sleep(300);
       assert.ok(frames > seen, 'the player on a worker keeps receiving');

@@ -41,6 +41,8 @@ export class DatagramBatch {
   private readonly destinations: RtmfpAddress[] = [];
   private readonly encoded = new WeakMap<RtmfpAddress, Buffer | null>();
   private count = 0;
+  /** The destinations of `sendSealed`, encoded (grown as needed). */
+  private sealedAddresses = Buffer.alloc(0);
   private scheduled = false;
   private readonly flushLater = (): void => {
     this.scheduled = false;
@@ -141,6 +143,43 @@ export class DatagramBatch {
     }
     // keys and destinations are overwritten by index next time (no array resizing per turn).
     this.count = 0;
+  }
+
+  /**
+   * Sends datagrams sealed elsewhere (the fan-out's `encryptFanOut`): datagram `i` is
+   * `data[offsets[i], offsets[i + 1])` for `destinations[i]`. What is gathered goes first; then
+   * one sendmmsg, the rest (or everything without the addon) through dgram. `data` may be reused
+   * as soon as this returns.
+   */
+  sendSealed(data: Buffer, offsets: Uint32Array, count: number, destinations: readonly RtmfpAddress[]): void {
+    let sent = 0;
+    if (this.handle !== null) {
+      this.flush();
+      if (this.sealedAddresses.length < count * UDP_ADDRESS_ENTRY_SIZE) {
+        this.sealedAddresses = Buffer.alloc(Math.max(count, 64) * 2 * UDP_ADDRESS_ENTRY_SIZE);
+      }
+      let table = 0;
+      while (table < count) {
+        const entry = this.entryOf(destinations[table]);
+        if (entry === null) {
+          break;
+        }
+        entry.copy(this.sealedAddresses, table * UDP_ADDRESS_ENTRY_SIZE);
+        table++;
+      }
+      if (table > 0 && this.handle.sendQueueCount() === 0) {
+        this.stats.flushes++;
+        sent = this.io.sendDatagrams(this.handle.fd, data, offsets, this.sealedAddresses, table);
+        if (sent < 0) {
+          this.log.error(`sendmmsg failed (errno ${-sent}): sending through dgram`);
+          sent = 0;
+        }
+        this.stats.batched += sent;
+      }
+    }
+    for (let i = sent; i < count; i++) {
+      this.viaNode(Buffer.from(data.subarray(offsets[i], offsets[i + 1])), destinations[i]);
+    }
   }
 
   private viaNode(datagram: Buffer, destination: RtmfpAddress): void {

@@ -9,6 +9,7 @@ import { AddressOrigin, type RtmfpAddress } from './address.js';
 import type { ComputeKeys } from './crypto/computeKeys.js';
 import { type KeyingDecision, type PeerDecision, RtmfpHandshake, type UrlDecision } from './RtmfpHandshake.js';
 import { readSessionId } from './RtmfpPacket.js';
+import { RtmfpFanOut } from './RtmfpFanOut.js';
 import { RtmfpSession, type RtmfpSessionHost, type RtmfpSessionSettings } from './RtmfpSession.js';
 import type { SessionEvents } from './SessionLink.js';
 
@@ -71,6 +72,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     return session === undefined || session.closed ? null : session.keys.decryptKey;
   };
   private timer: NodeJS.Timeout | null = null;
+  readonly fanOut: RtmfpFanOut;
   private readonly dirty = new Set<RtmfpSession>();
   private flushScheduled = false;
 
@@ -81,6 +83,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     private readonly control: DataPlaneControl,
   ) {
     this.handshake = new RtmfpHandshake({ kernels, urlDecisions: options.urlDecisions, computeKeys: options.computeKeys });
+    this.fanOut = new RtmfpFanOut(kernels, () => this.batch, () => options.mediaDeadlineMs);
   }
 
   get settings(): RtmfpSessionSettings {

@@ -15,6 +15,7 @@ import { Mode } from './RtmfpPacket.js';
 import { RtmfpSessionInput } from './RtmfpSessionInput.js';
 import { RtmfpSessionOutput } from './RtmfpSessionOutput.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
+import type { FanOutSession, RtmfpFanOut } from './RtmfpFanOut.js';
 import { GROUP_METADATA, TC_HEADER_SIZE, classifyFlow, encodeTcFrame, tcMetadata } from './tcMessage.js';
 
 export interface RtmfpSessionSettings {
@@ -40,6 +41,8 @@ export interface RtmfpSessionHost {
   schedule(session: RtmfpSession): void;
   /** The session is gone: forget it. */
   onClosed(session: RtmfpSession): void;
+  /** Where this socket's media frames fan out (null: each session's flows build their packets). */
+  readonly fanOut: RtmfpFanOut | null;
 }
 
 export interface RtmfpSessionKeys {
@@ -76,7 +79,13 @@ class RtmfpPlayer implements SubscriberSink {
 
   write(frame: MediaFrame): void {
     // The TC message is the same for every subscriber of this thread: built once per frame.
-    this.session.writeFrame(this.streamId, frame.encoded('rtmfp:tc', encodeTcFrame), frame.kind, frame.isConfig);
+    const message = frame.encoded('rtmfp:tc', encodeTcFrame);
+    const fanOut = this.session.host.fanOut;
+    if (fanOut !== null && !frame.isConfig && frame.kind !== FrameKind.DATA) {
+      fanOut.add(this.session, this.streamId, message, frame.kind);
+    } else {
+      this.session.writeFrame(this.streamId, message, frame.kind, frame.isConfig);
+    }
   }
 
   tooSlow(): void {
@@ -93,7 +102,7 @@ const CLOSE_REPEATS = 5;
  * half (`events`) and carries out what the control half asks (`SessionCommands`), so it runs the
  * same on the main thread or in a media worker.
  */
-export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
+export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSession {
   readonly mode = Mode.RESPONDER;
   readonly congestion = new Congestion();
   readonly recvFlows = new Map<number, RtmfpRecvFlow>();
@@ -269,14 +278,40 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands {
     if (kind === FrameKind.DATA || config) {
       // Metadata and decoder configurations must arrive: reliable, on the control flow.
       flows.control.write(message, true, now);
-    } else if (kind === FrameKind.AUDIO) {
-      flows.audio ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId);
-      flows.audio.write(message, false, now, this.host.settings.mediaDeadlineMs);
     } else {
-      flows.video ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId);
-      flows.video.write(message, false, now, this.host.settings.mediaDeadlineMs);
+      this.queueMedia(this.mediaFlow(streamId, kind)!, message);
+      return;
     }
     this.requestFlush();
+  }
+
+  /** The unreliable flow of NetStream `streamId` for audio or video (opened on first use), null if it plays nothing. */
+  mediaFlow(streamId: number, kind: number): RtmfpSendFlow | null {
+    const flows = this.streamFlows.get(streamId);
+    if (flows === undefined || this.closed) {
+      return null;
+    }
+    if (kind === FrameKind.AUDIO) {
+      return (flows.audio ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId));
+    }
+    return (flows.video ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId));
+  }
+
+  controlIdle(streamId: number): boolean {
+    return (this.streamFlows.get(streamId)?.control.queuedBytes ?? 0) === 0;
+  }
+
+  queueMedia(flow: RtmfpSendFlow, message: Buffer): void {
+    flow.write(message, false, Date.now(), this.host.settings.mediaDeadlineMs);
+    this.requestFlush();
+  }
+
+  writePacketHeader(buf: Buffer, offset: number, now: number): number {
+    return this.output.writeHeader(buf, offset, now);
+  }
+
+  countPacket(): void {
+    this.output.countFanOutPacket();
   }
 
   /** The NetStream stopped playing: its media flows end. */

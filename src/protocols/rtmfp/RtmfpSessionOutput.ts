@@ -4,7 +4,7 @@ import type { RtmfpSendFlow } from './flows/RtmfpSendFlow.js';
 import { Chunk, HeaderFlag, Mode, timestampOf, writePacketHeader } from './RtmfpPacket.js';
 import type { RtmfpEndpoint } from './RtmfpEndpoint.js';
 import {
-  encodeFlowOptions, nextUserDataHeaderLength, userDataHeaderLength, writeFlowException, writeNextUserDataHeader, writePing, writeRangeAck,
+  nextUserDataHeaderLength, userDataHeaderLength, writeFlowException, writeNextUserDataHeader, writePing, writeRangeAck,
   writeSessionClose, writeUserDataHeader,
 } from './sessionChunks.js';
 
@@ -27,15 +27,6 @@ const MAX_QUEUED_CONTROL = 64;
 /** Numbers the packets built on this thread (see `RtmfpSendFlow.packetMark`). */
 let packetNumber = 0;
 
-const flowOptions = new WeakMap<RtmfpSendFlow, Buffer>();
-const optionsOf = (flow: RtmfpSendFlow): Buffer => {
-  let options = flowOptions.get(flow);
-  if (options === undefined) {
-    options = encodeFlowOptions(flow.metadata, flow.associatedFlowId);
-    flowOptions.set(flow, options);
-  }
-  return options;
-};
 
 /**
  * The sending half of a session: assembles packets from acks, small control chunks and the
@@ -123,13 +114,23 @@ export class RtmfpSessionOutput {
   /** Starts a packet: where it is built, and its header. Returns where the chunks start. */
   private header(now: number): number {
     scratch = this.session.packetBuffer?.() ?? sharedScratch;
+    return this.writeHeader(scratch, RTMFP_CONTENT_OFFSET, now);
+  }
+
+  /** This session's packet header (flags, timestamp, echo) at `buf[offset...]`; returns its end. */
+  writeHeader(buf: Buffer, offset: number, now: number): number {
     const input = this.session.input;
     let echo = -1;
     if (input.peerTimestamp >= 0 && now - input.peerTimestampAt < 128_000) {
       echo = (input.peerTimestamp + Math.floor((now - input.peerTimestampAt) / 4)) & 0xffff;
     }
     // Always send a timestamp: librtmfp misparses packets without one (rtmfp.md §8.12).
-    return writePacketHeader(scratch, RTMFP_CONTENT_OFFSET, flagsFor(this.session.mode), timestampOf(now), echo);
+    return writePacketHeader(buf, offset, flagsFor(this.session.mode), timestampOf(now), echo);
+  }
+
+  /** Counts a packet that left through the fan-out (RtmfpFanOut). */
+  countFanOutPacket(): void {
+    this.packetsSent++;
   }
 
   private writeAcks(o: number): number {
@@ -175,7 +176,7 @@ export class RtmfpSessionOutput {
         if (fragment === null) {
           continue;
         }
-        const options = flow.optionsAcked || flow.packetMark === packet ? null : optionsOf(flow);
+        const options = flow.optionsAcked || flow.packetMark === packet ? null : flow.options;
         const optionsLength = options === null ? 0 : options.length;
         const fsn = flow.fsn;
         const next = previous === flow && fragment.seq === previousSeq + 1 && fsn === previousFsn;

@@ -1,5 +1,5 @@
 import { type Congestion, MAX_PACKET } from './Congestion.js';
-import { UserDataFlag } from '../sessionChunks.js';
+import { UserDataFlag, encodeFlowOptions } from '../sessionChunks.js';
 
 /**
  * Sending side of one RTMFP flow (RFC 7016 §3.6.2): messages are cut into fragments that each
@@ -67,6 +67,32 @@ export class OutFragment {
   }
 }
 
+/**
+ * How a message of `length` bytes is cut: fragment i is `[offsets[i], offsets[i] + sizes[i])`
+ * with `flags[i]` (FRA bits). The same for every session (the fan-out computes it once per frame).
+ */
+export interface FragmentTable {
+  count: number;
+  offsets: number[];
+  sizes: number[];
+  flags: number[];
+}
+
+export function fragmentTable(length: number): FragmentTable {
+  if (length <= MAX_FRAGMENT) {
+    return { count: 1, offsets: [0], sizes: [length], flags: [0] };
+  }
+  const table: FragmentTable = { count: 0, offsets: [], sizes: [], flags: [] };
+  for (let offset = 0; offset < length; offset += MAX_FRAGMENT) {
+    const end = Math.min(length, offset + MAX_FRAGMENT);
+    table.offsets.push(offset);
+    table.sizes.push(end - offset);
+    table.flags.push(offset === 0 ? UserDataFlag.FRAGMENT_BEGIN : end === length ? UserDataFlag.FRAGMENT_END : UserDataFlag.FRAGMENT_MIDDLE);
+    table.count++;
+  }
+  return table;
+}
+
 /** What a queue slot holds once its fragment is done and behind the head (the fragment itself is let go). */
 const GONE = new OutFragment(0, 0, null, 0, 0, false, 0);
 GONE.done = true;
@@ -95,6 +121,7 @@ export class RtmfpSendFlow {
   private abandonedSinceNotice = false;
   /** The output's number of the last packet this flow put a chunk in (options go once per packet). */
   packetMark = 0;
+  private encodedOptions: Buffer | null = null;
   /** Fragments sent or resent; for stats. */
   sent = 0;
   retransmitted = 0;
@@ -108,6 +135,11 @@ export class RtmfpSendFlow {
     readonly associatedFlowId: number,
     private readonly congestion: Congestion,
   ) {}
+
+  /** The flow's options (metadata, return association), as they ride on its chunks until acked. */
+  get options(): Buffer {
+    return (this.encodedOptions ??= encodeFlowOptions(this.metadata, this.associatedFlowId));
+  }
 
   /** Sequence numbers ≤ FSN are acked or abandoned. */
   get fsn(): number {
@@ -143,6 +175,30 @@ export class RtmfpSendFlow {
       const flags = offset === 0 ? UserDataFlag.FRAGMENT_BEGIN : end === message.length ? UserDataFlag.FRAGMENT_END : UserDataFlag.FRAGMENT_MIDDLE;
       this.push(new OutFragment(this.nextSeq++, flags, message, offset, end - offset, reliable, deadline));
     }
+  }
+
+  /**
+   * Whether an unreliable message of `length` bytes may leave at once, whole (the fan-out's fast
+   * path): nothing of this flow waits to be sent, and the windows take it all.
+   */
+  canSendNow(length: number): boolean {
+    const c = this.congestion;
+    return !this.finished && this.failure === null && this.queuedBytes === 0 && c.inFlight + length <= c.cwnd && this.peerWindow >= length;
+  }
+
+  /**
+   * Takes an unreliable message as sent now, cut as `table` says: the caller puts its fragments
+   * in datagrams at once (RtmfpFanOut). Returns the sequence number of the first fragment.
+   */
+  sendNow(message: Buffer, table: FragmentTable, now: number, deadlineMs: number): number {
+    const first = this.nextSeq;
+    const deadline = deadlineMs === 0 ? 0 : now + deadlineMs;
+    for (let i = 0; i < table.count; i++) {
+      const fragment = new OutFragment(this.nextSeq++, table.flags[i], message, table.offsets[i], table.sizes[i], false, deadline);
+      this.push(fragment);
+      this.markSent(fragment, now);
+    }
+    return first;
   }
 
   /** Ends the flow: an empty final fragment (FIN with ABN, as Flash expects it). */
