@@ -47,6 +47,31 @@ export const readThreadCpuSeconds = (pid: number, tid: number): number => {
   }
 };
 
+/** CPU seconds (user + system) of every thread of a process so far, by thread ID. */
+export const readThreadsCpu = (pid: number): Map<number, number> => {
+  const out = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      out.set(Number(tid), readThreadCpuSeconds(pid, Number(tid)));
+    }
+  } catch {
+    // the process is gone
+  }
+  return out;
+};
+
+/**
+ * The `n` busiest threads other than the main one between two readings, as % of one core over
+ * `seconds`, busiest first: the media workers of a Nimbus run with `n` workers (V8's own helper
+ * threads use far less).
+ */
+export const busiestThreads = (pid: number, before: Map<number, number>, after: Map<number, number>, seconds: number, n: number): number[] =>
+  [...after]
+    .filter(([tid]) => tid !== pid)
+    .map(([tid, cpu]) => ((cpu - (before.get(tid) ?? 0)) / seconds) * 100)
+    .sort((a, b) => b - a)
+    .slice(0, n);
+
 /** CPU seconds (user + system) a process has used so far; NaN if gone. */
 export const readCpuSeconds = (pid: number): number => {
   const t = readCpuTimes(pid);

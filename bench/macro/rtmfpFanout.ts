@@ -22,7 +22,7 @@ import { RtmfpClient } from '../../src/client/RtmfpClient.js';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nativeUnavailable, nimbusBuild, nimbusLine, numberOption, split, startRun, writeResult, endTrial, warmUpAndArm } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
-import { type MachineInfo, type ServerHandle, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readUdpCounters, readUdpDrops, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import { type MachineInfo, type ServerHandle, busiestThreads, machineInfo, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readThreadsCpu, readUdpCounters, readUdpDrops, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
 import { type ServerMemory, memProbeNodeArgs, readServerMemory } from '../lib/heapProbe.js';
 import { fmt, formatTable } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
@@ -152,6 +152,8 @@ export interface RtmfpTrial {
   /** Server CPU over the window, % of one core (all its threads), and the main thread's part of it. */
   serverCpuPercent: number;
   mainThreadPercent: number;
+  /** The two busiest threads other than the main one (the media workers with 2), % of one core. */
+  threadPercents: number[];
   serverSystemShare: number;
   /** Server CPU milliseconds per subscriber-second, and the subscribers one core would serve at that cost. */
   cpuMsPerSubscriberSecond: number;
@@ -262,6 +264,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
     const drops0 = readUdpDrops(serverPorts);
     const cpu0 = server.cpu();
     const main0 = readThreadCpuSeconds(server.pid, server.pid);
+    const threads0 = readThreadsCpu(server.pid);
     const machine0 = readMachineCpu();
     const playerCpu0 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     await sleep(o.seconds * 1000);
@@ -271,6 +274,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
     const udp1 = readUdpCounters();
     const drops1 = readUdpDrops(serverPorts);
     const main1 = readThreadCpuSeconds(server.pid, server.pid);
+    const threads1 = readThreadsCpu(server.pid);
     const machine1 = readMachineCpu();
     const playerCpu1 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     const t1 = performance.now();
@@ -301,6 +305,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
       serverCpuSeconds: serverCpu,
       serverCpuPercent: (serverCpu / seconds) * 100,
       mainThreadPercent: ((main1 - main0) / seconds) * 100,
+      threadPercents: busiestThreads(server.pid, threads0, threads1, seconds, 2),
       serverSystemShare: serverCpu > 0 ? (cpu1.system - cpu0.system) / serverCpu : Number.NaN,
       cpuMsPerSubscriberSecond: subscriberSeconds > 0 ? (serverCpu * 1000) / subscriberSeconds : Number.NaN,
       subscribersPerCore: serverCpu > 0 ? subscriberSeconds / serverCpu : Number.NaN,
@@ -345,7 +350,7 @@ const runTrial = async (o: RtmfpFanoutOptions, arm: Arm, n: number, profile: Str
 
 const failedTrial = (arm: Arm, n: number, err: unknown): RtmfpTrial => ({
   arm: armName(arm), kernels: arm.kernels, workers: arm.workers, subscribers: n, connected: 0, connectFailures: [], joinSeconds: Number.NaN,
-  measuredSeconds: 0, serverCpuSeconds: 0, serverCpuPercent: Number.NaN, mainThreadPercent: Number.NaN, serverSystemShare: Number.NaN,
+  measuredSeconds: 0, serverCpuSeconds: 0, serverCpuPercent: Number.NaN, mainThreadPercent: Number.NaN, threadPercents: [], serverSystemShare: Number.NaN,
   cpuMsPerSubscriberSecond: Number.NaN, subscribersPerCore: Number.NaN, cpuUsPerFrame: Number.NaN, machineCpuPercent: Number.NaN,
   playerCpuPercent: Number.NaN, publisherFrames: 0, expected: 0, delivered: 0, deliveredRatio: 0, lost: 0, maxLostPerSubscriber: Number.NaN,
   subscribersWithLoss: n, rssBaseKiB: 0, rssEndKiB: 0, memKiBPerSession: Number.NaN, heapBaseKiB: Number.NaN, heapEndKiB: Number.NaN,
@@ -370,6 +375,7 @@ export const renderRtmfpFanout = (o: RtmfpFanoutOptions, trials: RtmfpTrial[]): 
     fmt(t.cpuUsPerFrame, 1),
     pct(t.serverCpuPercent),
     pct(t.mainThreadPercent),
+    t.threadPercents.map((p) => pct(p)).join(' '),
     fmt(t.memKiBPerSession, 1),
     fmt(t.heapKiBPerSession, 1),
     fmt(t.externalKiBPerSession, 1),
@@ -427,7 +433,7 @@ export const renderRtmfpFanout = (o: RtmfpFanoutOptions, trials: RtmfpTrial[]): 
   }
   return [
     formatTable(
-      ['arm', 'subs', 'conn', 'deliv/exp', 'lost', 'max lost/sub', 'cpu ms/sub·s', 'subs/core', 'cpu µs/frame', 'srv cpu', 'main thr', 'KiB/session', 'heap KiB/s', 'ext KiB/s', 'p50 ms', 'p99 ms', 'p50 trend', 'udp drops srv/cli', 'join s', 'loadgen', 'kept up'],
+      ['arm', 'subs', 'conn', 'deliv/exp', 'lost', 'max lost/sub', 'cpu ms/sub·s', 'subs/core', 'cpu µs/frame', 'srv cpu', 'main thr', 'threads', 'KiB/session', 'heap KiB/s', 'ext KiB/s', 'p50 ms', 'p99 ms', 'p50 trend', 'udp drops srv/cli', 'join s', 'loadgen', 'kept up'],
       rows,
     ),
     '',
@@ -436,7 +442,7 @@ export const renderRtmfpFanout = (o: RtmfpFanoutOptions, trials: RtmfpTrial[]): 
     ...comparisons,
     `kept up = all subscribers joined, delivered/expected >= ${o.minDelivery} and latency p99 < ${o.latencyLimitMs} ms. frame = one audio or video message delivered to one subscriber.`,
     'arm = kernels (ts: NIMBUS_NO_NATIVE=1, native: the addon) and RTMFP.workers (w0: all on the main thread). lost = window frames never delivered (RTMFP media is unreliable with',
-    'deadlines: abandoned, not resent late); cpu ms/sub·s = server CPU (all threads, utime+stime) per subscriber-second; subs/core = 1000 ÷ that; main thr = the main thread\'s CPU (% of one core);',
+    'deadlines: abandoned, not resent late); cpu ms/sub·s = server CPU (all threads, utime+stime) per subscriber-second; subs/core = 1000 ÷ that; main thr = the main thread\'s CPU (% of one core), threads = the two busiest others (the media workers);',
     'udp drops srv/cli = datagrams the kernel dropped for a full receive buffer over the window, on the server\'s sockets (acks) / the subscribers\' (media);',
     'KiB/session = server RSS growth ÷ subscribers (counts garbage room too: young generation, old-space slack); heap KiB/s = growth of the live JS heap (heapUsed after a forced GC, all threads) ÷ subscribers;',
     'ext KiB/s = growth of external memory (native keys, Buffer backing stores) ÷ subscribers; loadgen = subscriber process CPU (% of one core; ! = over 90 %: the load generator may be the limit, and its lateness shows as latency and loss).',

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { packageVersion, benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nimbusBuild, nimbusLine, split, startRun, writeResult, endTrial, warmUpAndArm } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
-import { type MachineInfo, type ServerHandle, type ServerKind as PeerKind, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import { type MachineInfo, type ServerHandle, type ServerKind as PeerKind, busiestThreads, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readThreadsCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
 import { fmt, formatTable, geometricMean } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
 
@@ -65,6 +65,9 @@ export interface TrialResult {
   /** Part of the server's CPU time spent in the kernel (stime / (utime + stime)): socket writes, TCP. */
   serverSystemShare: number;
   serverCpuPercent: number;
+  /** The main thread's CPU and the two busiest other threads' (the media workers of a 2-worker Nimbus), % of one core. */
+  mainThreadPercent: number;
+  threadPercents: number[];
   playerCpuPercent: number;
   publisherFrames: number;
   expected: number;
@@ -266,6 +269,8 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const audioStart = publisher.audioSeq;
     const t0 = performance.now();
     const cpu0 = server.cpu();
+    const main0 = readThreadCpuSeconds(server.pid, server.pid);
+    const threads0 = readThreadsCpu(server.pid);
     const machine0 = readMachineCpu();
     const playerCpu0 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     let rssPeak = 0;
@@ -277,6 +282,8 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
     const videoEnd = publisher.videoSeq;
     const audioEnd = publisher.audioSeq;
     const cpu1 = server.cpu();
+    const main1 = readThreadCpuSeconds(server.pid, server.pid);
+    const threads1 = readThreadsCpu(server.pid);
     const machine1 = readMachineCpu();
     const playerCpu1 = procs.reduce((a, p) => a + readCpuSeconds(p.pid), 0);
     const t1 = performance.now();
@@ -305,6 +312,8 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
       serverCpuSeconds: serverCpu,
       serverSystemShare: serverCpu > 0 ? (cpu1.system - cpu0.system) / serverCpu : Number.NaN,
       serverCpuPercent: (serverCpu / seconds) * 100,
+      mainThreadPercent: ((main1 - main0) / seconds) * 100,
+      threadPercents: busiestThreads(server.pid, threads0, threads1, seconds, 2),
       playerCpuPercent,
       publisherFrames,
       expected,
@@ -339,7 +348,7 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
 
 const failedTrial = (kind: ServerKind, players: number, repeat: number, err: unknown): TrialResult => ({
   server: kind, players, repeat, connected: 0, connectFailures: [], connectMs: 0, joinP99Ms: Number.NaN, joinMaxMs: Number.NaN, measuredSeconds: 0, serverCpuSeconds: 0, serverSystemShare: Number.NaN,
-  serverCpuPercent: 0, playerCpuPercent: 0, publisherFrames: 0, expected: 0, delivered: 0, deliveredRatio: 0, minPlayerRatio: 0,
+  serverCpuPercent: 0, mainThreadPercent: Number.NaN, threadPercents: [], playerCpuPercent: 0, publisherFrames: 0, expected: 0, delivered: 0, deliveredRatio: 0, minPlayerRatio: 0,
   playersBelow99: players, duplicates: 0, cpuUsPerFrame: Number.NaN, machineUsPerFrame: Number.NaN, machineCpuPercent: Number.NaN,
   softirqPercent: Number.NaN, rssBaseKiB: 0, rssEndKiB: 0, rssPeakKiB: 0,
   memKiBPerPlayer: Number.NaN, latencyP50: Number.NaN, latencyP99: Number.NaN, latencyMax: Number.NaN,
@@ -475,6 +484,10 @@ const summarize = (o: FanoutOptions, cells: Cell[]): FanoutSummary => {
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)}%` : '-');
 
+/** "main | worker, worker" CPU (% of one core), for Nimbus arms. */
+const threadsCell = (t: TrialResult): string =>
+  Number.isFinite(t.mainThreadPercent) && t.server.startsWith('nimbus') ? `${pct(t.mainThreadPercent)} | ${t.threadPercents.map((p) => pct(p)).join(' ')}` : '-';
+
 export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSummary): string => {
   const rows = cells.map((c) => {
     const t = c.trials[0];
@@ -487,6 +500,7 @@ export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSum
       fmt(c.machineUsPerFrame, 2),
       pct(c.serverCpuPercent),
       pct(c.serverSystemShare * 100),
+      threadsCell(t),
       fmt(playersPerCore(c), 0),
       fmt(c.memKiBPerPlayer, 1),
       fmt(c.latencyP50, 1),
@@ -501,7 +515,7 @@ export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSum
   const ns = [...new Set(summary.ratios.map((r) => r.players))];
   const lines = [
     formatTable(
-      ['server', 'players', 'conn', 'deliv/exp', 'cpu µs/frame', 'box µs/frame', 'srv cpu', 'of it sys', 'players/core', 'KiB/player', 'p50 ms', 'p99 ms', 'p50 trend', 'join s', 'loadgen', 'kept up'],
+      ['server', 'players', 'conn', 'deliv/exp', 'cpu µs/frame', 'box µs/frame', 'srv cpu', 'of it sys', 'main | threads', 'players/core', 'KiB/player', 'p50 ms', 'p99 ms', 'p50 trend', 'join s', 'loadgen', 'kept up'],
       rows,
     ),
     '',
@@ -525,7 +539,7 @@ export const renderFanout = (o: FanoutOptions, cells: Cell[], summary: FanoutSum
     }),
     `kept up = all players connected, delivered/expected >= ${o.minDelivery} and latency p99 < ${o.latencyLimitMs} ms. frame = one audio or video message delivered to one player.`,
     'cpu µs/frame = server utime+stime per delivered frame (nginx: master + worker); box µs/frame = the whole machine\'s busy CPU (server, players, publisher, softirq) per delivered frame;',
-    'srv cpu = server CPU over the window (% of one core), of it sys = the kernel part; players/core = players ÷ server CPU in cores (what one core would serve at this load);',
+    'srv cpu = server CPU over the window (% of one core), of it sys = the kernel part; main | threads = Nimbus\'s main thread and its two busiest other threads (the media workers); players/core = players ÷ server CPU in cores (what one core would serve at this load);',
     'p50 trend = latency p50 (ms) of the first → last tenth of the window; join s = time for all players to connect and start playing;',
     'loadgen = player process CPU (% of one core; ! = over 90 %, the load generator may be the limit).',
   ];
