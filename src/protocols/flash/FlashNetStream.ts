@@ -111,10 +111,10 @@ export class FlashNetStream implements ListenerOwner {
         this.transport.writeUserControl(FlashUserControl.STREAM_BEGIN, this.id);
         this.status('status', 'NetStream.Publish.Start', `${name} is now published`, { details: name });
         // After the status: the stream's media (some may have come already) goes to the publication.
-        this.transport.startPublishing(this.id, publication);
+        this.transport.media.publish(this.id, publication);
       });
     } catch (err) {
-      this.transport.stopPublishing(this.id);
+      this.transport.media.stopPublishing(this.id);
       this.transport.log.info(`${client.address}: publish ${name} refused: ${errorMessage(err)}`);
       this.status('error', 'NetStream.Publish.BadName', errorMessage(err));
     }
@@ -142,7 +142,7 @@ export class FlashNetStream implements ListenerOwner {
           this.status('status', 'NetStream.Play.PublishNotify', `${this.name} is now published.`, { details: this.name });
         }
         // After the statuses: the subscriber gets the cached frames as it joins.
-        const subscription = this.transport.startPlaying(this.id, listener.publication);
+        const subscription = this.transport.media.play(this.id, listener.publication);
         subscription.receiveAudio = listener.receiveAudio;
         subscription.receiveVideo = listener.receiveVideo;
         subscription.paused = this.paused;
@@ -186,7 +186,7 @@ export class FlashNetStream implements ListenerOwner {
     if (this.publication !== null) {
       const publication = this.publication;
       this.publication = null;
-      this.transport.stopPublishing(this.id);
+      this.transport.media.stopPublishing(this.id);
       this.transport.core.unpublish(publication);
       if (open) {
         this.status('status', 'NetStream.Unpublish.Success', `${this.name} is now unpublished.`, { details: this.name });
@@ -195,7 +195,7 @@ export class FlashNetStream implements ListenerOwner {
     if (this.listener !== null) {
       const listener = this.listener;
       this.listener = null;
-      this.transport.stopPlaying(this.id);
+      this.transport.media.stopPlaying(this.id);
       listener.subscription = null;
       this.transport.core.unsubscribe(listener);
       if (open) {

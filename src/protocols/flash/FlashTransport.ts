@@ -1,7 +1,6 @@
 import type { Client } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
-import type { SubscriptionControl } from '../../core/Listener.js';
-import type { Publication } from '../../core/Publication.js';
+import type { MediaCommands } from './SessionMedia.js';
 import type { Logger } from '../../util/Logger.js';
 
 /**
@@ -27,17 +26,11 @@ export interface FlashTransport {
   /** User control event (StreamBegin, StreamIsRecorded...) about `streamId`. */
   writeUserControl(event: number, streamId: number): void;
   /**
-   * NetStream `streamId` plays `publication`: a subscriber of this session's thread joins the
-   * publication's outputs (and gets the cached frames). A subscriber that stays behind past
-   * `media.subscriberTimeout` closes the session (MS_ERR_SUBSCRIBER_TOO_SLOW).
+   * Where its NetStreams' media is played and published: the session's data half, on this thread or
+   * in a media worker. A subscriber that stays behind past `media.subscriberTimeout` closes the
+   * session (MS_ERR_SUBSCRIBER_TOO_SLOW).
    */
-  startPlaying(streamId: number, publication: Publication): SubscriptionControl;
-  /** NetStream `streamId` stops playing (no more frames). */
-  stopPlaying(streamId: number): void;
-  /** NetStream `streamId` publishes `publication` (the hook agreed): its media goes there from now on. */
-  startPublishing(streamId: number, publication: Publication): void;
-  /** NetStream `streamId` stops publishing (or was refused): its media is no longer taken. */
-  stopPublishing(streamId: number): void;
+  readonly media: MediaCommands;
   /** Ends the session (a lagging player is closed this way); `graceful` lets written bytes go out first. */
   close(reason: string, graceful?: boolean): void;
   /** Runs when `connect` arrives, before the hook (RTMP sends window size, bandwidth, chunk size here). */

@@ -2,11 +2,10 @@ import { AmfReader } from '../../amf/index.js';
 import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
 import { ProtocolError, errorMessage } from '../../errors.js';
-import type { SubscriptionControl } from '../../core/Listener.js';
-import type { Publication } from '../../core/Publication.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
+import type { MediaCommands } from '../flash/SessionMedia.js';
 import { invocation } from '../flash/flashStatus.js';
 import { OrderedDispatch } from '../flash/OrderedDispatch.js';
 import { AddressOrigin, type RtmfpAddress, parseHostPort } from './address.js';
@@ -199,20 +198,8 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
     }
   }
 
-  startPlaying(streamId: number, publication: Publication): SubscriptionControl {
-    return this.commands.play(streamId, publication);
-  }
-
-  stopPlaying(streamId: number): void {
-    this.commands.stopPlaying(streamId);
-  }
-
-  startPublishing(streamId: number, publication: Publication): void {
-    this.commands.publish(streamId, publication);
-  }
-
-  stopPublishing(streamId: number): void {
-    this.commands.stopPublishing(streamId);
+  get media(): MediaCommands {
+    return this.commands;
   }
 
   // ClientWriter

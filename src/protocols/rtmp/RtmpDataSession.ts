@@ -77,8 +77,6 @@ export class RtmpDataSession implements RtmpCommands {
   private lastReception: number;
   private isConnected = false;
   private closed = false;
-  /** Set once the socket left for another thread: nothing here touches it any more. */
-  private movedAway = false;
 
   constructor(
     readonly socket: Socket,
@@ -321,7 +319,7 @@ export class RtmpDataSession implements RtmpCommands {
       lastPingSent: this.lastPingSent,
       lastReception: this.lastReception,
     };
-    this.movedAway = true;
+    // Closed here for good: nothing on this thread touches the socket any more.
     this.closed = true;
     socket.removeAllListeners('data');
     socket.removeAllListeners('error');
@@ -359,10 +357,5 @@ export class RtmpDataSession implements RtmpCommands {
     }
     this.onGone(this);
     this.events.onClosed(reason);
-  }
-
-  /** True once the socket went to another thread (tests). */
-  get moved(): boolean {
-    return this.movedAway;
   }
 }

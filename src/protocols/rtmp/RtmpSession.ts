@@ -1,12 +1,11 @@
 import { AmfReader } from '../../amf/index.js';
 import { Client, type ClientWriter } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
-import type { SubscriptionControl } from '../../core/Listener.js';
-import type { Publication } from '../../core/Publication.js';
 import { ProtocolError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
+import type { MediaCommands } from '../flash/SessionMedia.js';
 import { invocation } from '../flash/flashStatus.js';
 import { OrderedDispatch } from '../flash/OrderedDispatch.js';
 import { encodeMessage, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './RtmpChunkWriter.js';
@@ -161,20 +160,8 @@ export class RtmpSession implements ClientWriter, FlashTransport, RtmpEvents {
     }
   }
 
-  startPlaying(streamId: number, publication: Publication): SubscriptionControl {
-    return this.commands.play(streamId, publication);
-  }
-
-  stopPlaying(streamId: number): void {
-    this.commands.stopPlaying(streamId);
-  }
-
-  startPublishing(streamId: number, publication: Publication): void {
-    this.commands.publish(streamId, publication);
-  }
-
-  stopPublishing(streamId: number): void {
-    this.commands.stopPublishing(streamId);
+  get media(): MediaCommands {
+    return this.commands;
   }
 
   // ClientWriter (what applications use)

@@ -142,9 +142,4 @@ export class WorkerMedia {
       this.post({ op: 'dropped', sids, streams, counts });
     }
   }
-
-  /** Publications mirrored now (tests, stats). */
-  get mirrorCount(): number {
-    return this.mirrors.size;
-  }
 }
