@@ -28,13 +28,17 @@ export const waitForLog = async (re: RegExp, ms = 10_000): Promise<string> => {
   }
 };
 
-/** A Server in this process on a free loopback port, with optional hooks and config overrides. */
+/**
+ * A Server in this process on a free loopback port, with optional hooks and config overrides.
+ * RTMP runs on 2 media workers whatever the machine's core count (tests that need the main
+ * thread set `RTMP.workers=0`), so every machine runs the same threads.
+ */
 export const startInProcess = async (
   overrides: Record<string, string> = {},
   hooks?: ServerHooks,
 ): Promise<{ server: Server; port: number; url: (path: string) => string }> => {
   const port = await freePort();
-  const { config } = loadConfig({ file: null, overrides: { host: '127.0.0.1', 'RTMP.port': String(port), 'RTMFP.port': '0', ...overrides }, cwd: '/nonexistent-dir-for-tests' });
+  const { config } = loadConfig({ file: null, overrides: { host: '127.0.0.1', 'RTMP.port': String(port), 'RTMFP.port': '0', 'RTMP.workers': '2', ...overrides }, cwd: '/nonexistent-dir-for-tests' });
   const server = new Server(config, hooks);
   await server.start();
   return { server, port, url: (path: string) => `rtmp://127.0.0.1:${port}/${path}` };

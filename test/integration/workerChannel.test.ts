@@ -1,7 +1,8 @@
 /**
  * The thread boundary carries only exact-size, moved byte arrays (issue 11): with the post check
  * on in both directions, a session that does everything that crosses (handshake DH in the main
- * thread's pool, connect, RPC, publish, play over RTMFP and RTMP, NetGroup, close) reports no
+ * thread's pool, connect, RPC, publish, play over RTMFP and RTMP, an RTMP socket handed to a worker
+ * with its chunk stream's state, NetGroup, close) reports no
  * byte array cloned with more than its own bytes, while a deliberate view of Node's pool is caught.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ describe('worker channel: exact-size moved bytes only', { timeout: 60_000 }, () 
 
   before(async () => {
     MediaChannel.checkPosts = true;
-    s = await startRtmfpServer({ 'RTMFP.workers': '2' });
+    s = await startRtmfpServer({ 'RTMFP.workers': '2', 'RTMP.workers': '2' });
   });
 
   after(async () => {
