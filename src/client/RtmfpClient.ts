@@ -336,7 +336,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
 
   /** A peer handshaking with us (we are the responder of a P2P session). */
   private onPeerStartup(msg: Buffer, from: RtmfpAddress): void {
-    void this.peerResponder.receive(msg, from.host, from.port).then((decision) => {
+    this.peerResponder.receive(msg, from.host, from.port).then((decision) => {
       if (decision === null) {
         return;
       }
@@ -362,7 +362,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
         this.send(decision.respond(this.identity.ssid), from);
         this.emit('peerConnected', decision.peerId.toString('hex'));
       }
-    });
+        }).catch((err: unknown) => log.error(`peer ${from.host}:${from.port}: handshake failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   // ClientSessionEvents

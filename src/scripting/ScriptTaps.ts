@@ -3,6 +3,9 @@ import { DropPolicy, Verdict } from '../media/DropPolicy.js';
 import type { MediaFrame } from '../media/MediaFrame.js';
 import type { MediaOutput } from '../media/MediaOutput.js';
 import { type ServerDirectory, noServers } from './ServerDirectory.js';
+import { Logger } from '../util/Logger.js';
+
+const log = new Logger('script');
 
 /** A runtime's media hooks for one publication (`publication:onVideo` and friends). */
 export type FrameObserver = (publication: Publication, frame: MediaFrame) => void;
@@ -29,6 +32,7 @@ class ScriptTap implements MediaOutput {
     private readonly publication: Publication,
     private readonly servers: ServerDirectory,
     limitBytes: number,
+    private readonly onError: (err: unknown) => void,
   ) {
     this.drops = new DropPolicy(limitBytes, 0);
   }
@@ -70,7 +74,11 @@ class ScriptTap implements MediaOutput {
     for (const frame of queue) {
       // A hook that removed the tap (the script undefined its hooks) sees no later frame.
       for (const observer of this.observers) {
-        observer(this.publication, frame);
+        try {
+          observer(this.publication, frame);
+        } catch (err) {
+          this.onError(err);
+        }
       }
     }
   }
@@ -95,7 +103,7 @@ export class ScriptTaps {
       entry?.byOwner.delete(owner);
     } else {
       if (entry === undefined) {
-        entry = { tap: new ScriptTap(publication, this.servers, this.limitBytes), byOwner: new Map() };
+        entry = { tap: new ScriptTap(publication, this.servers, this.limitBytes, (err) => log.error(`publication ${publication.name}: a media hook failed: ${String(err)}`)), byOwner: new Map() };
         this.taps.set(publication, entry);
         publication.feed.add(entry.tap);
       }

@@ -46,7 +46,13 @@ export class DatagramBatch {
   private scheduled = false;
   private readonly flushLater = (): void => {
     this.scheduled = false;
-    this.flush();
+    try {
+      this.flush();
+    } catch (err) {
+      // A kernel or socket call that threw: these datagrams are lost (as on a full socket), nothing else.
+      this.count = 0;
+      this.log.error(`sending a batch failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   };
 
   constructor(

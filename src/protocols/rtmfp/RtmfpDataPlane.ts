@@ -7,7 +7,8 @@ import type { Logger } from '../../util/Logger.js';
 import { literalLookup } from '../../util/ipLiteral.js';
 import { AddressOrigin, type RtmfpAddress } from './address.js';
 import type { ComputeKeys } from './crypto/computeKeys.js';
-import { type KeyingDecision, type PeerDecision, RtmfpHandshake, type UrlDecision } from './RtmfpHandshake.js';
+import { type StartupDecision, type KeyingDecision, type PeerDecision, RtmfpHandshake, type UrlDecision } from './RtmfpHandshake.js';
+import { errorMessage } from '../../errors.js';
 import { readSessionId } from './RtmfpPacket.js';
 import { RtmfpFanOut } from './RtmfpFanOut.js';
 import { RtmfpSession, type RtmfpSessionHost, type RtmfpSessionSettings } from './RtmfpSession.js';
@@ -41,6 +42,8 @@ export class DataPlaneStats {
   unknownSession = 0;
   sessionsOpened = 0;
   refusedFull = 0;
+  /** Handshakes that ended on an error (logged). */
+  handshakeErrors = 0;
 }
 
 const TICK_MS = 50;
@@ -83,7 +86,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     private readonly control: DataPlaneControl,
   ) {
     this.handshake = new RtmfpHandshake({ kernels, urlDecisions: options.urlDecisions, computeKeys: options.computeKeys });
-    this.fanOut = new RtmfpFanOut(kernels, () => this.batch, () => options.mediaDeadlineMs);
+    this.fanOut = new RtmfpFanOut(kernels, () => this.batch, () => options.mediaDeadlineMs, (err) => log.error(`fan-out failed: ${errorMessage(err)}`));
   }
 
   get settings(): RtmfpSessionSettings {
@@ -147,30 +150,49 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
       session.receive(msg, host, port, Date.now(), opened);
       return;
     }
-    void this.handshake.receive(msg, host, port).then((decision) => {
-      switch (decision?.kind) {
-        case 'rhello':
-        case 'rikeying': {
-          this.sendTo(decision.datagram, host, port);
-          return;
-        }
-        case 'keying': {
-          this.openSession(decision, host, port);
-          return;
-        }
-        case 'peer': {
-          this.control.onPeerHello(decision, host, port);
-          return;
-        }
-        case 'url': {
-          this.control.onUrlHello(decision, host, port);
-          return;
-        }
-        default: {
-          return;
-        }
+    this.handshake.receive(msg, host, port).then(
+      (decision) => this.onDecision(decision, host, port),
+      (err: unknown) => this.handshakeFailed(err, host, port),
+    );
+  }
+
+  /** A handshake failure (a bug, a failing DH task) ends that handshake, never the process. */
+  private handshakeFailed(err: unknown, host: string, port: number): void {
+    this.stats.handshakeErrors++;
+    this.log.error(`${host}:${port}: handshake failed: ${errorMessage(err)}`);
+  }
+
+  private onDecision(decision: StartupDecision | null, host: string, port: number): void {
+    try {
+      this.act(decision, host, port);
+    } catch (err) {
+      this.handshakeFailed(err, host, port);
+    }
+  }
+
+  private act(decision: StartupDecision | null, host: string, port: number): void {
+    switch (decision?.kind) {
+      case 'rhello':
+      case 'rikeying': {
+        this.sendTo(decision.datagram, host, port);
+        return;
       }
-    });
+      case 'keying': {
+        this.openSession(decision, host, port);
+        return;
+      }
+      case 'peer': {
+        this.control.onPeerHello(decision, host, port);
+        return;
+      }
+      case 'url': {
+        this.control.onUrlHello(decision, host, port);
+        return;
+      }
+      default: {
+        return;
+      }
+    }
   }
 
   private openSession(decision: KeyingDecision, host: string, port: number): void {
@@ -238,7 +260,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     const started = Date.now();
     for (const session of this.dirty) {
       this.dirty.delete(session);
-      session.output.flush(Date.now(), false);
+      this.guard(session, () => session.output.flush(Date.now(), false));
       if (Date.now() - started >= FLUSH_BUDGET_MS && this.dirty.size > 0) {
         // The rest goes out on the next turn, after the socket's pending reads.
         if (!this.flushScheduled) {
@@ -248,7 +270,33 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
         break;
       }
     }
-    this.batch?.flush();
+    this.flushBatch();
+  }
+
+  /**
+   * Runs a session's packet work from a timer or a turn's flush: a failure there (a crypto or
+   * socket error) closes that session, never the process.
+   */
+  private guard(session: RtmfpSession, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.log.error(`${session.label}: session failed: ${errorMessage(err)}`);
+      try {
+        session.close(`error: ${errorMessage(err)}`, false);
+      } catch {
+        session.drop(`error: ${errorMessage(err)}`, false);
+      }
+    }
+  }
+
+  /** Sends what the turn gathered; a failure of the batch itself is logged (its datagrams are lost, as on a full socket). */
+  private flushBatch(): void {
+    try {
+      this.batch?.flush();
+    } catch (err) {
+      this.log.error(`sending a batch failed: ${errorMessage(err)}`);
+    }
   }
 
   onClosed(session: RtmfpSession): void {
@@ -259,9 +307,9 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
   private tick(): void {
     const now = Date.now();
     for (const session of this.sessions.values()) {
-      session.tick(now);
+      this.guard(session, () => session.tick(now));
     }
-    this.batch?.flush();
+    this.flushBatch();
   }
 
   async stop(): Promise<void> {

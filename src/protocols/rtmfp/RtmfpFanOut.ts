@@ -64,12 +64,13 @@ export class RtmfpFanOut {
   private fsns: number[] = [];
   private destinations: RtmfpAddress[] = [];
   /** Frames × sessions that left at once, and those queued on their flow instead. */
-  readonly stats = { fast: 0, queued: 0, datagrams: 0 };
+  readonly stats = { fast: 0, queued: 0, datagrams: 0, failed: 0 };
 
   constructor(
     private readonly kernels: Kernels,
     private readonly batch: () => DatagramBatch | null,
     private readonly deadlineMs: () => number,
+    private readonly onError: (err: unknown) => void,
   ) {}
 
   /** `session`'s NetStream `streamId` gets the frame's TC message `message` (audio or video). */
@@ -95,7 +96,14 @@ export class RtmfpFanOut {
     this.pending = [];
     const now = Date.now();
     for (const frame of pending) {
-      this.send(frame, now);
+      try {
+        this.send(frame, now);
+      } catch (err) {
+        // A kernel call that threw: this frame's datagrams are lost for these sessions (media is
+        // unreliable: they are abandoned like a lost packet), the next frames go on.
+        this.stats.failed++;
+        this.onError(err);
+      }
     }
   }
 

@@ -186,7 +186,13 @@ export class FrameWriteBatch {
   private results = new Int32Array(INITIAL_CAPACITY);
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
-  private readonly flushTick = (): void => this.flush();
+  private readonly flushTick = (): void => {
+    try {
+      this.flush();
+    } catch (err) {
+      this.failAll(err);
+    }
+  };
   /**
    * RTMP.mergeWrite: how long frames may wait to leave together (as SRS's mw_latency), in ms.
    * 0: every turn's frames leave at the end of the turn. Otherwise every player's frames leave
@@ -241,6 +247,25 @@ export class FrameWriteBatch {
       } else {
         this.timer = setTimeout(this.flushTick, this.mergeMs);
       }
+    }
+  }
+
+  /**
+   * A flush threw (a native call refused its arguments: a bug, not the network): the players in
+   * the batch lost frames mid-stream, so their sockets close with the error; nobody else is touched.
+   */
+  private failAll(err: unknown): void {
+    const writers = [...this.writers];
+    this.writers.length = 0;
+    this.pieces.length = 0;
+    this.entries = 0;
+    this.lastPiece = null;
+    const error = err instanceof Error ? err : new Error(String(err));
+    for (const writer of writers) {
+      writer.batchCount = 0;
+      writer.batchBytes = 0;
+      writer.batchSlot = -1;
+      writer.socket.destroy(error);
     }
   }
 

@@ -217,7 +217,12 @@ export class MediaChannel<Out extends { op: string }, In extends { op: string },
         this.onError(new MediaServerError('MS_ERR_INTERNAL', `channel post carries ${problem}`));
       }
     }
-    this.port.postMessage(queue, transfer);
+    try {
+      this.port.postMessage(queue, transfer);
+    } catch (err) {
+      // Something in the batch could not be cloned (a bug): its messages are lost, the channel goes on.
+      this.onError(err);
+    }
   }
 
   private receive(value: unknown): void {
