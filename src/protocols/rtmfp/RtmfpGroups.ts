@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Group, GroupMember } from '../../core/Group.js';
 import type { RtmfpProtocol } from './RtmfpProtocol.js';
 import type { RtmfpControlSession } from './RtmfpControlSession.js';
@@ -12,15 +13,13 @@ const JOIN_BY_TEXT = 0x10;
 /** Ring neighbours introduced on each side (MonaServer2). */
 const NEIGHBOURS = 3;
 
-const groupAddressCache = new Map<string, Buffer>();
+/** Ring addresses of members seen (a bounded cache: the least recently used leave first). */
+const groupAddressCache = new LRUCache<string, Buffer>({ max: 100_000 });
 /** A member's place on the ring: SHA-256(21 0F ‖ peerID). */
 const groupAddress = (member: GroupMember): Buffer => {
   let address = groupAddressCache.get(member.id);
   if (address === undefined) {
     address = createHash('sha256').update(Buffer.from([0x21, 0x0f])).update(member.rawId).digest();
-    if (groupAddressCache.size > 100_000) {
-      groupAddressCache.clear();
-    }
     groupAddressCache.set(member.id, address);
   }
   return address;

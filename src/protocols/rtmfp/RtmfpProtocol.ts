@@ -7,6 +7,7 @@ import type { Protocol } from '../Protocol.js';
 import { AddressOrigin, type RtmfpAddress, formatAddress, parseHostPort } from './address.js';
 import { computeKeysSync } from './crypto/computeKeys.js';
 import { KeyPool } from './crypto/KeyPool.js';
+import { HandshakeAttempts } from './HandshakeAttempts.js';
 import { parseRtmfpUrl } from './epd.js';
 import { writeForwardedIHello } from './handshakeChunks.js';
 import { type ControlHost, RtmfpControlSession } from './RtmfpControlSession.js';
@@ -32,9 +33,6 @@ export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   workerPort: number;
 }
 
-/** IHello tags remembered to count attempts for onHandshake (bounded, expiring). */
-const MAX_TAGS = 10_000;
-const TAG_TTL_MS = 60_000;
 
 /**
  * RTMFP on the main thread: the control halves of every session (NetConnection/NetStream, hooks),
@@ -53,7 +51,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
   /** The main thread's socket: every session with no workers, the front door with workers. */
   readonly plane: RtmfpDataPlane;
   private readonly keyPool: KeyPool | null;
-  private readonly tagAttempts = new Map<string, { count: number; at: number }>();
+  readonly attempts = new HandshakeAttempts();
 
   constructor(
     readonly core: Core,
@@ -271,17 +269,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
     fallback: (() => Buffer) | undefined = undefined,
   ): Promise<void> {
     const url = parseRtmfpUrl(decision.url);
-    const tagKey = decision.tag.toString('hex');
-    const now = Date.now();
-    let entry = this.tagAttempts.get(tagKey);
-    if (entry === undefined || now - entry.at > TAG_TTL_MS) {
-      if (this.tagAttempts.size >= MAX_TAGS) {
-        this.tagAttempts.clear();
-      }
-      entry = { count: 0, at: now };
-      this.tagAttempts.set(tagKey, entry);
-    }
-    entry.count++;
+    const attempts = this.attempts.count(host, decision.tag.toString('hex'));
     const hooks = this.core.hooks;
     let answers: readonly string[] = [];
     if (hooks.onHandshake !== undefined) {
@@ -290,7 +278,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
         address: formatAddress({ host, port }),
         path: url.path,
         properties: url.properties,
-        attempts: entry.count,
+        attempts,
       });
     }
     const reached = url.host === '' ? null : { host: url.host, port: url.port };
