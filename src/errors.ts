@@ -29,6 +29,10 @@ export const ERROR_CODES = [
   'MS_ERR_MESH_HANDLER',
   'MS_ERR_WORKER_GONE',
   'MS_ERR_INTERNAL',
+  'MS_ERR_RTMFP_PROTOCOL',
+  'MS_ERR_SESSION_CLOSED',
+  'MS_ERR_SERVER_STOPPING',
+  'MS_ERR_SOCKET',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -110,7 +114,8 @@ export const errorFromCode = (code: string, message: string): MediaServerError =
   switch (code) {
     case 'MS_ERR_RTMP_HANDSHAKE':
     case 'MS_ERR_RTMP_PROTOCOL':
-    case 'MS_ERR_RTMP_MESSAGE_TOO_LARGE': {
+    case 'MS_ERR_RTMP_MESSAGE_TOO_LARGE':
+    case 'MS_ERR_RTMFP_PROTOCOL': {
       return new ProtocolError(code, message);
     }
     case 'MS_ERR_CONFIG_INVALID': {
@@ -137,3 +142,33 @@ export const errorFromCode = (code: string, message: string): MediaServerError =
 
 /** The message of anything thrown, for logs and protocol statuses. */
 export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Why a session ended: a code and what happened (`sessionEnd` builds it). */
+export type SessionCause = MediaServerError;
+
+/** A session's end for `code` (MS_ERR_SESSION_CLOSED, MS_ERR_SESSION_TIMEOUT, MS_ERR_SUBSCRIBER_TOO_SLOW...). */
+export const sessionEnd = (code: ErrorCode, message: string): SessionCause => new MediaServerError(code, message);
+
+/** The cause of anything thrown on a session's path: our errors keep their code, anything else is internal. */
+export const causeOf = (err: unknown): SessionCause =>
+  err instanceof MediaServerError ? err : new MediaServerError('MS_ERR_INTERNAL', errorMessage(err), { cause: err });
+
+const PROTOCOL_CODES: ReadonlySet<ErrorCode> = new Set(['MS_ERR_RTMP_HANDSHAKE', 'MS_ERR_RTMP_PROTOCOL', 'MS_ERR_RTMP_MESSAGE_TOO_LARGE', 'MS_ERR_RTMFP_PROTOCOL', 'MS_ERR_AMF_PARSE']);
+
+/**
+ * How loud a session's end is, from its code alone: malformed input is a warning, a failure of
+ * ours an error, every ordinary end (the peer left, a timeout, a slow player let go, a rejection,
+ * the server stopping) information.
+ */
+export const endLogLevel = (cause: SessionCause): 'info' | 'warn' | 'error' =>
+  PROTOCOL_CODES.has(cause.code) ? 'warn' : cause.code === 'MS_ERR_INTERNAL' || cause.code === 'MS_ERR_WORKER_GONE' ? 'error' : 'info';
+
+/** A session's end as a log line says it ("protocol error: ...", "connect rejected: ..."). */
+export const describeEnd = (cause: SessionCause): string =>
+  PROTOCOL_CODES.has(cause.code)
+    ? `protocol error: ${cause.message}`
+    : cause.code === 'MS_ERR_INTERNAL'
+      ? `error: ${cause.message}`
+      : cause.code === 'MS_ERR_CONNECT_REJECTED' || cause.code === 'MS_ERR_CONNECT_INVALID_APP'
+        ? `connect rejected: ${cause.message}`
+        : cause.message;

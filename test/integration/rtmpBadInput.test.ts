@@ -90,7 +90,8 @@ describe('RTMP bad input', { timeout: 90_000 }, () => {
     const s = await rawSession();
     s.write(Buffer.from([0x47, 0x45, 0x54, 0x20])); // "GET " is not RTMP version 3
     await s.closed;
-    await waitForLog(/session closed: protocol error/);
+    // The level follows the code: malformed input is a warning (4).
+    await waitForLog(/^4 \[rtmp\] .*session closed: protocol error.*\(MS_ERR_RTMP_(PROTOCOL|HANDSHAKE)\)/);
     await assertHealthyStillFlowing();
   });
 
@@ -106,7 +107,7 @@ describe('RTMP bad input', { timeout: 90_000 }, () => {
     await waitForLog(/session closed: connection closed by peer/);
     // The other one never finishes: RTMP.connectTimeout (1 s here) closes it.
     await silent.closed;
-    await waitForLog(/session closed: no connect within 1 s \(RTMP.connectTimeout\)/);
+    await waitForLog(/^6 \[rtmp\] .*session closed: no connect within 1 s \(RTMP.connectTimeout\) \(MS_ERR_SESSION_TIMEOUT\)/);
     assert.equal(server.rtmp!.sessionCount, baseline);
     await assertHealthyStillFlowing();
   });
@@ -157,7 +158,7 @@ describe('RTMP bad input', { timeout: 90_000 }, () => {
     await good.connect(url('live'));
     await good.play('firehose');
     const source = publishSynthetic(publisher, id, { videoSize: 60_000, intervalMs: 10, maxFrames: 1500 });
-    await waitForLog(/session closed: subscriber too slow/, 20_000);
+    await waitForLog(/^6 \[rtmp\] .*session closed: subscriber too slow.*\(MS_ERR_SUBSCRIBER_TOO_SLOW\)/, 20_000);
     const seen = goodFrames;
     await sleep(300);
     assert.ok(goodFrames > seen, 'the reading player keeps receiving');

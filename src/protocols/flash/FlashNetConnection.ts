@@ -1,4 +1,4 @@
-import { ProtocolError, RejectionError, errorMessage } from '../../errors.js';
+import { type ErrorCode, ProtocolError, RejectionError, errorMessage } from '../../errors.js';
 import { FlashNetStream } from './FlashNetStream.js';
 import type { FlashTransport } from './FlashTransport.js';
 import { connectResult, errorCommand, invocation, resultCommand, statusInfo } from './flashStatus.js';
@@ -16,7 +16,12 @@ export class FlashNetConnection {
   readonly streams = new Map<number, FlashNetStream>();
   private nextStreamId = 1;
 
-  constructor(private readonly transport: FlashTransport) {}
+  /** The code of a protocol error on this transport (RTMP and RTMFP have their own). */
+  private readonly protocolCode: ErrorCode;
+
+  constructor(private readonly transport: FlashTransport) {
+    this.protocolCode = transport.protocolName === 'RTMFP' ? 'MS_ERR_RTMFP_PROTOCOL' : 'MS_ERR_RTMP_PROTOCOL';
+  }
 
   /**
    * One command (values already decoded: name, transaction id, command object, args...) received
@@ -27,12 +32,12 @@ export class FlashNetConnection {
     const name = values[0];
     const transactionId = typeof values[1] === 'number' ? values[1] : 0;
     if (typeof name !== 'string') {
-      throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'command without a name');
+      throw new ProtocolError(this.protocolCode, 'command without a name');
     }
     const args = values.slice(3);
     const client = this.transport.client;
     if (client.state === 'connecting' && name !== 'connect') {
-      throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', `command ${name} before connect`);
+      throw new ProtocolError(this.protocolCode, `command ${name} before connect`);
     }
     switch (name) {
       case 'connect': {
@@ -40,7 +45,7 @@ export class FlashNetConnection {
       }
       case 'createStream': {
         if (this.streams.size >= MAX_STREAMS) {
-          throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', `more than ${MAX_STREAMS} streams`);
+          throw new ProtocolError(this.protocolCode, `more than ${MAX_STREAMS} streams`);
         }
         const id = this.nextStreamId++;
         this.streams.set(id, new FlashNetStream(this.transport, id));
@@ -93,7 +98,7 @@ export class FlashNetConnection {
     const transport = this.transport;
     const client = transport.client;
     if (client.state !== 'connecting') {
-      throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'second connect on one connection');
+      throw new ProtocolError(this.protocolCode, 'second connect on one connection');
     }
     const props = (typeof commandObject === 'object' && commandObject !== null ? commandObject : {}) as Record<string, unknown>;
     transport.objectEncoding = props.objectEncoding === 3 ? 3 : 0;
@@ -118,7 +123,7 @@ export class FlashNetConnection {
       transport.log.info(`${client.address}: connect to ${where} rejected: ${reason}`);
       transport.writeCommand(0, errorCommand(transactionId, statusInfo('error', code, reason)));
       transport.writeCommand(0, invocation('close'));
-      transport.close(`connect rejected: ${reason}`, true);
+      transport.end(err instanceof RejectionError ? err : new RejectionError('MS_ERR_CONNECT_REJECTED', reason), true);
       return;
     }
     if (transport.isClosed) {

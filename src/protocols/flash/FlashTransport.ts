@@ -1,5 +1,6 @@
 import type { Client } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
+import type { SessionCause } from '../../errors.js';
 import type { MediaCommands } from './SessionMedia.js';
 import type { Logger } from '../../util/Logger.js';
 
@@ -31,8 +32,8 @@ export interface FlashTransport {
    * session (MS_ERR_SUBSCRIBER_TOO_SLOW).
    */
   readonly media: MediaCommands;
-  /** Ends the session (a lagging player is closed this way); `graceful` lets written bytes go out first. */
-  close(reason: string, graceful?: boolean): void;
+  /** Ends the session with `cause`; `graceful` lets written bytes go out first. */
+  end(cause: SessionCause, graceful?: boolean): void;
   /** Runs when `connect` arrives, before the hook (RTMP sends window size, bandwidth, chunk size here). */
   onConnectStart?(): void;
 }

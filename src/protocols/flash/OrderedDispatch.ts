@@ -1,4 +1,4 @@
-import { ProtocolError } from '../../errors.js';
+import { type ErrorCode, ProtocolError } from '../../errors.js';
 
 /**
  * Keeps a session's messages in order around asynchronous hooks: `handle` runs each message and
@@ -18,13 +18,15 @@ export class OrderedDispatch<T> {
     private readonly limit = 4096,
     private readonly onBusy?: () => void,
     private readonly onIdle?: () => void,
+    /** The protocol's error code for too many queued messages. */
+    private readonly overflowCode: ErrorCode = 'MS_ERR_RTMP_PROTOCOL',
   ) {}
 
   /** Runs `item` now, or queues it behind a pending one. Throws ProtocolError past the limit. */
   push(item: T): void {
     if (this.pending !== null) {
       if (this.pending.length >= this.limit) {
-        throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', 'too many messages while a command is pending');
+        throw new ProtocolError(this.overflowCode, 'too many messages while a command is pending');
       }
       this.pending.push(item);
       return;

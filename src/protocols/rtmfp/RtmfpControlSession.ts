@@ -1,7 +1,7 @@
 import { AmfReader } from '../../amf/index.js';
 import { Client, type ClientWriter, formatAddress } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
-import { ProtocolError, errorMessage } from '../../errors.js';
+import { type SessionCause, causeOf, describeEnd, endLogLevel, errorMessage, sessionEnd } from '../../errors.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
@@ -47,6 +47,9 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
     (err) => this.fail(err),
     () => !this.closed,
     MAX_PENDING,
+    undefined,
+    undefined,
+    'MS_ERR_RTMFP_PROTOCOL',
   );
 
   constructor(
@@ -159,13 +162,12 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
   }
 
   /** The data half ended: release everything the session holds. */
-  onClosed(reason: string): void {
+  onClosed(cause: SessionCause): void {
     if (this.closed) {
       return;
     }
     this.closed = true;
-    const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
-    this.log[level](`${this.client.address}: RTMFP session closed: ${reason}`);
+    this.log[endLogLevel(cause)](`${this.client.address}: RTMFP session closed: ${describeEnd(cause)} (${cause.code})`);
     this.connection.close();
     this.core.disconnect(this.client);
     this.host.onControlClosed(this);
@@ -213,15 +215,20 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
   }
 
   private fail(err: unknown): void {
-    this.close(err instanceof ProtocolError ? `protocol error: ${err.message}` : `error: ${errorMessage(err)}`);
+    this.end(causeOf(err));
   }
 
-  /** Ends the session from the control side (a rejection, a lagging player, a script). */
-  close(reason = 'closed by the server', graceful = false): void {
+  /** `client.writer:close(reason)` from a script. */
+  close(reason?: string): void {
+    this.end(sessionEnd('MS_ERR_SESSION_CLOSED', reason === undefined || reason === '' ? 'closed by the server' : `closed by the server: ${reason}`));
+  }
+
+  /** Ends the session from the control side (a rejection, a script, the server stopping). */
+  end(cause: SessionCause, graceful = false): void {
     if (!this.closed) {
-      this.commands.close(reason, graceful);
+      this.commands.close(cause, graceful);
       // A data half that already went away never answers: release here too.
-      this.onClosed(reason);
+      this.onClosed(cause);
     }
   }
 }

@@ -8,7 +8,7 @@ import { literalLookup } from '../../util/ipLiteral.js';
 import { AddressOrigin, type RtmfpAddress } from './address.js';
 import type { ComputeKeys } from './crypto/computeKeys.js';
 import { type StartupDecision, type KeyingDecision, type PeerDecision, RtmfpHandshake, type UrlDecision } from './RtmfpHandshake.js';
-import { errorMessage } from '../../errors.js';
+import { causeOf, errorMessage, sessionEnd } from '../../errors.js';
 import { readSessionId } from './RtmfpPacket.js';
 import { RtmfpFanOut } from './RtmfpFanOut.js';
 import { RtmfpSession, type RtmfpSessionHost, type RtmfpSessionSettings } from './RtmfpSession.js';
@@ -283,7 +283,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     } catch (err) {
       this.log.error(`${session.label}: session failed: ${errorMessage(err)}`);
       try {
-        session.close(`error: ${errorMessage(err)}`, false);
+        session.close(causeOf(err), false);
       } catch {
         session.drop(`error: ${errorMessage(err)}`, false);
       }
@@ -318,7 +318,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
       this.timer = null;
     }
     for (const session of [...this.sessions.values()]) {
-      session.close('server stopping', false);
+      session.close(sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping'), false);
       this.onClosed(session);
     }
     this.batch?.flush();

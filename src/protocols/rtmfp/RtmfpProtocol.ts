@@ -1,5 +1,7 @@
 import type { Core } from '../../core/Core.js';
-import { errorMessage } from '../../errors.js';
+import { errorFromCode, errorMessage, sessionEnd } from '../../errors.js';
+
+const WORKER_STOPPED = sessionEnd('MS_ERR_WORKER_GONE', 'media worker stopped');
 import type { Kernels } from '../../kernels/Kernels.js';
 import { loadKernels } from '../../kernels/index.js';
 import { Logger } from '../../util/Logger.js';
@@ -145,7 +147,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
     const prefix = handle.index + 1;
     for (const control of [...this.controls.values()]) {
       if (control.sid >>> 24 === prefix) {
-        control.onClosed('media worker stopped');
+        control.onClosed(WORKER_STOPPED);
       }
     }
   }
@@ -177,7 +179,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
       }
       case 'closed': {
         handle.sessions = Math.max(0, handle.sessions - 1);
-        this.controls.get(message.sid)?.onClosed(message.reason);
+        this.controls.get(message.sid)?.onClosed(errorFromCode(message.code, message.message));
         handle.remotes.delete(message.sid);
         return true;
       }
@@ -346,7 +348,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
 
   async stop(): Promise<void> {
     for (const control of [...this.controls.values()]) {
-      control.close('server stopping');
+      control.end(sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping'));
     }
     await this.plane.stop();
     await this.keyPool?.close();

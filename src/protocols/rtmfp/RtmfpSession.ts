@@ -1,4 +1,4 @@
-import { ProtocolError, errorMessage } from '../../errors.js';
+import { ProtocolError, type SessionCause, causeOf, sessionEnd } from '../../errors.js';
 import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
 import type { SubscriptionControl } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
@@ -89,7 +89,7 @@ class RtmfpPlayer implements SubscriberSink {
   }
 
   tooSlow(): void {
-    this.session.close('subscriber too slow: stayed behind past media.subscriberTimeout', false);
+    this.session.close(sessionEnd('MS_ERR_SUBSCRIBER_TOO_SLOW', 'subscriber too slow: stayed behind past media.subscriberTimeout'), false);
   }
 }
 
@@ -168,7 +168,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
         return;
       }
     } catch (err) {
-      this.close(err instanceof ProtocolError ? `protocol error: ${err.message}` : `error: ${errorMessage(err)}`, false);
+      this.close(causeOf(err), false);
       return;
     }
     this.lastReceptionAt = now;
@@ -216,7 +216,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
     if (kind?.kind === 'group') {
       this.events?.onGroupFlowClosed(flow.id);
     } else if (kind?.kind === 'tc' && kind.streamId === 0) {
-      this.close('NetConnection flow closed by the client', false);
+      this.close(sessionEnd('MS_ERR_SESSION_CLOSED', 'NetConnection flow closed by the client'), false);
     }
   }
 
@@ -230,7 +230,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
       return;
     }
     if (message.length < TC_HEADER_SIZE) {
-      throw new ProtocolError('MS_ERR_RTMP_PROTOCOL', `message of ${message.length} bytes on flow ${flow.id}`);
+      throw new ProtocolError('MS_ERR_RTMFP_PROTOCOL', `message of ${message.length} bytes on flow ${flow.id}`);
     }
     const type = message[0];
     if (isMediaMessage(type)) {
@@ -361,12 +361,12 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
     }
     const timeout = this.host.settings.timeoutMs;
     if (timeout > 0 && now - this.lastReceptionAt > timeout) {
-      this.close(`nothing received for ${timeout / 1000} s (RTMFP.timeout)`, false);
+      this.close(sessionEnd('MS_ERR_SESSION_TIMEOUT', `nothing received for ${timeout / 1000} s (RTMFP.timeout)`), false);
       return;
     }
     const main = this.mainFlow();
     if (main?.failure != null) {
-      this.close(`NetConnection flow failed: ${main.failure}`, false);
+      this.close(sessionEnd('MS_ERR_RTMFP_PROTOCOL', `NetConnection flow failed: ${main.failure}`), false);
       return;
     }
     this.output.flush(now, true);
@@ -376,7 +376,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
    * Ends the session: the control half hears it once, and a Session Close Request is repeated a
    * few ticks (`graceful` first lets queued reliable messages, e.g. a rejection, go out).
    */
-  close(reason: string, graceful: boolean): void {
+  close(cause: SessionCause, graceful: boolean): void {
     if (this.closed) {
       return;
     }
@@ -384,7 +384,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
       this.output.flush(Date.now(), false);
     }
     this.closed = true;
-    this.notifyClosed(reason);
+    this.notifyClosed(cause);
     this.output.sendClose(false, Date.now());
   }
 
@@ -395,18 +395,18 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
     }
     if (!this.closed) {
       this.closed = true;
-      this.notifyClosed(reason);
+      this.notifyClosed(sessionEnd('MS_ERR_SESSION_CLOSED', reason));
     }
     this.host.onClosed(this);
   }
 
-  private notifyClosed(reason: string): void {
+  private notifyClosed(cause: SessionCause): void {
     this.media.close();
     for (const flow of this.recvFlows.values()) {
       if (classifyFlow(flow.metadata)?.kind === 'group') {
         this.events?.onGroupFlowClosed(flow.id);
       }
     }
-    this.events?.onClosed(reason);
+    this.events?.onClosed(cause);
   }
 }

@@ -1,3 +1,4 @@
+import type { SessionCause } from '../../errors.js';
 import type { MediaCommands } from '../flash/SessionMedia.js';
 
 /**
@@ -23,7 +24,7 @@ export interface SessionEvents {
   /** Packets now come from a new address (RTMFP mobility). */
   onAddressChanged(host: string, port: number): void;
   /** The data half is gone (peer closed, timeout, protocol error). */
-  onClosed(reason: string): void;
+  onClosed(cause: SessionCause): void;
 }
 
 /** What the control half asks of the data half (media: play and publish, on the data half's thread). */
@@ -35,5 +36,5 @@ export interface SessionCommands extends MediaCommands {
   /** A ready-made chunk for the next packet (forwarded IHello). */
   queueChunk(chunk: Buffer): void;
   /** Ends the session; `graceful` sends what is queued first. */
-  close(reason: string, graceful: boolean): void;
+  close(cause: SessionCause, graceful: boolean): void;
 }

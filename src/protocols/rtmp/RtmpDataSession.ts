@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { SubscriptionControl } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
-import { ProtocolError, errorMessage } from '../../errors.js';
+import { ProtocolError, type SessionCause, causeOf, sessionEnd } from '../../errors.js';
 import type { SocketHandover } from '../../kernels/index.js';
 import { FrameKind, type MediaFrame, wireSlot } from '../../media/MediaFrame.js';
 import type { SubscriberSink } from '../../media/Subscriber.js';
@@ -56,7 +56,7 @@ class RtmpPlayer implements SubscriberSink {
   }
 
   tooSlow(): void {
-    this.session.close('subscriber too slow: stayed behind past media.subscriberTimeout', false);
+    this.session.close(sessionEnd('MS_ERR_SUBSCRIBER_TOO_SLOW', 'subscriber too slow: stayed behind past media.subscriberTimeout'), false);
   }
 }
 
@@ -107,8 +107,8 @@ export class RtmpDataSession implements RtmpCommands {
     }
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
-    socket.on('error', (err) => this.close(`socket error: ${err.message}`, false));
-    socket.on('close', () => this.close('connection closed by peer', false));
+    socket.on('error', (err) => this.close(sessionEnd('MS_ERR_SOCKET', `socket error: ${err.message}`), false));
+    socket.on('close', () => this.close(sessionEnd('MS_ERR_SESSION_CLOSED', 'connection closed by peer'), false));
   }
 
   get isClosed(): boolean {
@@ -277,11 +277,11 @@ export class RtmpDataSession implements RtmpCommands {
       return;
     }
     if (!this.isConnected && now - this.startedAt > this.options.connectTimeoutMs) {
-      this.close(`no connect within ${this.options.connectTimeoutMs / 1000} s (RTMP.connectTimeout)`, false);
+      this.close(sessionEnd('MS_ERR_SESSION_TIMEOUT', `no connect within ${this.options.connectTimeoutMs / 1000} s (RTMP.connectTimeout)`), false);
       return;
     }
     if (this.options.timeoutMs > 0 && now - this.lastReception > this.options.timeoutMs) {
-      this.close(`nothing received for ${this.options.timeoutMs / 1000} s (RTMP.timeout)`, false);
+      this.close(sessionEnd('MS_ERR_SESSION_TIMEOUT', `nothing received for ${this.options.timeoutMs / 1000} s (RTMP.timeout)`), false);
       return;
     }
     if (this.isConnected && now - this.lastPingSent >= PING_INTERVAL_MS) {
@@ -332,11 +332,11 @@ export class RtmpDataSession implements RtmpCommands {
   }
 
   private fail(err: unknown): void {
-    this.close(err instanceof ProtocolError ? `protocol error: ${err.message}` : `error: ${errorMessage(err)}`, false);
+    this.close(causeOf(err), false);
   }
 
   /** Ends the session; the control half hears it once (unless it asked for it). */
-  close(reason: string, graceful: boolean): void {
+  close(cause: SessionCause, graceful: boolean): void {
     if (this.closed) {
       return;
     }
@@ -356,6 +356,6 @@ export class RtmpDataSession implements RtmpCommands {
       this.socket.destroy();
     }
     this.onGone(this);
-    this.events.onClosed(reason);
+    this.events.onClosed(cause);
   }
 }

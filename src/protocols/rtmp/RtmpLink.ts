@@ -10,6 +10,7 @@
  *
  * Locally the halves call each other; across threads the same calls are channel messages.
  */
+import type { SessionCause } from '../../errors.js';
 import type { MediaCommands } from '../flash/SessionMedia.js';
 import type { RtmpReaderState } from './RtmpChunkReader.js';
 
@@ -19,8 +20,8 @@ export interface RtmpEvents {
   onCommand(streamId: number, type: number, payload: Buffer): void;
   /** A ping answered: the round trip in ms. */
   onPing(rtt: number): void;
-  /** The data half is gone (peer closed, timeout, protocol error, too slow); `reason` says why. */
-  onClosed(reason: string): void;
+  /** The data half is gone (peer closed, timeout, protocol error, too slow); `cause` says why. */
+  onClosed(cause: SessionCause): void;
 }
 
 /** What the control half asks of the data half. */
@@ -32,7 +33,7 @@ export interface RtmpCommands extends MediaCommands {
   /** `connect` was accepted: pings start, the connect deadline is over. */
   connected(): void;
   /** Ends the session; `graceful` lets what was written reach the client first. */
-  close(reason: string, graceful: boolean): void;
+  close(cause: SessionCause, graceful: boolean): void;
 }
 
 /** Where the data half stands, to go on in another thread with the socket (RtmpDataSession.handover). */

@@ -1,7 +1,10 @@
 import { type Server, type Socket, createServer } from 'node:net';
 import type { Core } from '../../core/Core.js';
 import { formatAddress } from '../../core/Client.js';
+import { type SessionCause, sessionEnd } from '../../errors.js';
 import { Logger } from '../../util/Logger.js';
+
+const STOPPING = sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping');
 import type { Protocol } from '../Protocol.js';
 import { RtmpDataSession } from './RtmpDataSession.js';
 import { FrameWriteBatch } from './RtmpSocketWriter.js';
@@ -108,7 +111,7 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
     const events = {
       onCommand: (streamId: number, type: number, payload: Buffer) => session?.onCommand(streamId, type, payload),
       onPing: (rtt: number) => session?.onPing(rtt),
-      onClosed: (reason: string) => session?.onClosed(reason),
+      onClosed: (cause: SessionCause) => session?.onClosed(cause),
     };
     const data = new RtmpDataSession(socket, this.options, this.log, address, events, (d) => this.local.delete(d));
     this.local.add(data);
@@ -145,7 +148,7 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
       this.timer = null;
     }
     for (const session of [...this.sessions.values()]) {
-      session.close('server stopping');
+      session.end(STOPPING);
     }
     for (const socket of this.sockets) {
       socket.destroy();

@@ -1,7 +1,7 @@
 import { AmfReader } from '../../amf/index.js';
 import { Client, type ClientWriter } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
-import { ProtocolError, errorMessage } from '../../errors.js';
+import { type SessionCause, causeOf, describeEnd, endLogLevel, sessionEnd } from '../../errors.js';
 import type { Logger } from '../../util/Logger.js';
 import { FlashNetConnection } from '../flash/FlashNetConnection.js';
 import type { FlashTransport } from '../flash/FlashTransport.js';
@@ -101,13 +101,12 @@ export class RtmpSession implements ClientWriter, FlashTransport, RtmpEvents {
   }
 
   /** The data half ended: release everything the session holds. */
-  onClosed(reason: string): void {
+  onClosed(cause: SessionCause): void {
     if (this.closed) {
       return;
     }
     this.closed = true;
-    const level = reason.startsWith('protocol error') || reason.startsWith('error') ? 'warn' : 'info';
-    this.log[level](`${this.client.address}: session closed: ${reason}`);
+    this.log[endLogLevel(cause)](`${this.client.address}: session closed: ${describeEnd(cause)} (${cause.code})`);
     this.connection.close();
     this.core.disconnect(this.client);
     this.host.onSessionClosed(this);
@@ -175,15 +174,20 @@ export class RtmpSession implements ClientWriter, FlashTransport, RtmpEvents {
   }
 
   private fail(err: unknown): void {
-    this.close(err instanceof ProtocolError ? `protocol error: ${err.message}` : `error: ${errorMessage(err)}`);
+    this.end(causeOf(err));
+  }
+
+  /** `client.writer:close(reason)` from a script. */
+  close(reason?: string): void {
+    this.end(sessionEnd('MS_ERR_SESSION_CLOSED', reason === undefined || reason === '' ? 'closed by the server' : `closed by the server: ${reason}`));
   }
 
   /** Ends the session from the control side; `graceful` lets already written bytes reach the client. */
-  close(reason = 'closed by the server', graceful = false): void {
+  end(cause: SessionCause, graceful = false): void {
     if (!this.closed) {
-      this.commands.close(reason, graceful);
+      this.commands.close(cause, graceful);
       // A data half that already went away never answers: release here too.
-      this.onClosed(reason);
+      this.onClosed(cause);
     }
   }
 }

@@ -28,7 +28,7 @@ export type ToWorker =
   | { op: 'tc'; sid: number; streamId: number; message: Uint8Array }
   | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
   | { op: 'chunk'; sid: number; chunk: Uint8Array }
-  | { op: 'close'; sid: number; reason: string; graceful: boolean }
+  | { op: 'close'; sid: number; code: string; message: string; graceful: boolean }
   | { op: 'sendStartup'; datagram: Uint8Array; host: string; port: number }
   // RTMP: a connected socket moves here (its descriptor duplicated, where its chunk stream stands).
   | { op: 'adoptRtmp'; sid: number; fd: number; address: string; state: RtmpDataState }
@@ -67,10 +67,10 @@ export type FromWorker =
   | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
   | { op: 'groupClosed'; sid: number; flowId: number }
   | { op: 'address'; sid: number; host: string; port: number }
-  | { op: 'closed'; sid: number; reason: string }
+  | { op: 'closed'; sid: number; code: string; message: string }
   | { op: 'rtmpCommand'; sid: number; streamId: number; type: number; payload: Uint8Array }
   | { op: 'rtmpPing'; sid: number; rtt: number }
-  | { op: 'rtmpClosed'; sid: number; reason: string }
+  | { op: 'rtmpClosed'; sid: number; code: string; message: string }
   // A publisher of this worker: each frame once (its own subscribers here already have it).
   | ({ op: 'frame'; feed: number } & WireFrame)
   // Frames the worker's subscribers did not get (drops to a keyframe), for those that changed.

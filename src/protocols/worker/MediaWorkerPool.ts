@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { errorMessage } from '../../errors.js';
+import { type SessionCause, errorMessage } from '../../errors.js';
 import { type LogLevel, getLogLevel, type Logger } from '../../util/Logger.js';
 import type { DataPlaneOptions } from '../rtmfp/RtmfpDataPlane.js';
 import type { SessionCommands } from '../rtmfp/SessionLink.js';
@@ -94,8 +94,8 @@ export class RemoteCommands extends RemoteMedia implements SessionCommands {
     this.handle.post({ op: 'chunk', sid: this.sid, chunk: bytes }, [bytes.buffer as ArrayBuffer]);
   }
 
-  close(reason: string, graceful: boolean): void {
-    this.handle.post({ op: 'close', sid: this.sid, reason, graceful });
+  close(cause: SessionCause, graceful: boolean): void {
+    this.handle.post({ op: 'close', sid: this.sid, code: cause.code, message: cause.message, graceful });
   }
 }
 

@@ -1,3 +1,4 @@
+import { type SessionCause, errorFromCode, sessionEnd } from '../../errors.js';
 import type { SocketHandover } from '../../kernels/index.js';
 import type { Logger } from '../../util/Logger.js';
 import type { RtmpDataSession } from '../rtmp/RtmpDataSession.js';
@@ -32,8 +33,8 @@ class RemoteRtmp extends RemoteMedia implements RtmpCommands {
     // A data half is handed over only once connected.
   }
 
-  close(reason: string, graceful: boolean): void {
-    this.handle.post({ op: 'close', sid: this.sid, reason, graceful });
+  close(cause: SessionCause, graceful: boolean): void {
+    this.handle.post({ op: 'close', sid: this.sid, code: cause.code, message: cause.message, graceful });
   }
 }
 
@@ -97,7 +98,7 @@ export class RtmpWorkerOffload implements RtmpOffload, WorkerProtocol {
         if (handle.rtmpSids.delete(message.sid)) {
           handle.sessions = Math.max(0, handle.sessions - 1);
         }
-        this.rtmp.sessions.get(message.sid)?.onClosed(message.reason);
+        this.rtmp.sessions.get(message.sid)?.onClosed(errorFromCode(message.code, message.message));
         handle.remotes.delete(message.sid);
         return true;
       }
@@ -109,7 +110,7 @@ export class RtmpWorkerOffload implements RtmpOffload, WorkerProtocol {
 
   onWorkerGone(handle: WorkerHandle): void {
     for (const sid of handle.rtmpSids) {
-      this.rtmp.sessions.get(sid)?.onClosed('media worker stopped');
+      this.rtmp.sessions.get(sid)?.onClosed(sessionEnd('MS_ERR_WORKER_GONE', 'media worker stopped'));
     }
     handle.rtmpSids.clear();
   }

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { errorMessage } from '../../errors.js';
+import { errorFromCode, errorMessage, sessionEnd } from '../../errors.js';
 import type { SocketHandover } from '../../kernels/index.js';
 import type { Logger } from '../../util/Logger.js';
 import type { SessionMedia } from '../flash/SessionMedia.js';
@@ -58,7 +58,7 @@ export class WorkerRtmp {
       }
       case 'close': {
         const session = this.sessions.get(message.sid);
-        session?.close(message.reason, message.graceful);
+        session?.close(errorFromCode(message.code, message.message), message.graceful);
         return session !== undefined;
       }
       default: {
@@ -75,7 +75,7 @@ export class WorkerRtmp {
     } catch (err) {
       this.log.error(`${address}: cannot open the handed-over socket: ${errorMessage(err)}`);
       this.handover?.closeDescriptor(fd);
-      this.post({ op: 'rtmpClosed', sid, reason: `error: the socket could not be handed over (${errorMessage(err)})` });
+      this.post({ op: 'rtmpClosed', sid, code: 'MS_ERR_SOCKET', message: `the socket could not be handed over (${errorMessage(err)})` });
       return;
     }
     const events: RtmpEvents = {
@@ -84,7 +84,7 @@ export class WorkerRtmp {
         this.post({ op: 'rtmpCommand', sid, streamId, type, payload: copy }, [copy.buffer as ArrayBuffer]);
       },
       onPing: (rtt) => this.post({ op: 'rtmpPing', sid, rtt }),
-      onClosed: (reason) => this.post({ op: 'rtmpClosed', sid, reason }),
+      onClosed: (cause) => this.post({ op: 'rtmpClosed', sid, code: cause.code, message: cause.message }),
     };
     const session = new RtmpDataSession(socket, this.options, this.log, address, events, () => this.sessions.delete(sid), message.state);
     this.sessions.set(sid, session);
@@ -94,7 +94,7 @@ export class WorkerRtmp {
   stop(): void {
     clearInterval(this.timer);
     for (const session of [...this.sessions.values()]) {
-      session.close('server stopping', false);
+      session.close(sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping'), false);
     }
   }
 }

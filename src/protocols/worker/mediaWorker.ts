@@ -7,7 +7,7 @@
  * main thread's piscina pool, so a burst of handshakes never stalls this thread's sessions.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { errorMessage } from '../../errors.js';
+import { errorFromCode, errorMessage } from '../../errors.js';
 import { loadKernels, loadSocketHandover } from '../../kernels/index.js';
 import { type LogLevel, Logger, setLogLevel, setLogSink } from '../../util/Logger.js';
 import type { ComputeKeys } from '../rtmfp/crypto/computeKeys.js';
@@ -48,7 +48,7 @@ const onMessage = (message: ToWorker): void => {
       return;
     }
     case 'close': {
-      sessionOf(message.sid)?.close(message.reason, message.graceful);
+      sessionOf(message.sid)?.close(errorFromCode(message.code, message.message), message.graceful);
       return;
     }
     case 'sendStartup': {
@@ -113,8 +113,8 @@ const eventsFor = (sid: number): SessionEvents => ({
   onAddressChanged(host, p) {
     post({ op: 'address', sid, host, port: p });
   },
-  onClosed(reason) {
-    post({ op: 'closed', sid, reason });
+  onClosed(cause) {
+    post({ op: 'closed', sid, code: cause.code, message: cause.message });
   },
 });
 
