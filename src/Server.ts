@@ -9,6 +9,7 @@ import { MediaWorkers } from './protocols/worker/MediaWorkers.js';
 import { RtmpWorkerOffload } from './protocols/worker/RtmpOffload.js';
 import { loadSocketHandover } from './kernels/index.js';
 import { AppHost } from './scripting/AppHost.js';
+import { DescriptorWatch } from './util/DescriptorWatch.js';
 import { Logger } from './util/Logger.js';
 
 const log = new Logger('server');
@@ -31,6 +32,8 @@ export class Server {
   /** The media worker threads RTMP and RTMFP sessions run on (null: everything on this thread). */
   readonly workers: MediaWorkers | null;
   private manageTimer: NodeJS.Timeout | null = null;
+  /** `ulimit -n` reached: libuv then refuses connections in silence; this says so once a second. */
+  private readonly descriptors = new DescriptorWatch((message) => log.error(message));
   private started = false;
 
   constructor(
@@ -107,6 +110,7 @@ export class Server {
         }, MANAGE_INTERVAL_MS);
         this.manageTimer.unref();
       }
+      this.descriptors.start();
       await this.workers?.start();
       for (const protocol of this.protocols) {
         for (const address of await protocol.start()) {
@@ -127,6 +131,7 @@ export class Server {
   }
 
   async stop(): Promise<void> {
+    this.descriptors.stop();
     if (this.manageTimer !== null) {
       clearInterval(this.manageTimer);
       this.manageTimer = null;

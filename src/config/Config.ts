@@ -20,6 +20,7 @@ export interface Config {
     readonly windowAckSize: number;
     readonly maxMessageSize: number;
     readonly maxConnections: number;
+    readonly maxConnectionsPerAddress: number;
     /** RTMP.mergeWrite in ms. */
     readonly mergeWriteMs: number;
     /** Media workers that serve RTMP sessions once connected (0: the main thread serves them). */
@@ -34,6 +35,7 @@ export interface Config {
     readonly keepalivePeerMs: number;
     readonly mediaDeadlineMs: number;
     readonly maxSessions: number;
+    readonly maxHandshakesPerAddress: number;
     readonly workers: number;
     readonly workerPort: number;
   };
@@ -49,6 +51,7 @@ export interface Config {
     readonly heartbeatMs: number;
     readonly retryMaxMs: number;
     readonly queueBytes: number;
+    readonly maxConnectionsPerAddress: number;
   };
   readonly media: {
     readonly gopCache: boolean;

@@ -177,6 +177,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       windowAckSize: num('RTMP.windowAckSize'),
       maxMessageSize: num('RTMP.maxMessageSize'),
       maxConnections: num('RTMP.maxConnections'),
+      maxConnectionsPerAddress: num('RTMP.maxConnectionsPerAddress'),
       workers: num('RTMP.workers'),
       mergeWriteMs: num('RTMP.mergeWrite'),
     },
@@ -189,6 +190,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       keepalivePeerMs: num('RTMFP.keepalivePeer') * 1000,
       mediaDeadlineMs: num('RTMFP.mediaDeadline') * 1000,
       maxSessions: num('RTMFP.maxSessions'),
+      maxHandshakesPerAddress: num('RTMFP.maxHandshakesPerAddress'),
       workers: num('RTMFP.workers'),
       workerPort: num('RTMFP.workerPort'),
     },
@@ -200,6 +202,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       heartbeatMs: num('servers.heartbeat') * 1000,
       retryMaxMs: num('servers.retryMax') * 1000,
       queueBytes: num('servers.queueBytes'),
+      maxConnectionsPerAddress: num('servers.maxConnectionsPerAddress'),
     },
     media: {
       gopCache: bool('media.gopCache'),

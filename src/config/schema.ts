@@ -36,6 +36,7 @@ export const schema = {
   'RTMP.maxMessageSize': { kind: { type: 'int', min: 65536, max: 0x7fffffff }, default: '16777216', doc: 'largest message accepted from a client (bytes)' },
   'RTMP.workers': { kind: { type: 'int', min: 0, max: 64 }, default: String(Math.min(availableParallelism(), 64)), doc: 'media worker threads that serve RTMP players and publishers once connected (default: one per core; 0 = everything on the main thread; needs the native addon)' },
   'RTMP.mergeWrite': { kind: { type: 'int', min: 0, max: 1000 }, default: '100', doc: 'milliseconds of frames a player gets in one write (as SRS mw_latency; 0 = each event-loop turn\'s frames at once); adds up to that much latency' },
+  'RTMP.maxConnectionsPerAddress': { kind: { type: 'int', min: 0, max: 10000000 }, default: '64', doc: 'simultaneous RTMP sessions from one IP address (0 = unlimited; loopback is never limited)' },
   'RTMP.maxConnections': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMP sessions (0 = unlimited)' },
 
   'RTMFP.port': { kind: port, default: '1935', doc: 'RTMFP UDP port (0 disables RTMFP)' },
@@ -47,6 +48,7 @@ export const schema = {
   'RTMFP.mediaDeadline': { kind: { type: 'number', min: 0.1, max: 60 }, default: '2', doc: 'seconds after which unsent audio/video is abandoned instead of sent late' },
   'RTMFP.workers': { kind: { type: 'int', min: 0, max: 64 }, default: String(Math.min(availableParallelism(), 64)), doc: 'media worker threads, each with its own UDP port (default: one per core; 0 = everything on the main thread)' },
   'RTMFP.workerPort': { kind: port, default: '0', doc: 'first UDP port of the media workers (worker i uses workerPort + i; 0 = any free port)' },
+  'RTMFP.maxHandshakesPerAddress': { kind: { type: 'int', min: 0, max: 1024 }, default: '4', doc: 'RTMFP key exchanges (DH) one IP address may have in progress at once (0 = no limit but the global 16; loopback is never limited)' },
   'RTMFP.maxSessions': { kind: { type: 'int', min: 0, max: 10000000 }, default: '0', doc: 'simultaneous RTMFP sessions (0 = unlimited)' },
 
   'servers.port': { kind: port, default: '0', doc: 'TCP port other instances of the mesh join on (0: no listener)' },
@@ -55,6 +57,7 @@ export const schema = {
   'servers.secret': { kind: { type: 'string' }, default: '', doc: 'shared secret: only instances that know it join the mesh (challenge-response, never sent)' },
   'servers.heartbeat': { kind: seconds(3600), default: '5', doc: 'seconds between heartbeats on an idle mesh link; a link silent for 3 of them is closed (0 = off)' },
   'servers.retryMax': { kind: { type: 'number', min: 0.1, max: 3600 }, default: '16', doc: 'longest wait (seconds) between attempts to join a target; retries start after 1 s and double' },
+  'servers.maxConnectionsPerAddress': { kind: { type: 'int', min: 0, max: 100000 }, default: '8', doc: 'mesh connections (joined or joining) from one IP address at once (0 = unlimited; loopback is never limited)' },
   'servers.queueBytes': { kind: { type: 'int', min: 16384, max: 0x7fffffff }, default: '8388608', doc: 'bytes queued for a slow mesh peer before relayed media is dropped to the next keyframe' },
 
   'media.gopCache': { kind: { type: 'bool' }, default: 'true', doc: 'late joiners start at the last keyframe' },

@@ -1,6 +1,7 @@
 import { type Server as TcpServer, type Socket, createServer } from 'node:net';
 import type { Config } from '../config/Config.js';
 import { MeshError, errorMessage } from '../errors.js';
+import { AddressLimits, ThrottledLog } from '../util/AddressLimits.js';
 import { Logger } from '../util/Logger.js';
 import { checkHandler } from './MeshCodec.js';
 import { decodeArgs, encodeArgs } from './meshArgs.js';
@@ -63,9 +64,13 @@ export class Mesh implements LinkOwner {
   private timer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly hello: ReadonlyMap<string, string>;
+  /** Incoming links per source address (servers.maxConnectionsPerAddress). */
+  readonly perAddress: AddressLimits;
+  private readonly refusals = new ThrottledLog((m) => this.log.warn(m));
 
   constructor(private readonly config: Config) {
     this.hello = publicSettings(config);
+    this.perAddress = new AddressLimits(config.servers.maxConnectionsPerAddress);
     this.dialers = config.servers.targets.map((target) => new MeshDialer(target, config.servers.retryMaxMs, (socket, dialer) => this.dialed(socket, dialer), this.log));
   }
 
@@ -127,7 +132,8 @@ export class Mesh implements LinkOwner {
           resolve();
         });
       });
-      listener.on('error', (err) => this.log.error(`listener: ${err.message}`));
+      const errors = new ThrottledLog((m) => this.log.error(m));
+      listener.on('error', (err) => errors.report(`listener: ${err.message}`));
       const address = listener.address();
       if (typeof address === 'object' && address !== null) {
         addresses.push(`${address.address}:${address.port}`);
@@ -181,10 +187,17 @@ export class Mesh implements LinkOwner {
   }
 
   private accepted(socket: Socket): void {
+    const ip = socket.remoteAddress ?? '?';
     if (this.stopping) {
       socket.destroy();
       return;
     }
+    if (!this.perAddress.acquire(ip)) {
+      this.refusals.report(`${socketAddress(socket)}: refused, servers.maxConnectionsPerAddress (${this.perAddress.max}) reached for ${ip}`);
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => this.perAddress.release(ip));
     this.links.add(new MeshLink(socket, false, socketAddress(socket), this.settings(this.hello), this, this.log));
   }
 

@@ -38,6 +38,8 @@ export class HandshakeStats {
   badPublicKey = 0;
   /** More than `maxKeyingInFlight` DH computations at once. */
   overloaded = 0;
+  /** IIKeying dropped: its address had RTMFP.maxHandshakesPerAddress DH running already. */
+  addressBusy = 0;
   /** `computeKeys` rejected (a worker pool gone...), or an unexpected exception (a bug). */
   errors = 0;
 

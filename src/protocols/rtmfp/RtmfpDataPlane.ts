@@ -28,6 +28,7 @@ export interface DataPlaneOptions extends RtmfpSessionSettings {
   host: string;
   port: number;
   maxSessions: number;
+  maxHandshakesPerAddress: number;
   /** Ask the control side about URL IHellos (only when an onHandshake hook exists). */
   urlDecisions: boolean;
   /** High byte of every session ID of this plane (0 on the main thread, worker index + 1 in workers). */
@@ -85,7 +86,12 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     readonly options: DataPlaneOptions,
     private readonly control: DataPlaneControl,
   ) {
-    this.handshake = new RtmfpHandshake({ kernels, urlDecisions: options.urlDecisions, computeKeys: options.computeKeys });
+    this.handshake = new RtmfpHandshake({
+      kernels,
+      urlDecisions: options.urlDecisions,
+      computeKeys: options.computeKeys,
+      maxKeyingPerAddress: options.maxHandshakesPerAddress,
+    });
     this.fanOut = new RtmfpFanOut(kernels, () => this.batch, () => options.mediaDeadlineMs, (err) => log.error(`fan-out failed: ${errorMessage(err)}`));
   }
 

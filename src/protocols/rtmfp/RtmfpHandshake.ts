@@ -48,6 +48,7 @@ import { parseEpd } from './epd.js';
 import { readIHello, readIIKeying, writeRHello, writeRIKeying, writeRedirect } from './handshakeChunks.js';
 import type { IHelloChunk, IIKeyingChunk } from './handshakeChunks.js';
 import { HandshakeStats } from './HandshakeStats.js';
+import { AddressLimits } from '../../util/AddressLimits.js';
 import {
   Chunk, ChunkIterator, DEFAULT_KEY, Mode, PacketHeader, allocStartupPacket, readPacketHeader, readSessionId, timestampOf,
   writePacketHeader,
@@ -63,6 +64,8 @@ export interface RtmfpHandshakeOptions {
   cookieLifetimeMs?: number;
   /** DH computations running at once; default 16 (rtmfp-cpp). */
   maxKeyingInFlight?: number;
+  /** DH computations one source address may have running at once; default 4 (loopback: no limit). */
+  maxKeyingPerAddress?: number;
   /** Answered cookies kept for repeated IIKeying; default 4096. */
   maxAnswers?: number;
   /** Where DH runs; default in-thread. A piscina pool's `run` fits. */
@@ -154,6 +157,7 @@ export class RtmfpHandshake {
   private readonly now: () => number;
   private readonly answers = new Map<string, Answer>();
   private inFlight = 0;
+  private readonly perAddress: AddressLimits;
   /** Startup packets may be larger than session ones (rtmfp-cpp: multi-key certificates). */
   private readonly plain = Buffer.alloc(MAX_STARTUP_PLAINTEXT);
   private readonly header = new PacketHeader();
@@ -167,6 +171,7 @@ export class RtmfpHandshake {
     this.cookies = new StatelessCookies(options.secret, options.cookieLifetimeMs, this.now);
     this.computeKeys = options.computeKeys ?? computeKeysInThread;
     this.maxInFlight = options.maxKeyingInFlight ?? 16;
+    this.perAddress = new AddressLimits(options.maxKeyingPerAddress ?? 4);
     this.maxAnswers = options.maxAnswers ?? 4096;
     this.urlDecisions = options.urlDecisions ?? false;
     this.certificate = options.certificate ?? buildServerCertificate();
@@ -321,6 +326,11 @@ export class RtmfpHandshake {
       stats.overloaded++;
       return null;
     }
+    // One address must not hold every DH slot: the others' handshakes would all be dropped.
+    if (!this.perAddress.acquire(host)) {
+      stats.addressBusy++;
+      return null;
+    }
     // Copies: the packet buffer is reused as soon as we yield.
     const { initiatorSsid } = keying;
     const groupId = component.groupId;
@@ -337,6 +347,7 @@ export class RtmfpHandshake {
       throw err;
     } finally {
       this.inFlight--;
+      this.perAddress.release(host);
     }
     if (result === null) {
       this.answers.delete(cookieKey);

@@ -29,6 +29,7 @@ export interface RtmfpProtocolOptions extends RtmfpSessionSettings {
   /** Address given to clients in redirections ("host" or "host:port"); default: the URL's host, else the bound address. */
   publicAddress: string;
   maxSessions: number;
+  maxHandshakesPerAddress: number;
   /** Media worker threads; 0 runs everything on the main thread. */
   workers: number;
   /** First UDP port of the workers (worker i binds workerPort + i); 0 = any free port. */

@@ -2,6 +2,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import type { Core } from '../../core/Core.js';
 import { formatAddress } from '../../core/Client.js';
 import { type SessionCause, sessionEnd } from '../../errors.js';
+import { AddressLimits, ThrottledLog } from '../../util/AddressLimits.js';
 import { Logger } from '../../util/Logger.js';
 
 const STOPPING = sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping');
@@ -15,6 +16,7 @@ export interface RtmpProtocolOptions extends RtmpSessionOptions {
   host: string;
   port: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
 }
 
 /**
@@ -47,12 +49,18 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
   private timer: NodeJS.Timeout | null = null;
   private nextSid = 1;
   offload: RtmpOffload | null = null;
+  /** Sessions per source address (RTMP.maxConnectionsPerAddress). */
+  readonly perAddress: AddressLimits;
+  /** Refusals and listener errors (out of descriptors) come in floods: a line per second. */
+  private readonly refusals = new ThrottledLog((m) => this.log.warn(m));
+  private readonly listenerErrors = new ThrottledLog((m) => this.log.error(m));
 
   constructor(
     readonly core: Core,
     readonly options: RtmpProtocolOptions,
   ) {
     FrameWriteBatch.forThisThread().mergeMs = options.mergeWriteMs;
+    this.perAddress = new AddressLimits(options.maxConnectionsPerAddress);
   }
 
   get sessionCount(): number {
@@ -74,7 +82,9 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
         resolve();
       });
     });
-    server.on('error', (err) => this.log.error(`listener error: ${err.message}`));
+    // Accept failures (EMFILE when the process is out of descriptors) come once per refused
+    // connection: logged once a second; the sessions already open are served meanwhile.
+    server.on('error', (err) => this.listenerErrors.report(`listener error: ${err.message}`));
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
     const address = server.address();
@@ -97,13 +107,19 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
   }
 
   private accept(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    const ip = socket.remoteAddress ?? '?';
     if (this.options.maxConnections > 0 && this.sessions.size >= this.options.maxConnections) {
-      this.log.warn(`${socket.remoteAddress}:${socket.remotePort}: refused, RTMP.maxConnections (${this.options.maxConnections}) reached`);
+      this.refusals.report(`${ip}:${socket.remotePort}: refused, RTMP.maxConnections (${this.options.maxConnections}) reached`);
       socket.destroy();
       return;
     }
+    if (!this.perAddress.acquire(ip)) {
+      this.refusals.report(`${ip}:${socket.remotePort}: refused, RTMP.maxConnectionsPerAddress (${this.options.maxConnectionsPerAddress}) reached for ${ip}`);
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     const address = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const sid = this.allocateSid();
     // The control half answers the data half's events; the data half is its first commands.
@@ -115,7 +131,7 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
     };
     const data = new RtmpDataSession(socket, this.options, this.log, address, events, (d) => this.local.delete(d));
     this.local.add(data);
-    session = new RtmpSession(this, sid, address, data);
+    session = new RtmpSession(this, sid, address, ip, data);
     this.sessions.set(sid, session);
   }
 
@@ -132,7 +148,9 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
   }
 
   onSessionClosed(session: RtmpSession): void {
-    this.sessions.delete(session.sid);
+    if (this.sessions.delete(session.sid)) {
+      this.perAddress.release(session.ip);
+    }
   }
 
   private tick(): void {

@@ -55,6 +55,8 @@ export class RtmpSession implements ClientWriter, FlashTransport, RtmpEvents {
     /** Unique across threads: names the session in a media worker's messages. */
     readonly sid: number,
     address: string,
+    /** The client's IP as the socket gave it (per-address limits). */
+    readonly ip: string,
     public commands: RtmpCommands,
   ) {
     this.client = new Client('RTMP', address, this);

@@ -195,6 +195,7 @@ void describe('RtmfpHandshake: flood control and key validation', () => {
     const pending: (() => void)[] = [];
     const handshake = newHandshake({
       maxKeyingInFlight: 16,
+      maxKeyingPerAddress: 0,
       computeKeys: (request) =>
         new Promise<KeyResult | null>((resolve) => {
           pending.push(() => resolve(computeKeysSync(request)));
@@ -213,6 +214,33 @@ void describe('RtmfpHandshake: flood control and key validation', () => {
     assert.equal(results.filter((d) => d?.kind === 'keying').length, 16);
     assert.equal(results.filter((d) => d === null).length, 4);
     assert.equal(handshake.keyingInFlight, 0);
+  });
+
+  void it('lets one address hold only its share of the DH slots, so other clients still get theirs', async () => {
+    const pending: (() => void)[] = [];
+    const handshake = newHandshake({
+      maxKeyingInFlight: 16,
+      maxKeyingPerAddress: 4,
+      computeKeys: (request) =>
+        new Promise<KeyResult | null>((resolve) => {
+          pending.push(() => resolve(computeKeysSync(request)));
+        }),
+    });
+    const flooder = '203.0.113.9';
+    const cookies = await Promise.all(Array.from({ length: 10 }, () => getCookie(handshake, flooder)));
+    const flood = cookies.map((cookie) => keying(handshake, new TestInitiator(2, randomBytes(4).readUInt32BE(0)), cookie, flooder));
+    const other = keying(handshake, new TestInitiator(2, randomBytes(4).readUInt32BE(0)), await getCookie(handshake), HOST);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(handshake.keyingInFlight, 5, 'four for the flooding address, one for the other client');
+    assert.equal(handshake.stats.addressBusy, 6);
+    pending.forEach((finish) => finish());
+    assert.equal((await other)?.kind, 'keying');
+    assert.equal((await Promise.all(flood)).filter((d) => d?.kind === 'keying').length, 4);
+    // Loopback is this machine: never limited.
+    const local = newHandshake({ maxKeyingPerAddress: 1 });
+    const localCookies = await Promise.all([getCookie(local, '127.0.0.1'), getCookie(local, '127.0.0.1')]);
+    const both = await Promise.all(localCookies.map((c) => keying(local, new TestInitiator(2, randomBytes(4).readUInt32BE(0)), c, '127.0.0.1')));
+    assert.deepEqual(both.map((d) => d?.kind), ['keying', 'keying']);
   });
 
   void it('rejects bad client keys, unknown groups and missing keys', async () => {
