@@ -40,11 +40,21 @@ export class Server {
     readonly config: Config,
     hooks?: ServerHooks,
   ) {
+    const rtmfpWorkers = config.rtmfp.port > 0 ? config.rtmfp.workers : 0;
+    let rtmpWorkers = config.rtmp.port > 0 ? config.rtmp.workers : 0;
+    const handover = loadSocketHandover();
+    if (rtmpWorkers > 0 && typeof handover === 'string') {
+      log.info(`RTMP sessions stay on the main thread (RTMP.workers needs the native addon: ${handover})`);
+      rtmpWorkers = 0;
+    }
+    const count = Math.max(rtmpWorkers, rtmfpWorkers);
     this.core = new Core(hooks ?? new DefaultHooks(), {
       gopCache: config.media.gopCache,
       gopCacheMaxBytes: config.media.gopCacheMaxBytes,
       subscriberQueueBytes: config.media.subscriberQueueBytes,
       subscriberTimeoutMs: config.media.subscriberTimeoutMs,
+      // The budget is shared out between the threads that serve subscribers.
+      queueBudgetBytes: Math.floor(config.media.queueBudget / (1 + count)),
     });
     this.mesh = config.servers.port > 0 || config.servers.targets.length > 0 ? new Mesh(config) : null;
     if (hooks === undefined) {
@@ -54,21 +64,20 @@ export class Server {
         this.wireMesh(this.mesh, this.apps);
       }
     }
-    const rtmfpWorkers = config.rtmfp.port > 0 ? config.rtmfp.workers : 0;
-    let rtmpWorkers = config.rtmp.port > 0 ? config.rtmp.workers : 0;
-    const handover = loadSocketHandover();
-    if (rtmpWorkers > 0 && typeof handover === 'string') {
-      log.info(`RTMP sessions stay on the main thread (RTMP.workers needs the native addon: ${handover})`);
-      rtmpWorkers = 0;
-    }
-    const count = Math.max(rtmpWorkers, rtmfpWorkers);
     let rtmfp: RtmfpProtocol | null = null;
     this.workers =
       count === 0
         ? null
         : new MediaWorkers(
             count,
-            (index) => ({ index, rtmfp: rtmfp?.workerPlane(index) ?? null, rtmp: config.rtmp, feeds: this.core.feedOptions, limits: this.core.limits }),
+            (index) => ({
+              index,
+              rtmfp: rtmfp?.workerPlane(index) ?? null,
+              rtmp: config.rtmp,
+              feeds: this.core.feedOptions,
+              limits: { maxQueuedBytes: this.core.limits.maxQueuedBytes, timeoutMs: this.core.limits.timeoutMs },
+              queueBudgetBytes: Math.floor(config.media.queueBudget / (1 + count)),
+            }),
             { computeKeys: (args) => (rtmfp === null ? null : rtmfp.requests.computeKeys(args)) },
             new Logger('workers'),
           );

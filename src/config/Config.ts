@@ -58,6 +58,8 @@ export interface Config {
     readonly gopCacheMaxBytes: number;
     readonly subscriberQueueBytes: number;
     readonly subscriberTimeoutMs: number;
+    /** media.queueBudget, for the whole process (0: none). */
+    readonly queueBudget: number;
   };
   readonly logs: {
     readonly level: number;

@@ -209,6 +209,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       gopCacheMaxBytes: num('media.gopCacheMaxBytes'),
       subscriberQueueBytes: num('media.subscriberQueueBytes'),
       subscriberTimeoutMs: num('media.subscriberTimeout') * 1000,
+      queueBudget: num('media.queueBudget'),
     },
     logs: {
       level: num('logs.level'),

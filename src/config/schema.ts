@@ -63,6 +63,7 @@ export const schema = {
   'media.gopCache': { kind: { type: 'bool' }, default: 'true', doc: 'late joiners start at the last keyframe' },
   'media.gopCacheMaxBytes': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '8388608', doc: 'largest cached group of pictures (bytes); past it the cache waits for the next keyframe' },
   'media.subscriberQueueBytes': { kind: { type: 'int', min: 16384, max: 0x7fffffff }, default: '1048576', doc: 'bytes queued for one subscriber before frames are dropped to the next keyframe' },
+  'media.queueBudget': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '536870912', doc: 'bytes all subscribers may hold queued together, shared out between the threads; past it the slowest drop to the next keyframe first (0 = no budget)' },
   'media.subscriberTimeout': { kind: seconds(3600), default: '10', doc: 'seconds a subscriber may stay behind (dropping) before it is closed' },
 
   'logs.level': { kind: { type: 'int', min: 0, max: 8 }, default: '6', doc: '0 nothing .. 6 info .. 8 trace (same as --log)' },

@@ -4,6 +4,7 @@ import type { Client } from './Client.js';
 import { Group, type GroupMember } from './Group.js';
 import { Listener, type ListenerOwner } from './Listener.js';
 import type { SubscriberLimits } from '../media/Subscriber.js';
+import { QueueBudget } from '../media/QueueBudget.js';
 import type { FeedOptions } from '../media/MediaFeed.js';
 import { Publication } from './Publication.js';
 import type { ConnectionResponse, ServerHooks } from './ServerHooks.js';
@@ -15,6 +16,8 @@ export interface CoreOptions {
   gopCacheMaxBytes: number;
   subscriberQueueBytes: number;
   subscriberTimeoutMs: number;
+  /** What this thread's subscribers may hold queued together (0: no budget). */
+  queueBudgetBytes?: number;
 }
 
 /** A hook failure as a rejection: a RejectionError keeps its code, anything else becomes `fallback` with its message. */
@@ -52,7 +55,12 @@ export class Core {
     public hooks: ServerHooks,
     private readonly options: CoreOptions,
   ) {
-    this.limits = { maxQueuedBytes: options.subscriberQueueBytes, timeoutMs: options.subscriberTimeoutMs };
+    const budget = options.queueBudgetBytes ?? 0;
+    this.limits = {
+      maxQueuedBytes: options.subscriberQueueBytes,
+      timeoutMs: options.subscriberTimeoutMs,
+      budget: budget > 0 ? new QueueBudget(budget) : null,
+    };
     this.feedOptions = { gopCache: options.gopCache, gopCacheMaxBytes: options.gopCacheMaxBytes };
   }
 

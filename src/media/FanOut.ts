@@ -2,6 +2,7 @@ import { Verdict } from './DropPolicy.js';
 import { FrameKind, type MediaFrame } from './MediaFrame.js';
 import type { MediaFeed } from './MediaFeed.js';
 import type { MediaOutput } from './MediaOutput.js';
+import type { QueueBudget } from './QueueBudget.js';
 import { SkipBit, type Subscriber } from './Subscriber.js';
 
 /**
@@ -14,10 +15,13 @@ import { SkipBit, type Subscriber } from './Subscriber.js';
  */
 export class FanOut implements MediaOutput {
   private subscribers: Subscriber[] = [];
+  private readonly budget: QueueBudget | null;
   /** True while in the feed's outputs. */
   private attached = false;
 
-  constructor(private readonly feed: MediaFeed) {}
+  constructor(private readonly feed: MediaFeed) {
+    this.budget = feed.limits.budget ?? null;
+  }
 
   get size(): number {
     return this.subscribers.length;
@@ -30,6 +34,7 @@ export class FanOut implements MediaOutput {
     subscriber.detach();
     subscriber.fanOut = this;
     this.subscribers.push(subscriber);
+    this.budget?.join(subscriber);
     if (!this.attached) {
       this.attached = true;
       this.feed.add(this);
@@ -50,6 +55,7 @@ export class FanOut implements MediaOutput {
       this.subscribers[i] = last;
     }
     subscriber.fanOut = null;
+    this.budget?.leave(subscriber);
     if (this.subscribers.length === 0 && this.attached) {
       this.attached = false;
       this.feed.remove(this);
@@ -62,6 +68,7 @@ export class FanOut implements MediaOutput {
     // The filter bit of this frame: decoder configurations and metadata pass receiveAudio/Video.
     const bit = SkipBit.PAUSED | (config ? 0 : kind === FrameKind.AUDIO ? SkipBit.AUDIO : kind === FrameKind.VIDEO ? SkipBit.VIDEO : 0);
     const subscribers = this.subscribers;
+    const budget = this.budget;
     let now = 0;
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i];
@@ -69,7 +76,14 @@ export class FanOut implements MediaOutput {
         continue;
       }
       const sink = subscriber.sink;
-      const queued = sink.queuedBytes;
+      let queued = sink.queuedBytes;
+      if (budget !== null) {
+        budget.note(subscriber, queued);
+        if (queued > 0 && budget.squeezes(queued)) {
+          // Over the thread's budget and over its fair share: past its limit, whatever it is.
+          queued = Number.MAX_SAFE_INTEGER;
+        }
+      }
       if (subscriber.drops.sends(queued)) {
         sink.write(frame);
         continue;

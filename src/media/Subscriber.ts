@@ -1,10 +1,13 @@
 import { DropPolicy } from './DropPolicy.js';
 import type { MediaFrame } from './MediaFrame.js';
+import type { QueueBudget } from './QueueBudget.js';
 
 /** What a subscriber may queue and how long it may stay behind (media.subscriberQueueBytes/Timeout). */
 export interface SubscriberLimits {
   maxQueuedBytes: number;
   timeoutMs: number;
+  /** What this thread's subscribers may hold together (null: no budget). */
+  budget?: QueueBudget | null;
 }
 
 /**
@@ -32,6 +35,8 @@ export class Subscriber {
   readonly drops: DropPolicy;
   /** SkipBit of what is filtered out now. */
   skip = 0;
+  /** Its queue as the thread's QueueBudget last noted it. */
+  noted = 0;
   /** The fan-out it is in, or null. */
   fanOut: { remove(subscriber: Subscriber): void } | null = null;
 

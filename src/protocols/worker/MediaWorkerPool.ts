@@ -111,6 +111,8 @@ export interface WorkerSetup {
   /** The publications' cache settings and what a subscriber may queue (as on the main thread). */
   feeds: FeedOptions;
   limits: SubscriberLimits;
+  /** What this worker's subscribers may hold queued together (0: no budget). */
+  queueBudgetBytes: number;
 }
 
 /** What the main thread does for a worker: its messages, the requests it makes, its end. */

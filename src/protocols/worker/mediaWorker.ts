@@ -18,6 +18,7 @@ import type { SessionEvents } from '../rtmfp/SessionLink.js';
 import type { SessionMedia } from '../flash/SessionMedia.js';
 import type { WorkerSetup } from './MediaWorkerPool.js';
 import { WorkerMedia } from './WorkerMedia.js';
+import { QueueBudget } from '../../media/QueueBudget.js';
 import { WorkerRtmp } from './WorkerRtmp.js';
 import { type FromWorker, MediaChannel, type MainRequests, type ToWorker, type WorkerRequests, asBuffer, wireBytes } from './MediaChannel.js';
 
@@ -81,7 +82,7 @@ const post = (message: FromWorker, ...bytes: Uint8Array[]): void => {
 
 const media = new WorkerMedia(
   setup.feeds,
-  setup.limits,
+  { ...setup.limits, budget: setup.queueBudgetBytes > 0 ? new QueueBudget(setup.queueBudgetBytes) : null },
   (message, moved) => channel.send(message, moved),
   (sid) => sessionOf(sid)?.media ?? rtmp?.mediaOf(sid),
   function* (): Generator<[number, SessionMedia]> {

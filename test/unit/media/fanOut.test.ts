@@ -153,3 +153,32 @@ describe('media output model', () => {
     assert.deepEqual(seen.at(-1), '80 after 3 written', 'what waits runs when the publisher leaves');
   });
 });
+
+describe('media queue budget', () => {
+  it('over the thread\'s budget, the subscribers holding more than a fair share drop to a keyframe first', async () => {
+    const { QueueBudget } = await import('../../../src/media/QueueBudget.js');
+    // Each may queue 1 MiB on its own; together 100 KB.
+    const budget = new QueueBudget(100_000);
+    const f = new MediaFeed({ gopCache: true, gopCacheMaxBytes: 1 << 20 }, { maxQueuedBytes: 1 << 20, timeoutMs: 0, budget });
+    f.start();
+    const fast = Array.from({ length: 9 }, () => new Sink());
+    const slow = new Sink();
+    for (const s of [...fast, slow]) {
+      f.subscribers().add(new Subscriber(s, { maxQueuedBytes: 1 << 20, timeoutMs: 0, budget }));
+    }
+    fast.forEach((s) => (s.queuedBytes = 1000));
+    slow.queuedBytes = 200_000; // well under its own 1 MiB limit
+    f.push(key(0));
+    f.push(inter(40));
+    f.push(inter(80));
+    assert.equal(budget.queuedBytes, 209_000);
+    assert.deepEqual(slow.got, [], 'the slowest is held to its share');
+    fast.forEach((s) => assert.deepEqual(s.got, ['K0', 'i40', 'i80'], 'the others are untouched'));
+    // Back under the budget: the slow one resumes at the next keyframe.
+    slow.queuedBytes = 0;
+    f.push(inter(120));
+    f.push(key(160));
+    assert.deepEqual(slow.got, ['K160']);
+    assert.ok(budget.squeezed > 0);
+  });
+});
