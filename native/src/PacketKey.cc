@@ -36,12 +36,17 @@ bool PacketKey::encrypt(const EVP_CIPHER* cipher, uint8_t* in, size_t n, uint8_t
   }
   xorBlock(in, encryptState_);
   int written = 0;
-  const bool ok = EVP_CipherUpdate(encrypt_, out, &written, in, static_cast<int>(n)) == 1;
+  const bool ok = EVP_CipherUpdate(encrypt_, out, &written, in, static_cast<int>(n)) == 1 && static_cast<size_t>(written) == n;
   if (in != out) {
     xorBlock(in, encryptState_);  // the caller's plaintext back as it was
   }
+  if (!ok) {
+    // The chain does not advance on a failed call: the context starts over from a zero IV.
+    reset(encrypt_, encryptState_);
+    return false;
+  }
   std::memcpy(encryptState_, out + n - 16, 16);
-  return ok && static_cast<size_t>(written) == n;
+  return true;
 }
 
 bool PacketKey::decrypt(const EVP_CIPHER* cipher, const uint8_t* in, size_t n, uint8_t* out) {
@@ -51,10 +56,20 @@ bool PacketKey::decrypt(const EVP_CIPHER* cipher, const uint8_t* in, size_t n, u
   uint8_t last[16];
   std::memcpy(last, in + n - 16, 16);  // before an in-place decryption overwrites it
   int written = 0;
-  const bool ok = EVP_CipherUpdate(decrypt_, out, &written, in, static_cast<int>(n)) == 1;
+  const bool ok = EVP_CipherUpdate(decrypt_, out, &written, in, static_cast<int>(n)) == 1 && static_cast<size_t>(written) == n;
+  if (!ok) {
+    reset(decrypt_, decryptState_);
+    return false;
+  }
   xorBlock(out, decryptState_);
   std::memcpy(decryptState_, last, 16);
-  return ok && static_cast<size_t>(written) == n;
+  return true;
+}
+
+void PacketKey::reset(EVP_CIPHER_CTX*& ctx, uint8_t* state) {
+  EVP_CIPHER_CTX_free(ctx);
+  ctx = nullptr;
+  std::memset(state, 0, 16);
 }
 
 bool PacketKey::ready(EVP_CIPHER_CTX*& ctx, int enc, const EVP_CIPHER* cipher) {

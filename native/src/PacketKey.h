@@ -49,6 +49,8 @@ class PacketKey {
 
  private:
   bool ready(EVP_CIPHER_CTX*& ctx, int enc, const EVP_CIPHER* cipher);
+  // After a failed EVP call: the context is dropped (remade from a zero IV) and the chain state zeroed.
+  static void reset(EVP_CIPHER_CTX*& ctx, uint8_t* state);
 
   uint8_t key_[kKeySize];
   EVP_CIPHER_CTX* encrypt_ = nullptr;

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <string>
 
 #include "PacketKey.h"
 #include "aesMultiBuffer.h"
@@ -48,26 +49,51 @@ size_t elementSize(napi_typedarray_type type) {
   }
 }
 
-// Any TypedArray (a Buffer is a Uint8Array): its bytes (length in bytes), or {nullptr, 0} if it is none.
-Bytes bytesOf(napi_env env, napi_value value) {
+// The bytes of a TypedArray of exactly `expected` type (a Buffer is a Uint8Array), length in
+// bytes. Anything else (another element type reinterpreted as these would be a wrong length or
+// alignment, a non-array) leaves a TypeError pending and gives {nullptr, 0}: the caller returns.
+Bytes bytesOf(napi_env env, napi_value value, napi_typedarray_type expected, const char* name) {
   napi_typedarray_type type;
   size_t count = 0;
   void* data = nullptr;
   Bytes bytes;
-  if (napi_get_typedarray_info(env, value, &type, &count, &data, nullptr, nullptr) == napi_ok) {
+  if (napi_get_typedarray_info(env, value, &type, &count, &data, nullptr, nullptr) == napi_ok && type == expected) {
     bytes.data = static_cast<uint8_t*>(data);
     bytes.length = count * elementSize(type);
+    return bytes;
+  }
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) {
+    const char* want = expected == napi_uint8_array ? "a Uint8Array or Buffer" : expected == napi_uint32_array ? "a Uint32Array" : expected == napi_int32_array ? "an Int32Array" : "a typed array";
+    std::string message = std::string(name) + " must be " + want;
+    napi_throw_type_error(env, nullptr, message.c_str());
   }
   return bytes;
 }
 
+// A number argument; anything else leaves a TypeError pending and gives -1 (which every caller
+// refuses as out of range before it could be used).
 int64_t intOf(const Napi::Value& value) {
+  if (!value.IsNumber()) {
+    bool pending = false;
+    napi_is_exception_pending(value.Env(), &pending);
+    if (!pending) {
+      Napi::TypeError::New(value.Env(), "expected a number").ThrowAsJavaScriptException();
+    }
+    return -1;
+  }
   return value.As<Napi::Number>().Int64Value();
 }
 
-// [start, start + n) within a buffer of `length` bytes.
+// [start, start + n) within a buffer of `length` bytes, without an overflowing sum.
 bool within(int64_t start, int64_t n, size_t length) {
-  return start >= 0 && n >= 0 && static_cast<uint64_t>(start + n) <= length;
+  return start >= 0 && n >= 0 && static_cast<uint64_t>(n) <= length && static_cast<uint64_t>(start) <= length - static_cast<uint64_t>(n);
+}
+
+// Whether an argument check left an exception (the method returns at once).
+bool failed(Napi::Env env) {
+  return env.IsExceptionPending();
 }
 
 Napi::Value rangeError(Napi::Env env, const char* what) {
@@ -142,9 +168,12 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
  private:
   // checksum(buf, start, end)
   Napi::Value Checksum(const Napi::CallbackInfo& info) {
-    Bytes buf = bytesOf(info.Env(), info[0]);
+    Bytes buf = bytesOf(info.Env(), info[0], napi_uint8_array, "buf");
     int64_t start = intOf(info[1]);
     int64_t end = intOf(info[2]);
+    if (failed(info.Env())) {
+      return info.Env().Undefined();
+    }
     if (!within(start, end - start, buf.length)) {
       return rangeError(info.Env(), "checksum range out of bounds");
     }
@@ -154,7 +183,10 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   // createPacketKey(key) -> External
   Napi::Value CreatePacketKey(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bytes raw = bytesOf(env, info[0]);
+    Bytes raw = bytesOf(env, info[0], napi_uint8_array, "key");
+    if (failed(env)) {
+      return env.Undefined();
+    }
     if (raw.length != PacketKey::kKeySize) {
       return rangeError(env, "an AES-128 key is 16 bytes");
     }
@@ -172,11 +204,14 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
     if (key == nullptr) {
       return env.Undefined();
     }
-    uint32_t ssid = info[1].As<Napi::Number>().Uint32Value();
-    Bytes packet = bytesOf(env, info[2]);
+    uint32_t ssid = static_cast<uint32_t>(intOf(info[1]));
+    Bytes packet = bytesOf(env, info[2], napi_uint8_array, "packet");
     int64_t end = intOf(info[3]);
-    Bytes out = bytesOf(env, info[4]);
+    Bytes out = bytesOf(env, info[4], napi_uint8_array, "out");
     int64_t outOffset = intOf(info[5]);
+    if (failed(env)) {
+      return env.Undefined();
+    }
     if (end < static_cast<int64_t>(kContentOffset)) {
       return rangeError(env, "packet end before the content offset");
     }
@@ -194,11 +229,14 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
     if (key == nullptr) {
       return env.Undefined();
     }
-    Bytes datagram = bytesOf(env, info[1]);
+    Bytes datagram = bytesOf(env, info[1], napi_uint8_array, "datagram");
     int64_t start = intOf(info[2]);
     int64_t end = intOf(info[3]);
-    Bytes out = bytesOf(env, info[4]);
+    Bytes out = bytesOf(env, info[4], napi_uint8_array, "out");
     int64_t outOffset = intOf(info[5]);
+    if (failed(env)) {
+      return env.Undefined();
+    }
     int64_t length = end - start;
     if (length <= static_cast<int64_t>(kSsidSize) || ((length - kSsidSize) & 15) != 0) {
       return Napi::Number::New(env, static_cast<double>(kBadLength));  // before any bounds: as TS
@@ -214,15 +252,22 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   Napi::Value EncryptFanOut(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int64_t count = intOf(info[0]);
+    if (!info[1].IsArray()) {
+      Napi::TypeError::New(env, "keys must be an array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     Napi::Array keyArray = info[1].As<Napi::Array>();
-    Bytes ssids = bytesOf(env, info[2]);
-    Bytes heads = bytesOf(env, info[3]);
-    Bytes headOffsets = bytesOf(env, info[4]);
-    Bytes payload = bytesOf(env, info[5]);
+    Bytes ssids = bytesOf(env, info[2], napi_uint32_array, "ssids");
+    Bytes heads = bytesOf(env, info[3], napi_uint8_array, "heads");
+    Bytes headOffsets = bytesOf(env, info[4], napi_uint32_array, "headOffsets");
+    Bytes payload = bytesOf(env, info[5], napi_uint8_array, "payload");
     int64_t payloadStart = intOf(info[6]);
     int64_t payloadEnd = intOf(info[7]);
-    Bytes out = bytesOf(env, info[8]);
-    Bytes outOffsets = bytesOf(env, info[9]);
+    Bytes out = bytesOf(env, info[8], napi_uint8_array, "out");
+    Bytes outOffsets = bytesOf(env, info[9], napi_uint32_array, "outOffsets");
+    if (failed(env)) {
+      return env.Undefined();
+    }
     if (count < 0 || count > UINT32_MAX / 4) {
       return rangeError(env, "fan-out batch count out of range");
     }
@@ -257,11 +302,18 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   Napi::Value DecryptPackets(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int64_t count = intOf(info[0]);
+    if (!info[1].IsArray()) {
+      Napi::TypeError::New(env, "keys must be an array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     Napi::Array keyArray = info[1].As<Napi::Array>();
-    Bytes datagrams = bytesOf(env, info[2]);
-    Bytes starts = bytesOf(env, info[3]);
-    Bytes ends = bytesOf(env, info[4]);
-    Bytes results = bytesOf(env, info[5]);
+    Bytes datagrams = bytesOf(env, info[2], napi_uint8_array, "datagrams");
+    Bytes starts = bytesOf(env, info[3], napi_uint32_array, "starts");
+    Bytes ends = bytesOf(env, info[4], napi_uint32_array, "ends");
+    Bytes results = bytesOf(env, info[5], napi_int32_array, "results");
+    if (failed(env)) {
+      return env.Undefined();
+    }
     if (count < 0 || count > UINT32_MAX / 4) {
       return rangeError(env, "decrypt batch count out of range");
     }
@@ -298,13 +350,20 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   Napi::Value EncryptPackets(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int64_t count = intOf(info[0]);
+    if (!info[1].IsArray()) {
+      Napi::TypeError::New(env, "keys must be an array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     Napi::Array keyArray = info[1].As<Napi::Array>();
-    Bytes ssids = bytesOf(env, info[2]);
-    Bytes packets = bytesOf(env, info[3]);
-    Bytes starts = bytesOf(env, info[4]);
-    Bytes ends = bytesOf(env, info[5]);
-    Bytes out = bytesOf(env, info[6]);
-    Bytes outOffsets = bytesOf(env, info[7]);
+    Bytes ssids = bytesOf(env, info[2], napi_uint32_array, "ssids");
+    Bytes packets = bytesOf(env, info[3], napi_uint8_array, "packets");
+    Bytes starts = bytesOf(env, info[4], napi_uint32_array, "starts");
+    Bytes ends = bytesOf(env, info[5], napi_uint32_array, "ends");
+    Bytes out = bytesOf(env, info[6], napi_uint8_array, "out");
+    Bytes outOffsets = bytesOf(env, info[7], napi_uint32_array, "outOffsets");
+    if (failed(env)) {
+      return env.Undefined();
+    }
     if (count < 0 || count > UINT32_MAX / 4 - 1) {
       return rangeError(env, "packet batch count out of range");
     }
@@ -341,10 +400,13 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   Napi::Value SendDatagrams(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int64_t fd = intOf(info[0]);
-    Bytes data = bytesOf(env, info[1]);
-    Bytes offsets = bytesOf(env, info[2]);
-    Bytes addresses = bytesOf(env, info[3]);
+    Bytes data = bytesOf(env, info[1], napi_uint8_array, "data");
+    Bytes offsets = bytesOf(env, info[2], napi_uint32_array, "offsets");
+    Bytes addresses = bytesOf(env, info[3], napi_uint8_array, "addresses");
     int64_t count = intOf(info[4]);
+    if (failed(env)) {
+      return env.Undefined();
+    }
     if (fd < 0 || fd > INT32_MAX || count < 0 || count > UINT32_MAX / 4 - 1) {
       return rangeError(env, "sendDatagrams: bad socket or count");
     }
@@ -371,11 +433,14 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
   Napi::Value ReceiveDatagrams(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int64_t fd = intOf(info[0]);
-    Bytes slab = bytesOf(env, info[1]);
+    Bytes slab = bytesOf(env, info[1], napi_uint8_array, "slab");
     int64_t slot = intOf(info[2]);
     int64_t max = intOf(info[3]);
-    Bytes lengths = bytesOf(env, info[4]);
-    Bytes addresses = bytesOf(env, info[5]);
+    Bytes lengths = bytesOf(env, info[4], napi_uint32_array, "lengths");
+    Bytes addresses = bytesOf(env, info[5], napi_uint8_array, "addresses");
+    if (failed(env)) {
+      return env.Undefined();
+    }
     if (fd < 0 || fd > INT32_MAX || slot <= 0 || slot > 65536 || max < 0 || max > 256) {
       return rangeError(env, "receiveDatagrams: bad socket, slot or count");
     }

@@ -5,6 +5,7 @@
  */
 import type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey } from '../Kernels.js';
 import { checksum as tsChecksum } from '../ts/checksum.js';
+import { checkChecksum } from '../ts/kernelArgs.js';
 import type { NativeAddon } from './nativeAddon.js';
 
 /**
@@ -23,7 +24,11 @@ export class NativeKernels implements Kernels {
   ) {}
 
   checksum(buf: Uint8Array, start: number, end: number): number {
-    return end - start < NATIVE_CHECKSUM_MIN_BYTES ? tsChecksum(buf, start, end) : this.addon.checksum(buf, start, end);
+    if (end - start < NATIVE_CHECKSUM_MIN_BYTES) {
+      checkChecksum(buf, start, end);
+      return tsChecksum(buf, start, end);
+    }
+    return this.addon.checksum(buf, start, end);
   }
 
   createPacketKey(key: Uint8Array): PacketKey {

@@ -6,6 +6,7 @@ import type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey } from 
 import { DECRYPT_BAD_CHECKSUM, DECRYPT_BAD_LENGTH, RTMFP_CONTENT_OFFSET, RTMFP_SSID_SIZE } from '../Kernels.js';
 import { checksum, foldSum, paritySums, wordSum } from './checksum.js';
 import { TsPacketKey } from './TsPacketKey.js';
+import { checkChecksum, checkDecryptPacket, checkDecryptPackets, checkEncryptPacket, checkEncryptPackets, checkFanOut, checkKey } from './kernelArgs.js';
 
 /** Writes `ssid ^ word(4..8) ^ word(8..12)` of the datagram at `offset` (RFC 7016 §2.2.2). */
 export const writeScrambledSsid = (buf: Buffer, offset: number, ssid: number): void => {
@@ -28,14 +29,21 @@ export class TsKernels implements Kernels {
   private readonly parity = new Float64Array(2);
 
   checksum(buf: Uint8Array, start: number, end: number): number {
+    checkChecksum(buf, start, end);
     return checksum(buf, start, end);
   }
 
   createPacketKey(key: Uint8Array): PacketKey {
+    checkKey(key);
     return new TsPacketKey(key) as unknown as PacketKey;
   }
 
   encryptPacket(key: PacketKey, ssid: number, packet: Buffer, end: number, out: Buffer, outOffset: number): number {
+    checkEncryptPacket(packet, end, out, outOffset);
+    return this.seal(key, ssid, packet, end, out, outOffset);
+  }
+
+  private seal(key: PacketKey, ssid: number, packet: Buffer, end: number, out: Buffer, outOffset: number): number {
     const bodyEnd = RTMFP_SSID_SIZE + paddedBodyLength(end - RTMFP_CONTENT_OFFSET);
     packet.fill(0xff, end, bodyEnd);
     const sum = checksum(packet, RTMFP_CONTENT_OFFSET, bodyEnd);
@@ -51,6 +59,12 @@ export class TsKernels implements Kernels {
     if (length <= 0 || (length & 15) !== 0) {
       return DECRYPT_BAD_LENGTH;
     }
+    checkDecryptPacket(datagram, start, end, out, outOffset);
+    return this.open(key, datagram, start, end, out, outOffset);
+  }
+
+  private open(key: PacketKey, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number {
+    const length = end - start - RTMFP_SSID_SIZE;
     asKey(key).decrypt(datagram, start + RTMFP_SSID_SIZE, end, out, outOffset);
     const expected = (out[outOffset] << 8) | out[outOffset + 1];
     return checksum(out, outOffset + 2, outOffset + length) === expected ? length : DECRYPT_BAD_CHECKSUM;
@@ -58,18 +72,21 @@ export class TsKernels implements Kernels {
 
   decryptPackets(batch: DecryptBatch, results: Int32Array): void {
     const { count, keys, datagrams, starts, ends } = batch;
+    checkDecryptPackets(count, keys, datagrams, starts, ends, results);
     for (let i = 0; i < count; i++) {
-      results[i] = this.decryptPacket(keys[i], datagrams, starts[i], ends[i], datagrams, starts[i] + 4);
+      const length = ends[i] - starts[i] - RTMFP_SSID_SIZE;
+      results[i] = length <= 0 || (length & 15) !== 0 ? DECRYPT_BAD_LENGTH : this.open(keys[i], datagrams, starts[i], ends[i], datagrams, starts[i] + 4);
     }
   }
 
   encryptPackets(batch: PacketBatch, out: Buffer, outOffsets: Uint32Array): number {
     const { count, keys, ssids, packets, starts, ends } = batch;
+    checkEncryptPackets(count, keys, ssids, packets, starts, ends, out, outOffsets);
     let offset = 0;
     for (let i = 0; i < count; i++) {
       outOffsets[i] = offset;
       const packet = packets.subarray(starts[i]);
-      offset += this.encryptPacket(keys[i], ssids[i], packet, ends[i] - starts[i], out, offset);
+      offset += this.seal(keys[i], ssids[i], packet, ends[i] - starts[i], out, offset);
     }
     outOffsets[count] = offset;
     return offset;
@@ -84,6 +101,7 @@ export class TsKernels implements Kernels {
     outOffsets: Uint32Array,
   ): number {
     const { count, keys, ssids, heads, headOffsets } = batch;
+    checkFanOut(count, keys, ssids, heads, headOffsets, payload, payloadStart, payloadEnd, out, outOffsets);
     const payloadLength = payloadEnd - payloadStart;
     let maxHead = 0;
     for (let i = 0; i < count; i++) {

@@ -235,4 +235,71 @@ void describe('native kernels equal the TS kernels', { skip: nativeSkip }, () =>
     assert.throws(() => native().encryptPackets(one, one.packets, new Uint32Array(2)), RangeError);
     assert.throws(() => native().encryptPacket(new TsKernels().createPacketKey(Buffer.alloc(16)), 1, packet, 10, packet, 0), TypeError);
   });
+
+  void it('agree on misuse too: short outputs, overlaps and ranges past a buffer throw the same RangeError in both', () => {
+    const ts = new TsKernels();
+    /** What a call does on one implementation: its result, or the class and message it threw. */
+    const outcome = (f: () => unknown): string => {
+      try {
+        return `ok ${String(f())}`;
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`;
+      }
+    };
+    const misuse = fc.record({
+      which: fc.constantFrom('checksum', 'encrypt', 'decrypt', 'fanout', 'packets', 'decrypts', 'key'),
+      size: fc.nat(80),
+      a: fc.integer({ min: -4, max: 90 }),
+      b: fc.integer({ min: -4, max: 90 }),
+      overlap: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(misuse, ({ which, size, a, b, overlap }) => {
+        const results = [ts, native()].map((k) => {
+          const key = k.createPacketKey(Buffer.alloc(16, 7));
+          const buf = Buffer.alloc(size, 3);
+          switch (which) {
+            case 'checksum':
+              return outcome(() => k.checksum(buf, a, b));
+            case 'key':
+              return outcome(() => (k.createPacketKey(Buffer.alloc(size % 20)), 'a key'));
+            case 'encrypt':
+              return outcome(() => k.encryptPacket(key, 9, Buffer.alloc(Math.max(size, 8), 1), Math.max(0, a), overlap ? buf : Buffer.alloc(b < 0 ? 0 : b), 0));
+            case 'decrypt':
+              return outcome(() => k.decryptPacket(key, buf, Math.max(0, a), Math.max(0, b), Buffer.alloc(size), 0));
+            case 'fanout': {
+              const batch = makeBatch(k, [Buffer.alloc(16, 1), Buffer.alloc(16, 2)], [Buffer.alloc(Math.abs(a) % 12, 5), Buffer.alloc(3, 6)], [1, 2]);
+              return outcome(() => k.encryptFanOut(batch, Buffer.alloc(40, 8), 0, Math.max(0, Math.min(40, b)), Buffer.alloc(size * 2), new Uint32Array(3)));
+            }
+            case 'packets': {
+              const packets = Buffer.alloc(64, 4);
+              const one = { count: 1, keys: [key], ssids: new Uint32Array(1), packets, starts: new Uint32Array([Math.max(0, a % 40)]), ends: new Uint32Array([Math.max(0, b)]) };
+              return outcome(() => k.encryptPackets(one, overlap ? packets.subarray(8) : Buffer.alloc(size), new Uint32Array(2)));
+            }
+            default: {
+              const datagrams = Buffer.alloc(size);
+              return outcome(() =>
+                k.decryptPackets({ count: 1, keys: [key], datagrams, starts: new Uint32Array([Math.max(0, a)]), ends: new Uint32Array([Math.max(0, b)]) }, new Int32Array(1)),
+              );
+            }
+          }
+        });
+        assert.equal(results[1], results[0], `native vs TS on ${which}`);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  void it('checks every array argument by its exact type (no reinterpreting another typed array)', () => {
+    const a = addon();
+    const k = native().createPacketKey(Buffer.alloc(16));
+    assert.throws(() => a.decryptPackets(1, [k], Buffer.alloc(40), new Uint16Array(2) as unknown as Uint32Array, new Uint32Array([36]), new Int32Array(1)), /starts must be a Uint32Array/);
+    assert.throws(() => a.decryptPackets(1, [k], Buffer.alloc(40), new Uint32Array([0]), new Uint32Array([36]), new Uint32Array(1) as unknown as Int32Array), /results must be an Int32Array/);
+    assert.throws(() => a.checksum(new Float64Array(4) as unknown as Uint8Array, 0, 4), TypeError);
+    assert.throws(() => a.checksum(Buffer.alloc(4), '0' as unknown as number, 4), TypeError);
+    // Bounds that would overflow an int64 sum are refused, not wrapped around.
+    assert.throws(() => a.checksum(Buffer.alloc(4), 2 ** 62, 2 ** 63 + 2 ** 62), RangeError);
+    assert.throws(() => a.checksum(Buffer.alloc(4), 2 ** 63, 2 ** 63 + 8), RangeError);
+    assert.throws(() => a.encryptFanOut(1, 'keys' as unknown as object[], new Uint32Array(1), Buffer.alloc(4), new Uint32Array(2), Buffer.alloc(4), 0, 4, Buffer.alloc(64), new Uint32Array(2)), /keys must be an array/);
+  });
 });
