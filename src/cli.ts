@@ -4,7 +4,7 @@ import { loadConfig } from './config/loadConfig.js';
 import { knownKeys, schema } from './config/schema.js';
 import { Server } from './Server.js';
 import { Logger, type LogLevel, parseLogLevel, setLogLevel, setLogSink } from './util/Logger.js';
-import { fileLogSink } from './util/fileLogSink.js';
+import { openLogOutput } from './util/LogOutput.js';
 
 const usage = `Usage: nimbus [--config FILE] [--section.key=value ...] [--log=0..8]
 
@@ -63,9 +63,19 @@ const main = async (): Promise<void> => {
     }
   }
   setLogLevel(level);
-  if (config.logs.directory !== '') {
-    setLogSink(fileLogSink(config.logs.directory, config.logs.name, config.logs.rotation, config.logs.maxSize));
+  let output: { flush(): void } | null = null;
+  if (config.logs.directory !== '' || config.logs.format === 'json') {
+    try {
+      const opened = await openLogOutput(config.logs);
+      setLogSink(opened.sink);
+      output = opened;
+    } catch (err) {
+      console.error(`nimbus: cannot write logs to ${config.logs.directory}: ${errorMessage(err)}`);
+      process.exit(2);
+    }
   }
+  // What the log writer still buffers goes out before the process ends.
+  process.on('exit', () => output?.flush());
   const log = new Logger('nimbus');
   for (const warning of warnings) {
     log.warn(warning);

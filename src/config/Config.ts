@@ -67,6 +67,7 @@ export interface Config {
     readonly name: string;
     readonly rotation: number;
     readonly maxSize: number;
+    readonly format: 'text' | 'json';
   };
   /** Every key, flat as in MonaServer (`RTMP.port`), defaults included, unknown keys kept for scripts. */
   readonly values: Readonly<Record<string, string>>;

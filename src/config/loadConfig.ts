@@ -217,6 +217,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       name: str('logs.name'),
       rotation: num('logs.rotation'),
       maxSize: num('logs.maxSize'),
+      format: str('logs.format') === 'json' ? 'json' : 'text',
     },
     values,
     file,

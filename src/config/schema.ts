@@ -70,6 +70,7 @@ export const schema = {
   'logs.directory': { kind: { type: 'string' }, default: '', doc: 'write logs to files in this folder (empty: standard error)' },
   'logs.name': { kind: { type: 'string' }, default: 'log', doc: 'log file base name (name.0, name.1, ...)' },
   'logs.rotation': { kind: { type: 'int', min: 1, max: 1000 }, default: '10', doc: 'how many log files are kept' },
+  'logs.format': { kind: { type: 'enum', values: ['text', 'json'] }, default: 'text', doc: 'text: MonaServer-style lines; json: one JSON object per line (pino), for log collectors' },
   'logs.maxSize': { kind: { type: 'int', min: 1024, max: 0x7fffffff }, default: '1000000', doc: 'size of a log file before it rotates (bytes)' },
 } as const satisfies Record<string, KeySpec>;
 
