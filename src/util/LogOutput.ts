@@ -38,15 +38,15 @@ type Stream = { write(chunk: string): boolean; flushSync(): void };
 export const openLogOutput = async (options: LogOutputOptions): Promise<LogOutput> => {
   let stream: Stream;
   if (options.directory === '') {
-    stream = pino.destination({ dest: 2, sync: false }) as unknown as Stream;
+    stream = pino.destination({ dest: 2, sync: false });
   } else {
     mkdirSync(options.directory, { recursive: true });
-    stream = (await build({
+    stream = await build({
       file: join(options.directory, options.name),
       size: `${Math.max(1, Math.ceil(options.maxSize / 1024))}k`,
       mkdir: true,
       limit: { count: Math.max(1, options.rotation - 1) },
-    })) as unknown as Stream;
+    });
   }
   if (options.format === 'json') {
     const logger = pino(
