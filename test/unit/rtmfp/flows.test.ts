@@ -37,6 +37,11 @@ describe('RTMFP flows', () => {
   });
 
   it('abandons lost unreliable messages so later ones still arrive, never out of order', () => {
+    // How many arrive is a statistical property: when the first packets and their acks are all
+    // lost, the window stays closed until the initial ERTO (3 s, RFC 7016) and the queued media
+    // passes its deadline, as it should. So the count is judged over all runs, the order and
+    // integrity on every run.
+    const counts: number[] = [];
     fc.assert(
       fc.property(fc.integer(), (seed) => {
         const messages = Array.from({ length: 60 }, (_, i) => ({ data: message(i, i % 3 === 0 ? 3000 : 200), reliable: false }));
@@ -48,12 +53,15 @@ describe('RTMFP flows', () => {
         for (const d of delivered) {
           assert.ok(d.equals(messages[d.readUInt32BE(0)].data), 'intact');
         }
-        assert.ok(delivered.length >= 30, `most arrive (${delivered.length} of 60)`);
+        counts.push(delivered.length);
         assert.ok(sender.idle, 'nothing left pending');
         assert.equal(receiver.cumulative, sender.fsn);
       }),
       { numRuns: 30 },
     );
+    counts.sort((a, b) => a - b);
+    assert.ok(counts[counts.length >> 1] >= 40, `most arrive (median ${counts[counts.length >> 1]} of 60)`);
+    assert.ok(counts.filter((n) => n >= 30).length >= counts.length - 3, `few runs stall (${counts.join(',')})`);
   });
 
   it('describes the received ranges above the cumulative point', () => {
