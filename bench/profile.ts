@@ -112,6 +112,7 @@ const serverArgs = (o: ProfileOptions, port: number): string[] => [
   `--RTMFP.port=${o.protocol === 'rtmfp' ? port : 0}`,
   `--RTMFP.workers=${o.workers}`,
   '--host=127.0.0.1',
+  '--HTTP.port=0',
   '--log=3',
 ];
 

@@ -290,7 +290,7 @@ const commandFor = (kind: ServerKind, port: number, o: StartServerOptions): { ar
     // BENCH_NIMBUS_CLI: another build's cli.js (compare a branch or an experiment with dist/).
     const protocols = o.rtmfpOnly === true ? ['--RTMP.port=0', `--RTMFP.port=${port}`] : [`--RTMP.port=${port}`, `--RTMFP.port=${o.rtmfp === true ? port : 0}`];
     return {
-      args: [process.env.BENCH_NIMBUS_CLI ?? `${repoRoot}dist/cli.js`, ...protocols, '--host=127.0.0.1', '--log=3', ...(o.args ?? [])],
+      args: [process.env.BENCH_NIMBUS_CLI ?? `${repoRoot}dist/cli.js`, ...protocols, '--host=127.0.0.1', '--log=3', '--HTTP.port=0', ...(o.args ?? [])],
       ready: o.ready ?? (o.rtmfpOnly === true ? /nimbus listening: RTMFP/ : /nimbus listening: RTMP/),
     };
   }

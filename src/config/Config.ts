@@ -39,6 +39,22 @@ export interface Config {
     readonly workers: number;
     readonly workerPort: number;
   };
+  /** The HTTP/WebSocket side (`[HTTP]`, `[WebSocket]`, `[HLS]`). */
+  readonly http: {
+    /** 0: no HTTP. */
+    readonly port: number;
+    readonly host: string;
+    readonly timeoutMs: number;
+    /** HTTP.index: true, false or a file name. */
+    readonly index: boolean | string;
+    readonly apiToken: string;
+    readonly maxConnectionsPerAddress: number;
+    readonly maxHeaderSize: number;
+    readonly maxBodySize: number;
+    readonly webSocketTimeoutMs: number;
+    readonly webSocketMaxPayload: number;
+    readonly hls: { readonly segmentDuration: number; readonly windowSize: number; readonly partDuration: number };
+  };
   /** The mesh (`[servers]`): listener, targets to join, link settings. */
   readonly servers: {
     /** 0: no listener. */

@@ -99,6 +99,18 @@ const parseValue = (key: string, raw: string, kind: KeyKind): string | number | 
   }
 };
 
+/** HTTP.index as MonaServer reads it: a boolean word, else the name of the file a folder serves. */
+const indexValue = (raw: string): boolean | string => {
+  const word = raw.trim().toLowerCase();
+  if (word === 'true' || word === 'yes' || word === 'on' || word === '1') {
+    return true;
+  }
+  if (word === 'false' || word === 'no' || word === 'off' || word === '0' || word === '') {
+    return false;
+  }
+  return raw.trim();
+};
+
 const deepFreeze = <T extends object>(value: T): T => {
   for (const v of Object.values(value)) {
     if (typeof v === 'object' && v !== null) {
@@ -193,6 +205,23 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       maxHandshakesPerAddress: num('RTMFP.maxHandshakesPerAddress'),
       workers: num('RTMFP.workers'),
       workerPort: num('RTMFP.workerPort'),
+    },
+    http: {
+      port: num('HTTP.port'),
+      host: str('HTTP.host') === '' ? str('host') : str('HTTP.host'),
+      timeoutMs: num('HTTP.timeout') * 1000,
+      index: indexValue(str('HTTP.index')),
+      apiToken: str('HTTP.apiToken'),
+      maxConnectionsPerAddress: num('HTTP.maxConnectionsPerAddress'),
+      maxHeaderSize: num('HTTP.maxHeaderSize'),
+      maxBodySize: num('HTTP.maxBodySize'),
+      webSocketTimeoutMs: num('WebSocket.timeout') * 1000,
+      webSocketMaxPayload: num('WebSocket.maxPayload'),
+      hls: {
+        segmentDuration: num('HLS.segmentDuration'),
+        windowSize: num('HLS.windowSize'),
+        partDuration: num('HLS.partDuration'),
+      },
     },
     servers: {
       port: num('servers.port'),

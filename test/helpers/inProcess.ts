@@ -38,7 +38,7 @@ export const startInProcess = async (
   hooks?: ServerHooks,
 ): Promise<{ server: Server; port: number; url: (path: string) => string }> => {
   const port = await freePort();
-  const { config } = loadConfig({ file: null, overrides: { host: '127.0.0.1', 'RTMP.port': String(port), 'RTMFP.port': '0', 'RTMP.workers': '2', ...overrides }, cwd: '/nonexistent-dir-for-tests' });
+  const { config } = loadConfig({ file: null, overrides: { host: '127.0.0.1', 'RTMP.port': String(port), 'RTMFP.port': '0', 'HTTP.port': '0', 'RTMP.workers': '2', ...overrides }, cwd: '/nonexistent-dir-for-tests' });
   const server = new Server(config, hooks);
   await server.start();
   return { server, port, url: (path: string) => `rtmp://127.0.0.1:${port}/${path}` };

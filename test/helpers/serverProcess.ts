@@ -27,7 +27,9 @@ export class ServerProcess {
   readonly exited: Promise<number | null>;
 
   constructor(args: string[], cwd = repoRoot) {
-    this.child = spawn(process.execPath, [cliPath, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Tests run side by side: no HTTP listener on the default 8080 unless a test asks for one.
+    const http = args.some((a) => a.startsWith('--HTTP.port=')) ? [] : ['--HTTP.port=0'];
+    this.child = spawn(process.execPath, [cliPath, ...http, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const feed = (d: Buffer, which: 'out' | 'err'): void => {
       if (which === 'out') {
         this.out += d.toString();

@@ -63,7 +63,7 @@ const start = async (overrides: Record<string, string>, handlers = recorder()): 
   const port = overrides['servers.port'] === undefined ? 0 : Number(overrides['servers.port']);
   const { config } = loadConfig({
     cwd: '/nonexistent',
-    overrides: { host: '127.0.0.1', 'RTMP.port': '0', 'RTMFP.port': '0', 'servers.heartbeat': '0.2', 'servers.retryMax': '0.5', ...overrides },
+    overrides: { host: '127.0.0.1', 'RTMP.port': '0', 'RTMFP.port': '0', 'HTTP.port': '0', 'servers.heartbeat': '0.2', 'servers.retryMax': '0.5', ...overrides },
   });
   const mesh = new Mesh(config);
   mesh.handlers = handlers;
