@@ -1,6 +1,7 @@
 import type { Config } from './config/Config.js';
 import { Core } from './core/Core.js';
 import { DefaultHooks, type ServerHooks } from './core/ServerHooks.js';
+import { HttpProtocol } from './http/HttpProtocol.js';
 import { Mesh } from './mesh/Mesh.js';
 import type { Protocol } from './protocols/Protocol.js';
 import { RtmfpProtocol } from './protocols/rtmfp/RtmfpProtocol.js';
@@ -11,6 +12,7 @@ import { loadSocketHandover } from './kernels/index.js';
 import { AppHost } from './scripting/AppHost.js';
 import { DescriptorWatch } from './util/DescriptorWatch.js';
 import { Logger } from './util/Logger.js';
+import { VERSION } from './version.js';
 
 const log = new Logger('server');
 /** MonaServer's housekeeping tick: `onManage`, the root app's reload check. */
@@ -25,6 +27,8 @@ export class Server {
   private readonly protocols: Protocol[] = [];
   readonly rtmp: RtmpProtocol | null;
   readonly rtmfp: RtmfpProtocol | null;
+  /** The HTTP port: apps' pages and WebSocket, HTTP-FLV/WS-FLV/HLS, the stats API (null when HTTP.port=0). */
+  readonly http: HttpProtocol | null;
   /** Server applications (`www/`), unless the embedder passed its own hooks. */
   readonly apps: AppHost | null = null;
   /** The server mesh, when `servers.port` or `servers.targets` is set. */
@@ -92,6 +96,19 @@ export class Server {
     this.rtmfp = rtmfp;
     if (this.rtmfp !== null) {
       this.protocols.push(this.rtmfp);
+    }
+    this.http =
+      config.http.port > 0
+        ? new HttpProtocol(this.core, config, {
+            core: this.core,
+            mesh: this.mesh,
+            version: VERSION,
+            workerThreads: count,
+            sessions: () => Object.fromEntries(this.protocols.map((p) => [p.name, p.sessionCount])),
+          })
+        : null;
+    if (this.http !== null) {
+      this.protocols.push(this.http);
     }
   }
 

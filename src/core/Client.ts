@@ -33,6 +33,15 @@ export class Client {
   /** Round-trip time in ms, updated by the protocol's pings. */
   ping = 0;
   lastReceptionTime = Date.now();
+  /**
+   * HTTP: sets a cookie on the current response (`client.properties(key, value, options)`); null
+   * for protocols without cookies.
+   */
+  setCookie: ((name: string, value: string, options: Record<string, unknown>) => void) | null = null;
+  /** Bytes in and out where the protocol counts them (HTTP, WebSocket), for the API. */
+  readonly traffic = { received: 0, sent: 0 };
+  /** When the client arrived (ms since the epoch). */
+  readonly since = Date.now();
   private dataMap: Map<unknown, unknown> | null = null;
 
   constructor(

@@ -1,6 +1,7 @@
 import { MediaFeed } from '../media/MediaFeed.js';
 import type { MediaFrame } from '../media/MediaFrame.js';
 import type { MediaOutput } from '../media/MediaOutput.js';
+import { RateMeter } from '../media/RateMeter.js';
 import type { SubscriberLimits } from '../media/Subscriber.js';
 import { Logger } from '../util/Logger.js';
 import type { Client } from './Client.js';
@@ -35,6 +36,10 @@ export class Publication {
   /** Frames and bytes received since the publisher started (for QoS and logs). */
   frames = 0;
   bytes = 0;
+  /** Byte rates per kind and frame rate (API, metrics, QOS). */
+  readonly meter = new RateMeter();
+  /** When the current publisher started (ms since the epoch), 0 while not running. */
+  startedAt = 0;
   readonly feed: MediaFeed;
 
   constructor(
@@ -53,6 +58,7 @@ export class Publication {
     this.lastTime = frame.timestamp;
     this.frames++;
     this.bytes += frame.payload.length;
+    this.meter.add(frame.kind, frame.payload.length, Date.now());
     if (frame.isMetadata) {
       this.properties = readMetadata(frame.payload);
     }
@@ -81,6 +87,8 @@ export class Publication {
     this.running = true;
     this.frames = 0;
     this.bytes = 0;
+    this.meter.reset();
+    this.startedAt = Date.now();
     this.feed.start();
     for (const listener of this.listeners) {
       listener.owner.onPublisherChange(listener, true);
@@ -91,6 +99,7 @@ export class Publication {
     this.publisher = null;
     this.running = false;
     this.properties = null;
+    this.startedAt = 0;
     this.feed.stop();
     for (const listener of this.listeners) {
       listener.owner.onPublisherChange(listener, false);

@@ -37,7 +37,17 @@ export interface ServerHooks {
   onUnjoinGroup?(client: Client, group: Group): Awaitable<void>;
   /** RTMFP address mobility: the client's packets now come from `client.address`. */
   onAddressChanged?(client: Client, oldAddress: string): Awaitable<void>;
+  /**
+   * HTTP: `client:onRead(file, parameters)` before a GET serves `file` of the client's folder.
+   * undefined: no such hook (serve it); otherwise what the script decided.
+   */
+  onRead?(client: Client, file: string, parameters: Record<string, string>): Awaitable<ReadDecision | undefined>;
+  /** RPC only when the client has the method (HTTP GET of a file without extension): null when it has none. */
+  callIfDefined?(client: Client, name: string, args: readonly unknown[]): Awaitable<readonly unknown[] | null>;
 }
+
+/** What `client:onRead` answered: refuse, or serve `file` ("" = the folder) with template properties. */
+export type ReadDecision = { forbidden: true } | { forbidden: false; file: string; properties: Record<string, unknown> | null };
 
 export interface HandshakeInfo {
   protocol: string;

@@ -4,7 +4,7 @@ import type { Core } from '../core/Core.js';
 import type { Group } from '../core/Group.js';
 import type { Listener } from '../core/Listener.js';
 import type { Publication } from '../core/Publication.js';
-import type { ConnectionResponse, HandshakeInfo, ServerHooks } from '../core/ServerHooks.js';
+import type { ConnectionResponse, HandshakeInfo, ReadDecision, ServerHooks } from '../core/ServerHooks.js';
 import { RejectionError, callFailed, errorMessage, rejectConnection, rejectPlay, rejectPublish } from '../errors.js';
 import { Logger } from '../util/Logger.js';
 import type { App } from './App.js';
@@ -223,6 +223,30 @@ export class AppHost implements ServerHooks {
 
   async onAddressChanged(client: Client, oldAddress: string): Promise<void> {
     await this.clientHook(client, 'onAddressChanged', [oldAddress], null);
+  }
+
+  async onRead(client: Client, file: string, parameters: Record<string, string>): Promise<ReadDecision | undefined> {
+    const result = await this.clientHook(client, 'onRead', [file, parameters], callFailed);
+    if (!result.defined || result.values.length === 0) {
+      // No hook, or it returned nothing: the file is served (MonaServer reads only what was returned).
+      return undefined;
+    }
+    const [first, second] = result.values;
+    const table = (v: unknown): Record<string, unknown> | null =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) ? (v as Record<string, unknown>) : null;
+    if (typeof first === 'string') {
+      return { forbidden: false, file: first, properties: table(second) };
+    }
+    if (table(first) !== null) {
+      return { forbidden: false, file, properties: table(first) };
+    }
+    // An explicit nil (or anything else): MonaServer refuses the file.
+    return { forbidden: true };
+  }
+
+  async callIfDefined(client: Client, name: string, args: readonly unknown[]): Promise<readonly unknown[] | null> {
+    const result = await this.clientHook(client, name, args, callFailed);
+    return result.defined ? result.values : null;
   }
 
   async onHandshake(info: HandshakeInfo): Promise<readonly string[]> {

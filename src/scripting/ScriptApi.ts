@@ -147,11 +147,19 @@ export class ScriptApi {
     this.push(publication, FrameKind.DATA, time, payload);
   }
 
-  qos(publication: Publication | null): Qos {
+  /**
+   * MonaServer's QOS object. For a publication (and its listeners): the byte rate of `kind` over
+   * the last seconds, the publisher's round-trip time as latency, dropped frames; for a writer
+   * (`client.writer.qos`): the client's round-trip time.
+   */
+  qos(publication: Publication | null, kind: 'audio' | 'video' | 'data' | null = null, client: Client | null = null): Qos {
+    const rates = publication?.meter.rates() ?? [0, 0, 0, 0];
+    const byteRate = kind === 'audio' ? rates[0] : kind === 'video' ? rates[1] : kind === 'data' ? rates[2] : rates[0] + rates[1] + rates[2];
+    const pinger = client ?? publication?.publisher ?? null;
     return {
       lostRate: 0,
-      byteRate: 0,
-      latency: 0,
+      byteRate: Math.round(byteRate),
+      latency: pinger?.ping ?? 0,
       lastSendingTime: publication?.lastTime ?? 0,
       droppedFrames: publication?.droppedFrames ?? 0,
     };

@@ -141,9 +141,9 @@ export class JsPublication {
   get lastTime(): number { return this.core.lastTime; }
   get droppedFrames(): number { return this.core.droppedFrames; }
   get properties(): Record<string, unknown> { return this.core.properties ?? {}; }
-  get audioQOS(): Qos { return this.objects.api.qos(this.core); }
-  get videoQOS(): Qos { return this.objects.api.qos(this.core); }
-  get dataQOS(): Qos { return this.objects.api.qos(this.core); }
+  get audioQOS(): Qos { return this.objects.api.qos(this.core, 'audio'); }
+  get videoQOS(): Qos { return this.objects.api.qos(this.core, 'video'); }
+  get dataQOS(): Qos { return this.objects.api.qos(this.core, 'data'); }
 
   get onVideo(): FrameHook { return this.hooks.onVideo; }
   set onVideo(fn: FrameHook) { this.setHook('onVideo', fn); }

@@ -97,7 +97,7 @@ const getField = (rt: LuaRuntime, kind: string, object: object | undefined, key:
   const api = rt.ctx.api;
   if (object instanceof Client) {
     if (kind === 'writer') {
-      return key === 'qos' ? api.qos(null) : undefined;
+      return key === 'qos' ? api.qos(null, null, object) : undefined;
     }
     switch (key) {
       case 'address': return object.address;
@@ -114,9 +114,9 @@ const getField = (rt: LuaRuntime, kind: string, object: object | undefined, key:
       case 'droppedFrames': return object.droppedFrames;
       case 'properties': return object.properties ?? {};
       case 'publisher': return object.publisher ?? undefined;
-      case 'audioQOS':
-      case 'videoQOS':
-      case 'dataQOS': return api.qos(object);
+      case 'audioQOS': return api.qos(object, 'audio');
+      case 'videoQOS': return api.qos(object, 'video');
+      case 'dataQOS': return api.qos(object, 'data');
       default: return undefined;
     }
   }
@@ -125,7 +125,7 @@ const getField = (rt: LuaRuntime, kind: string, object: object | undefined, key:
       case 'receiveAudio': return object.receiveAudio;
       case 'receiveVideo': return object.receiveVideo;
       case 'droppedFrames': return object.droppedFrames;
-      default: return { ...api.qos(object.publication), droppedFrames: object.droppedFrames };
+      default: return { ...api.qos(object.publication, key === 'audioQOS' ? 'audio' : key === 'videoQOS' ? 'video' : 'data', object.client), droppedFrames: object.droppedFrames };
     }
   }
   if (object instanceof Group) {

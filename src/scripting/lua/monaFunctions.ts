@@ -5,6 +5,7 @@ import { FrameKind } from '../../media/MediaFrame.js';
 import type { ScriptServer } from '../ServerDirectory.js';
 import type { LuaRuntime } from './LuaRuntime.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
+import { textOf } from '../../util/text.js';
 
 /** A 32-byte id given raw or as 64 hex characters. */
 const rawIdOf = (a: LuaArgs, i: number): Buffer | null => {
@@ -80,6 +81,17 @@ export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, Hos
     }
   };
   return {
+    client: {
+      // client.properties(key, value, options) on HTTP (the prelude makes `properties` callable).
+      __setCookie: (a) => {
+        const c = client(a);
+        if (c === null || c.setCookie === null) {
+          return;
+        }
+        const [value, options] = rest(a, 3);
+        c.setCookie(a.string(2), textOf(value), typeof options === 'object' && options !== null ? (options as Record<string, unknown>) : {});
+      },
+    },
     writer: {
       writeInvocation: (a) => client(a)?.writer.writeInvocation(a.string(2), ...rest(a, 3)),
       writeMessage: (a) => client(a)?.writer.writeMessage(...rest(a, 2)),

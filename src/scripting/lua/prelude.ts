@@ -182,6 +182,18 @@ function P.newObject(kind, id, fields)
   if fields ~= nil then
     for k, v in next, fields do rawset(t, k, v) end
   end
+  if kind == "client" then
+    -- MonaServer's client.properties(key[, value, {expires, path, domain, secure, httponly}]): HTTP cookies.
+    local props = rawget(t, "properties")
+    if type(props) == "table" and getmetatable(props) == nil then
+      setmetatable(props, { __call = function(p, key, value, options)
+        if value == nil then return rawget(p, key) end
+        Kinds.client.methods.__setCookie(t, key, value, options)
+        rawset(p, key, value)
+        return value
+      end })
+    end
+  end
   return t
 end
 

@@ -1,0 +1,251 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname } from 'node:path';
+import type { Core } from '../core/Core.js';
+import type { Client } from '../core/Client.js';
+import { RejectionError, errorMessage } from '../errors.js';
+import { Logger } from '../util/Logger.js';
+import type { HttpConnection } from './HttpConnection.js';
+import type { RequestPath } from './requestPath.js';
+import { sendJson, sendText } from './responses.js';
+import { StaticFiles, listingPage } from './StaticFiles.js';
+import { textOf } from '../util/text.js';
+
+const log = new Logger('http');
+
+/** What the HTTP side serves when no file of the app answers (live streams). */
+export interface LiveFallback {
+  /** True when it took the request (a `.flv`, `.m3u8`... of a publication). */
+  serve(req: IncomingMessage, res: ServerResponse, target: RequestPath, client: Client): Promise<boolean>;
+}
+
+export interface HttpAppOptions {
+  /** HTTP.index: true (index.html, else a listing), false (403) or a file name. */
+  index: boolean | string;
+  maxBodySize: number;
+}
+
+/** A rejection as an HTTP status: an unknown app 404, a refusal 403, a script failure 500. */
+export const statusOf = (err: unknown): number => {
+  if (err instanceof RejectionError) {
+    switch (err.code) {
+      case 'MS_ERR_CONNECT_INVALID_APP':
+        return 404;
+      case 'MS_ERR_CONNECT_REJECTED':
+      case 'MS_ERR_PLAY_REJECTED':
+        return 403;
+      default:
+        return 500;
+    }
+  }
+  return 500;
+};
+
+class BodyTooLarge extends Error {}
+
+/**
+ * MonaServer's HTTP application model (mona-api.md §1.5): the files of `www/<app>/`, the folder
+ * index, `client:onRead`, RPC by GET (a file name without extension that is a client method) and
+ * by POST (a JSON body), and the live streams of the app's publications when no file answers.
+ */
+export class HttpApps {
+  readonly files: StaticFiles;
+
+  constructor(
+    private readonly core: Core,
+    wwwDir: string,
+    private readonly options: HttpAppOptions,
+    private readonly live: LiveFallback,
+  ) {
+    this.files = new StaticFiles(wwwDir);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, target: RequestPath, connection: HttpConnection): Promise<void> {
+    let client: Client;
+    const body = req.method === 'POST' ? await this.readBody(req, res) : null;
+    if (req.method === 'POST' && body === null) {
+      return;
+    }
+    try {
+      client = await connection.serialize(() => connection.clientFor(target, req));
+    } catch (err) {
+      sendText(res, statusOf(err), errorMessage(err));
+      return;
+    }
+    connection.beginRequest();
+    try {
+      if (req.method === 'POST') {
+        await this.post(res, target, client, connection, body ?? Buffer.alloc(0));
+      } else {
+        await this.get(req, res, target, client, connection);
+      }
+    } catch (err) {
+      log.debug(`${connection.address} ${req.method ?? ''} ${req.url ?? ''}: ${errorMessage(err)}`);
+      this.applyCookies(res, connection);
+      sendText(res, statusOf(err), errorMessage(err));
+    }
+    if (connection.closeAfter) {
+      res.once('finish', () => connection.socket.end());
+    }
+  }
+
+  private applyCookies(res: ServerResponse, connection: HttpConnection): void {
+    if (connection.cookies.length > 0 && !res.headersSent) {
+      res.setHeader('Set-Cookie', connection.cookies);
+    }
+  }
+
+  private async get(req: IncomingMessage, res: ServerResponse, target: RequestPath, client: Client, connection: HttpConnection): Promise<void> {
+    const head = req.method === 'HEAD';
+    let file = target.file;
+    // A name without extension that is one of the client's methods: RPC with the query's parameters.
+    if (file !== '' && extname(file) === '' && this.core.hooks.callIfDefined !== undefined) {
+      const values = await this.core.hooks.callIfDefined(client, file, [{ ...target.parameters }]);
+      if (values !== null) {
+        this.answer(res, connection, values, head);
+        return;
+      }
+    }
+    let properties: Record<string, unknown> | null = null;
+    if (this.core.hooks.onRead !== undefined && file !== '') {
+      const decision = await this.core.hooks.onRead(client, file, { ...target.parameters });
+      this.applyCookies(res, connection);
+      if (decision !== undefined) {
+        if (decision.forbidden) {
+          sendText(res, 403, `Access to ${target.path}/${file} forbidden`);
+          return;
+        }
+        file = decision.file;
+        properties = decision.properties;
+      }
+    }
+    if (file === '') {
+      // MonaServer's folder view: no onRead (a loop otherwise), the query's parameters as template properties.
+      await this.folder(req, res, target, client, properties ?? (Object.keys(target.parameters).length > 0 ? { ...target.parameters } : null));
+      return;
+    }
+    const found = await this.files.resolve([...target.segments, ...file.split('/').filter((s) => s !== '' && s !== '.' && s !== '..')]);
+    if (found !== null && found.stats.isFile()) {
+      await this.files.serve(req, res, found.file, found.stats, properties);
+      return;
+    }
+    if (found !== null && found.stats.isDirectory()) {
+      // As a web server does: the folder's URL ends with a slash (relative links then work).
+      const location = `${target.path}/${encodeURIComponent(file)}/${target.query === '' ? '' : `?${target.query}`}`;
+      sendText(res, 301, `Moved to ${location}`, { Location: location });
+      return;
+    }
+    if (await this.live.serve(req, res, { ...target, file }, client)) {
+      return;
+    }
+    sendText(res, 404, `File ${target.path}/${file} doesn't exist`);
+  }
+
+  private async folder(req: IncomingMessage, res: ServerResponse, target: RequestPath, client: Client, properties: Record<string, unknown> | null): Promise<void> {
+    const setting = client.parameters.index ?? this.options.index;
+    const index = setting === 'false' || setting === false ? false : setting === 'true' || setting === true ? true : textOf(setting);
+    if (index === false) {
+      sendText(res, 403, `Listing of ${target.path}/ forbidden`);
+      return;
+    }
+    if (typeof index === 'string' && !index.includes('.') && this.core.hooks.callIfDefined !== undefined) {
+      // MonaServer: an index name without extension may be one of the client's methods.
+      const values = await this.core.hooks.callIfDefined(client, index, [{ ...target.parameters }]);
+      if (values !== null) {
+        sendJson(res, 200, values.length === 1 ? values[0] : values, req.method === 'HEAD');
+        return;
+      }
+    }
+    const dir = await this.files.resolve(target.segments);
+    if (dir === null || !dir.stats.isDirectory()) {
+      sendText(res, 404, `Folder ${target.path}/ doesn't exist`);
+      return;
+    }
+    const name = index === true ? 'index.html' : index;
+    const page = await this.files.resolve([...target.segments, name]);
+    if (page !== null && page.stats.isFile()) {
+      await this.files.serve(req, res, page.file, page.stats, properties);
+      return;
+    }
+    if (index !== true) {
+      sendText(res, 404, `File ${target.path}/${name} doesn't exist`);
+      return;
+    }
+    const html = Buffer.from(await listingPage(dir.file, `${target.path}/`), 'utf8');
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('Content-Length', html.length);
+    res.end(req.method === 'HEAD' ? undefined : html);
+  }
+
+  /**
+   * POST: a JSON body to a method. `/app/method` with a JSON body calls `client:method(...)` with
+   * the array's elements (or the one value); `["method", args...]` to the folder calls `method`;
+   * any other body goes to `client:onMessage(body)`.
+   */
+  private async post(res: ServerResponse, target: RequestPath, client: Client, connection: HttpConnection, body: Buffer): Promise<void> {
+    let parsed: unknown = undefined;
+    let isJson = false;
+    const text = body.toString('utf8');
+    if (text.trim() !== '') {
+      try {
+        parsed = JSON.parse(text);
+        isJson = true;
+      } catch {
+        isJson = false;
+      }
+    }
+    let name: string;
+    let args: unknown[];
+    if (target.file !== '' && extname(target.file) === '') {
+      name = target.file;
+      args = !isJson || text.trim() === '' ? (text === '' ? [] : [text]) : Array.isArray(parsed) ? parsed : [parsed];
+    } else if (isJson && Array.isArray(parsed) && typeof parsed[0] === 'string') {
+      name = parsed[0];
+      args = parsed.slice(1);
+    } else {
+      name = 'onMessage';
+      args = [isJson ? parsed : body];
+    }
+    const values = await this.core.call(client, name, args);
+    this.answer(res, connection, values, false);
+  }
+
+  /** An RPC's answer: its values, then what the script wrote during it, as one JSON array. */
+  private answer(res: ServerResponse, connection: HttpConnection, values: readonly unknown[], head: boolean): void {
+    this.applyCookies(res, connection);
+    const all = [...values, ...connection.messages];
+    sendJson(res, 200, all.length === 1 ? all[0] : all, head);
+  }
+
+  private async readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | null> {
+    const max = this.options.maxBodySize;
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > max) {
+      res.setHeader('Connection', 'close');
+      sendText(res, 413, `Body larger than ${max} bytes`);
+      req.socket.end();
+      return null;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of req) {
+        const bytes = chunk as Buffer;
+        size += bytes.length;
+        if (size > max) {
+          throw new BodyTooLarge();
+        }
+        chunks.push(bytes);
+      }
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        res.setHeader('Connection', 'close');
+        sendText(res, 413, `Body larger than ${max} bytes`);
+        req.socket.end();
+      } else {
+        res.destroy();
+      }
+      return null;
+    }
+    return Buffer.concat(chunks);
+  }
+}

@@ -1,0 +1,38 @@
+import type { ServerResponse } from 'node:http';
+import { RtmpSocketWriter } from '../../protocols/rtmp/RtmpSocketWriter.js';
+import type { FlvTransport } from './FlvViewer.js';
+
+/**
+ * An HTTP-FLV body. The status line and headers go through Node; then the body is the raw
+ * socket, delimited by its close (no chunked encoding, `Connection: close`), so tags leave as
+ * RTMP players' chunks do: queued in the thread's write batch, one send per viewer per turn for
+ * all of them (the native sendmsg path when the addon is loaded).
+ */
+export class HttpFlvTransport implements FlvTransport {
+  private readonly writer: RtmpSocketWriter;
+
+  constructor(private readonly res: ServerResponse) {
+    // Close-delimited: Node must not add chunk framing to bytes it never sees.
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
+    this.writer = new RtmpSocketWriter(res.socket!);
+  }
+
+  get queuedBytes(): number {
+    return this.writer.queuedBytes;
+  }
+
+  writeHeader(bytes: Buffer): void {
+    this.res.flushHeaders();
+    this.writer.write(bytes);
+  }
+
+  writeTag(bytes: Buffer): void {
+    this.writer.writeFrame(bytes);
+  }
+
+  close(_reason: string): void {
+    this.writer.settle();
+    this.res.socket?.destroy();
+  }
+}
