@@ -13,6 +13,8 @@ export interface AvcSps {
   levelIdc: number;
   chromaFormatIdc: number;
   bitDepth: number;
+  /** false for interlaced coding (field pairs or MBAFF): heights count map units of two rows. */
+  frameMbsOnly: boolean;
   width: number;
   height: number;
 }
@@ -109,7 +111,7 @@ export const parseAvcSps = (nal: Uint8Array): AvcSps => {
   if (width <= 0 || height <= 0 || width > 16384 || height > 16384) {
     throw new RangeError('invalid picture size');
   }
-  return { profileIdc, constraintFlags, levelIdc, chromaFormatIdc, bitDepth, width, height };
+  return { profileIdc, constraintFlags, levelIdc, chromaFormatIdc, bitDepth, frameMbsOnly, width, height };
 };
 
 /** `avc1.PPCCLL`: profile_idc, constraint flags byte and level_idc in hex (RFC 6381 3.3). */
