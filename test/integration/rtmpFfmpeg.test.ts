@@ -2,20 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ffmpegPlay, ffmpegPublish, makeTestFlv, tempDir, withTimeout } from '../helpers/ffmpeg.js';
-import { type FlvTag, mediaTags, readFlv } from '../helpers/flv.js';
+import { type FlvTag, assertSamePayloads, mediaTags, readFlv } from '../helpers/flv.js';
 import { type ServerProcess, startServer } from '../helpers/serverProcess.js';
-
-/** Audio and video tags of `got` must be the same bytes as those of `sent`, in order, from `sent[first]`. */
-const assertSamePayloads = (sent: FlvTag[], got: FlvTag[], first = 0): void => {
-  const expected = mediaTags(sent).slice(first).filter((t) => !(t.payload.length >= 2 && t.payload[1] === 0));
-  const received = mediaTags(got).filter((t) => !(t.payload.length >= 2 && t.payload[1] === 0));
-  assert.ok(received.length > 0, 'the player received media');
-  assert.equal(received.length, expected.length, `tag count: got ${received.length}, sent ${expected.length}`);
-  for (let i = 0; i < expected.length; i++) {
-    assert.equal(received[i].type, expected[i].type, `tag ${i} type`);
-    assert.ok(received[i].payload.equals(expected[i].payload), `tag ${i} (type ${expected[i].type}) payload differs`);
-  }
-};
 
 /** Timestamps never go backwards per track, and the span matches what was sent (within 100 ms). */
 const assertSaneTimestamps = (sent: FlvTag[], got: FlvTag[]): void => {

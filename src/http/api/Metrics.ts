@@ -11,7 +11,7 @@ export class Metrics {
 
   constructor(source: StatsSource) {
     const registry = this.registry;
-    collectDefaultMetrics({ register: registry, prefix: 'nimbus_process_' });
+    collectDefaultMetrics({ register: registry, prefix: 'nimbus_' });
     const core = source.core;
     new Gauge({
       name: 'nimbus_clients',

@@ -18,8 +18,10 @@ export interface FlvTransport {
   writeHeader(bytes: Buffer): void;
   /** One tag, shared by every viewer: never modified. */
   writeTag(bytes: Buffer): void;
-  /** Ends the viewer's connection (too slow, the server stops). */
+  /** Ends the viewer's connection at once (too slow, the server stops). */
   close(reason: string): void;
+  /** Ends it after what is queued (end of the stream). */
+  end(): void;
 }
 
 /** Counters of every FLV viewer of this process, by protocol (API, metrics). */
@@ -55,6 +57,7 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
         return;
       }
       accepted();
+      log.info(`${this.client.protocol} ${this.client.address} plays ${listener.publication.name}`);
       this.counted = true;
       flvViewerCount[this.protocol]++;
       this.transport.writeHeader(flvHeaderFor(listener.publication));
@@ -87,8 +90,17 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
     this.transport.close('too slow');
   }
 
-  /** HTTP-FLV goes on across publishers, as an RTMP player does (the next one starts at a keyframe). */
-  onPublisherChange(_listener: Listener, _running: boolean): void {}
+  /**
+   * The publisher left: the stream ends (the response or the WebSocket closes once what is queued
+   * left), since HTTP has no status message to say so. A viewer that came before the publisher
+   * waits for it.
+   */
+  onPublisherChange(_listener: Listener, running: boolean): void {
+    if (!running && !this.closed) {
+      log.info(`${this.client.protocol} ${this.client.address}: ${this.listener?.publication.name ?? '?'} unpublished, end of stream`);
+      this.transport.end();
+    }
+  }
 
   /** The connection closed: leave the fan-out and the publication. */
   close(): void {

@@ -31,6 +31,11 @@ export class HttpFlvTransport implements FlvTransport {
     this.writer.writeFrame(bytes);
   }
 
+  end(): void {
+    this.writer.settle();
+    this.res.socket?.end();
+  }
+
   close(_reason: string): void {
     this.writer.settle();
     this.res.socket?.destroy();

@@ -19,6 +19,12 @@ export class WsFlvTransport implements FlvTransport {
     }
   }
 
+  end(): void {
+    if (this.ws.readyState === this.ws.OPEN) {
+      this.ws.close(1000, 'unpublished');
+    }
+  }
+
   close(reason: string): void {
     if (this.ws.readyState === this.ws.OPEN) {
       this.ws.close(1008, reason);

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { RtmpClient } from '../../src/client/RtmpClient.js';
+import type { Server } from '../../src/Server.js';
+import { ffmpegPlay, ffmpegPublish, makeTestFlv, tempDir, withTimeout } from '../helpers/ffmpeg.js';
+import { assertSamePayloads, mediaTags, parseFlv, readFlv } from '../helpers/flv.js';
+import { sleep, startInProcess, waitForLog } from '../helpers/inProcess.js';
+import { freePort } from '../helpers/serverProcess.js';
+import { publishSynthetic } from '../helpers/synthetic.js';
+
+/** Reads an HTTP-FLV stream with fetch until `bytes` arrived or `ms` passed; the bytes so far. */
+const readStream = async (url: string, bytes: number, ms: number): Promise<Buffer> => {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    const res = await fetch(url, { signal: controller.signal });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'video/x-flv');
+    for await (const chunk of res.body!) {
+      const bytes = chunk as Uint8Array;
+      chunks.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      size += bytes.length;
+      if (size >= bytes) {
+        break;
+      }
+    }
+  } catch (err) {
+    if (!controller.signal.aborted) {
+      throw err;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return Buffer.concat(chunks);
+};
+
+describe('HTTP-FLV and WebSocket-FLV', { timeout: 120_000 }, () => {
+  let dir: string;
+  let source: string;
+  let server: Server;
+  let rtmp: (path: string) => string;
+  let http: string;
+  let ws: string;
+
+  before(async () => {
+    dir = tempDir('nimbus-httplive-');
+    source = makeTestFlv(join(dir, 'source.flv'), 4, 25);
+    mkdirSync(join(dir, 'www', 'live'), { recursive: true });
+    cpSync(new URL('../fixtures/http/live/main.lua', import.meta.url), join(dir, 'www', 'live', 'main.lua'));
+    writeFileSync(join(dir, 'www', 'live', 'real.flv'), 'a file of that name wins over the stream');
+    ({ server, url: rtmp } = await startInProcess({ 'HTTP.port': String(await freePort()), 'application.dir': dir, 'media.subscriberQueueBytes': '131072', 'media.subscriberTimeout': '1' }));
+    http = `http://127.0.0.1:${server.http!.boundPort}`;
+    ws = `ws://127.0.0.1:${server.http!.boundPort}`;
+  });
+
+  after(async () => {
+    await server.stop();
+  });
+
+  it('plays a publication over HTTP-FLV to ffmpeg, every payload byte for byte, and ends with it', async () => {
+    const out = join(dir, 'http.flv');
+    const player = ffmpegPlay(`${http}/live/first.flv`, out);
+    await waitForLog(/HTTP 127\.0\.0\.1:\d+ plays first/);
+    await waitForLog(/onSubscribe HTTP first/);
+    const publisher = ffmpegPublish(source, rtmp('live/first'), false);
+    assert.equal(await withTimeout(publisher.exited, 30_000, 'publisher'), 0, publisher.stderr());
+    assert.equal(await withTimeout(player.exited, 30_000, 'player'), 0, player.stderr());
+    const got = readFlv(out);
+    assertSamePayloads(readFlv(source), got);
+    assert.ok(got.some((t) => t.type === 9 && t.payload[1] === 0), 'AVC sequence header');
+    assert.ok(got.some((t) => t.type === 8 && t.payload[1] === 0), 'AAC sequence header');
+  });
+
+  it('plays a publication over WebSocket-FLV, every payload byte for byte', async () => {
+    const socket = new WebSocket(`${ws}/live/second.flv`);
+    const chunks: Buffer[] = [];
+    socket.on('message', (data) => chunks.push(Buffer.from(data as Buffer)));
+    const closed = new Promise<[number, string]>((resolve) => socket.on('close', (c, r) => resolve([c, r.toString()])));
+    await waitForLog(/WebSocket 127\.0\.0\.1:\d+ plays second/);
+    await waitForLog(/onSubscribe WebSocket second/);
+    const publisher = ffmpegPublish(source, rtmp('live/second'), false);
+    assert.equal(await withTimeout(publisher.exited, 30_000, 'publisher'), 0, publisher.stderr());
+    assert.deepEqual(await withTimeout(closed, 10_000, 'end of the stream'), [1000, 'unpublished']);
+    assertSamePayloads(readFlv(source), parseFlv(Buffer.concat(chunks)));
+  });
+
+  it('starts a late HTTP-FLV viewer at a keyframe with the sequence headers (GOP cache), with CORS', async () => {
+    const publisher = ffmpegPublish(source, rtmp('live/late'), true);
+    try {
+      await waitForLog(/publication late started/);
+      await sleep(1500);
+      const res = await fetch(`${http}/live/late.flv`, { method: 'HEAD', headers: { Origin: 'http://page.test' } });
+      assert.equal(res.headers.get('access-control-allow-origin'), 'http://page.test');
+      const bytes = await readStream(`${http}/live/late.flv`, 60_000, 5000);
+      assert.equal(bytes[4], 0x05, 'the FLV header announces audio and video');
+      const tags = mediaTags(parseFlv(bytes));
+      const firstVideo = tags.find((t) => t.type === 9)!;
+      assert.equal(firstVideo.payload[1], 0, 'the AVC sequence header comes first');
+      const firstPicture = tags.find((t) => t.type === 9 && t.payload[1] === 1)!;
+      assert.equal(firstPicture.payload[0] >> 4, 1, 'the first picture is a keyframe');
+      assert.ok(tags.some((t) => t.type === 8 && t.payload[1] === 0), 'AAC sequence header');
+    } finally {
+      publisher.child.kill('SIGKILL');
+      await publisher.exited;
+    }
+  });
+
+  it('applies onSubscribe: a refused HTTP viewer gets 403, a WebSocket one 1008; a file of the name wins', async () => {
+    const res = await fetch(`${http}/live/forbidden.flv`);
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /Not authorized to play forbidden/);
+    const socket = new WebSocket(`${ws}/live/forbidden.flv`);
+    const [code] = await new Promise<[number, string]>((resolve) => socket.on('close', (c, r) => resolve([c, r.toString()])));
+    assert.equal(code, 1008);
+    assert.equal(await (await fetch(`${http}/live/real.flv`)).text(), 'a file of that name wins over the stream');
+    assert.equal((await fetch(`${http}/nowhere/x.flv`)).status, 404, 'no app: no stream');
+  });
+
+  it('drops a viewer that never reads (too slow) while another keeps playing; API, metrics and QOS see them', async () => {
+    const publisher = new RtmpClient();
+    await publisher.connect(rtmp('live'));
+    const id = await publisher.publish('fire');
+    // A viewer that sends its request and never reads a byte.
+    const stalled = connect(server.http!.boundPort, '127.0.0.1');
+    stalled.on('error', () => undefined);
+    stalled.write('GET /live/fire.flv HTTP/1.1\r\nHost: x\r\n\r\n');
+    stalled.pause();
+    let good = 0;
+    const controller = new AbortController();
+    const reading = (async () => {
+      const res = await fetch(`${http}/live/fire.flv`, { signal: controller.signal });
+      for await (const chunk of res.body!) {
+        good += chunk.length;
+      }
+    })().catch(() => undefined);
+    await waitForLog(/onSubscribe HTTP fire/);
+    const feed = publishSynthetic(publisher, id, { videoSize: 60_000, intervalMs: 10, maxFrames: 2000 });
+    try {
+      await waitForLog(/HTTP viewer 127\.0\.0\.1:\d+ of fire too slow \(MS_ERR_SUBSCRIBER_TOO_SLOW\): closed/, 30_000);
+      const seen = good;
+      await sleep(500);
+      assert.ok(good > seen, 'the reading viewer keeps receiving');
+
+      const publications = (await (await fetch(`${http}/api/v1/publications`)).json()) as Record<string, unknown>[];
+      const fire = publications.find((p) => p.name === 'fire')!;
+      assert.deepEqual(fire.subscribers, { HTTP: 1 });
+      assert.equal((fire.video as Record<string, unknown>).codec, 'H.264');
+      assert.ok(((fire.video as Record<string, number>).bitrate) > 1_000_000, 'video bit rate measured');
+      const clients = (await (await fetch(`${http}/api/v1/clients`)).json()) as Record<string, unknown>[];
+      assert.ok(clients.some((c) => c.protocol === 'HTTP' && (c.bytesSent as number) > 0));
+      assert.ok(clients.some((c) => c.protocol === 'RTMP'));
+      const server_ = (await (await fetch(`${http}/api/v1/server`)).json()) as Record<string, unknown>;
+      assert.equal(server_.name, 'nimbus');
+      assert.equal((server_.threads as Record<string, number>).mediaWorkers, 2);
+      const metrics = await (await fetch(`${http}/metrics`)).text();
+      assert.match(metrics, /nimbus_subscribers\{protocol="HTTP"\} 1/);
+      assert.match(metrics, /nimbus_publications [1-9]/);
+      assert.match(metrics, /nimbus_process_cpu_user_seconds_total/);
+      assert.deepEqual(await (await fetch(`${http}/health`)).json(), { status: 'ok', uptime: Math.round(process.uptime()) });
+      const qos = (await (await fetch(`${http}/live/qos?x=1`, { method: 'POST', body: '["fire"]' })).json()) as Record<string, number>;
+      assert.ok(qos.video > 100_000, `videoQOS.byteRate is real: ${JSON.stringify(qos)}`);
+      assert.ok(qos.audio > 0, 'audioQOS.byteRate is real');
+    } finally {
+      feed.stop();
+      controller.abort();
+      await reading;
+      stalled.destroy();
+      publisher.close();
+    }
+  });
+});
