@@ -175,8 +175,8 @@ export class HlsWindow {
       return Promise.resolve(false);
     }
     return new Promise<boolean>((resolve) => {
+      // Not unref'd: a waiter holds the process for at most timeoutMs, and close() clears it.
       const waiter: Waiter = { msn, part, resolve, timer: setTimeout(() => this.settle(waiter, false), Math.max(0, timeoutMs)) };
-      waiter.timer.unref();
       this.waiters.add(waiter);
     });
   }
