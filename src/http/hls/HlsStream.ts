@@ -32,6 +32,12 @@ export interface HlsOptions {
   partDuration: number;
   /** A segment is cut (even without a keyframe) past this size; default 16 MiB. */
   maxSegmentBytes?: number;
+  /**
+   * Seconds after which a segment is cut even without a keyframe (then not independent); default
+   * the larger of 3 segment durations and 12 s, so common long GOPs (x264's 250 frames is 10 s
+   * at 25 fps) still get keyframe-aligned segments, only a stream without keyframes does not.
+   */
+  maxSegmentDuration?: number;
   /** The oldest segments go once the window holds more; default 96 MiB. */
   maxWindowBytes?: number;
 }
@@ -75,6 +81,7 @@ export class HlsStream implements MediaOutput {
       windowSize: Math.max(1, Math.floor(options.windowSize)),
       partDuration: Math.max(0, Math.min(options.partDuration, segmentDuration)),
       maxSegmentBytes: options.maxSegmentBytes ?? 16 * 1024 * 1024,
+      maxSegmentDuration: Math.max(segmentDuration, options.maxSegmentDuration ?? Math.max(3 * segmentDuration, 12)),
       maxWindowBytes: options.maxWindowBytes ?? 96 * 1024 * 1024,
     };
     this.window = new HlsWindow(baseName, this.options, () => this.segmenter.current);
@@ -82,7 +89,7 @@ export class HlsStream implements MediaOutput {
       {
         segmentDuration,
         partDuration: this.options.partDuration,
-        maxSegmentDuration: 3 * segmentDuration,
+        maxSegmentDuration: this.options.maxSegmentDuration,
         maxSegmentBytes: this.options.maxSegmentBytes,
       },
       {

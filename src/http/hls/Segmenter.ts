@@ -7,7 +7,8 @@
  *
  * Bounds: a segment is cut at the first keyframe once `segmentDuration` has elapsed; without
  * keyframes it is cut anyway (not independent then) at `maxSegmentDuration` or `maxSegmentBytes`,
- * so a broken GOP never makes memory grow.
+ * so a stream without keyframes (or whose video stalls while audio goes on) never makes memory
+ * grow without bound.
  */
 import { mediaFragment, type Sample, type TrackFragment } from './fragment.js';
 import { AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID } from './initSegment.js';

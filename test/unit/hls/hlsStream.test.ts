@@ -145,20 +145,40 @@ describe('HlsStream segmenting', () => {
     assert.ok(all.every((d) => d > 0 && d <= 3600), 'no gap, no overlap');
   });
 
-  it('cuts segments without keyframes at three target durations, and big ones at the byte cap', () => {
-    const s = make();
+  it('cuts segments without keyframes at maxSegmentDuration, and big ones at the byte cap', () => {
+    const s = make({ maxSegmentDuration: 3 });
     s.onPublishing(true);
     write(s, stream({ seconds: 7, gop: 0, audio: false }));
     s.onPublishing(false);
     const text = s.playlist()!;
     assert.deepEqual(extinfs(text), [3, 3, 1]);
     assert.match(text, /#EXT-X-TARGETDURATION:3\n/);
+    assert.equal(find(parseBoxes(s.resource('live.1.m4s')!), 'moof/traf/trun').body.readUInt32BE(20), 0x01010000, 'starts with a non-sync sample');
+    // The default bound is 12 s: a 10 s GOP still gives keyframe-aligned segments.
+    const longGop = make();
+    longGop.onPublishing(true);
+    write(longGop, stream({ seconds: 30, gop: 250, audio: false }));
+    longGop.onPublishing(false);
+    assert.deepEqual(extinfs(longGop.playlist()!), [10, 10, 10]);
     const capped = make({ maxSegmentBytes: 2000, windowSize: 100 });
     capped.onPublishing(true);
     write(capped, [avcConfig(), key(0, 500), ...Array.from({ length: 49 }, (_, i) => inter(40 + i * 40, 500))]);
     capped.onPublishing(false);
     const sizes = segmentNames(capped.playlist()!).map((n) => capped.resource(n)!.length);
     assert.ok(sizes.length >= 12 && sizes.every((n) => n < 2000 + 500), `${sizes.join()}: at most the cap and a frame`);
+  });
+
+  it('goes on with audio when video stalls, in bounded segments', () => {
+    const s = make({ maxSegmentDuration: 3, windowSize: 100 });
+    s.onPublishing(true);
+    const frames = stream({ seconds: 8 }).filter((f) => f.kind !== FrameKind.VIDEO || f.timestamp < 1500);
+    write(s, frames);
+    s.onPublishing(false);
+    const text = s.playlist()!;
+    const names = segmentNames(text);
+    assert.deepEqual(extinfs(text).map(Math.round), [1, 3, 3, 1]);
+    const audioSamples = names.reduce((n, name) => n + durations(s.resource(name)!, 2).length, 0);
+    assert.equal(audioSamples, frames.filter((f) => f.kind === FrameKind.AUDIO).length - 1, 'every AAC frame but the config');
   });
 
   it('keeps windowSize segments, and fewer when they pass maxWindowBytes', () => {
