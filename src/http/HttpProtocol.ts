@@ -13,6 +13,7 @@ import { Metrics } from './api/Metrics.js';
 import { StatsApi, type StatsSource } from './api/StatsApi.js';
 import { HttpApps } from './HttpApps.js';
 import { HttpConnection } from './HttpConnection.js';
+import { HlsPlayback } from './live/HlsPlayback.js';
 import { LiveStreams } from './live/LiveStreams.js';
 import { parseRequestPath } from './requestPath.js';
 import { sendPreflight, sendText, setCors } from './responses.js';
@@ -52,6 +53,7 @@ export class HttpProtocol implements Protocol {
   private readonly clientErrors = new ThrottledLog((m) => log.info(m));
   readonly apps: HttpApps;
   readonly live: LiveStreams;
+  readonly hls: HlsPlayback;
   readonly stats: StatsApi;
   readonly metrics: Metrics;
   private readonly api: ApiRoutes;
@@ -66,6 +68,8 @@ export class HttpProtocol implements Protocol {
     const http = config.http;
     this.perAddress = new AddressLimits(http.maxConnectionsPerAddress);
     this.live = new LiveStreams(core);
+    this.hls = new HlsPlayback(core, http.hls);
+    this.live.formats.push(this.hls);
     this.apps = new HttpApps(core, join(config.application.dir, 'www'), { index: http.index, maxBodySize: http.maxBodySize }, this.live);
     this.stats = new StatsApi(source);
     this.metrics = new Metrics(source);
@@ -184,6 +188,7 @@ export class HttpProtocol implements Protocol {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    this.hls.close();
     for (const ws of this.wss.clients) {
       ws.terminate();
     }

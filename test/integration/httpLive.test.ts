@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import type { Server } from '../../src/Server.js';
-import { ffmpegPlay, ffmpegPublish, makeTestFlv, tempDir, withTimeout } from '../helpers/ffmpeg.js';
+import { ffmpegPlay, ffmpegPublish, makeTestFlv, run, tempDir, withTimeout } from '../helpers/ffmpeg.js';
 import { assertSamePayloads, mediaTags, parseFlv, readFlv } from '../helpers/flv.js';
 import { sleep, startInProcess, waitForLog } from '../helpers/inProcess.js';
 import { freePort } from '../helpers/serverProcess.js';
@@ -41,7 +42,20 @@ const readStream = async (url: string, bytes: number, ms: number): Promise<Buffe
   return Buffer.concat(chunks);
 };
 
-describe('HTTP-FLV and WebSocket-FLV', { timeout: 120_000 }, () => {
+/**
+ * framemd5 lines (video mapped to stream 0, audio to 1) as "stream size md5" per packet, video
+ * then audio, each in its own order: what a demuxer got, whatever the container interleaving.
+ */
+const packetHashes = (framemd5: string): string[] => {
+  const lines = framemd5
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.split(',').map((f) => f.trim()))
+    .map((f) => `${f[0]} ${f[4]} ${f[5]}`);
+  return [...lines.filter((l) => l.startsWith('0 ')), ...lines.filter((l) => l.startsWith('1 '))];
+};
+
+describe('HTTP-FLV, WebSocket-FLV and HLS', { timeout: 120_000 }, () => {
   let dir: string;
   let source: string;
   let server: Server;
@@ -110,6 +124,18 @@ describe('HTTP-FLV and WebSocket-FLV', { timeout: 120_000 }, () => {
       publisher.child.kill('SIGKILL');
       await publisher.exited;
     }
+  });
+
+  it('serves HLS (fMP4) that ffmpeg reads with every packet of the source, and ends it with the publication', async () => {
+    const out = join(dir, 'hls.framemd5');
+    const reader = run('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-y', '-i', `${http}/live/third.m3u8`, '-map', '0:v:0', '-map', '0:a:0', '-c', 'copy', '-f', 'framemd5', out]);
+    await waitForLog(/HLS 127\.0\.0\.1:\d+ plays third/);
+    await waitForLog(/onSubscribe HLS third/);
+    const publisher = ffmpegPublish(source, rtmp('live/third'), false);
+    assert.equal(await withTimeout(publisher.exited, 30_000, 'publisher'), 0, publisher.stderr());
+    assert.equal(await withTimeout(reader.exited, 30_000, 'HLS reader'), 0, reader.stderr());
+    const expected = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', source, '-map', '0:v:0', '-map', '0:a:0', '-c', 'copy', '-f', 'framemd5', '-']).stdout.toString();
+    assert.deepEqual(packetHashes(readFileSync(out, 'utf8')), packetHashes(expected));
   });
 
   it('applies onSubscribe: a refused HTTP viewer gets 403, a WebSocket one 1008; a file of the name wins', async () => {
