@@ -170,8 +170,11 @@ export class HlsWindow {
     if (this.has(msn, part)) {
       return Promise.resolve(true);
     }
-    // RFC 8216bis 6.2.5.2: more than two segments ahead of the playlist cannot be waited for.
-    if (this.lastComplete >= 0 && msn > this.lastComplete + 2) {
+    // RFC 8216bis 6.2.5.2: more than two segments past the playlist's last one (the growing
+    // segment when its parts are listed) is a Bad Request, not something to wait for.
+    const current = this.current();
+    const last = this.options.partDuration > 0 && current !== null && current.parts.length > 0 ? current.seq : this.lastComplete;
+    if (this.lastComplete >= 0 && msn > last + 2) {
       return Promise.resolve(false);
     }
     return new Promise<boolean>((resolve) => {

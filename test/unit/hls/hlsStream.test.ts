@@ -196,6 +196,15 @@ describe('HlsStream segmenting', () => {
     assert.ok(names.length < 6 && names.at(-1) === 'live.5.m4s', names.join());
   });
 
+  it('starts from a late joiner snapshot: configurations stamped 0, then a GOP an hour in', () => {
+    const s = make();
+    // No onPublishing(true): an output added to a running feed gets its cache snapshot first.
+    write(s, [avcConfig(0), aacConfig(0), ...stream({ seconds: 3, start: 3_600_000, configs: false })]);
+    s.onPublishing(false);
+    const names = segmentNames(s.playlist()!);
+    assert.deepEqual(names.map((n) => decodeTimes(s.resource(n)!, 1)[0]), [0, 90000, 180000], 'the jump is not a gap');
+  });
+
   it('ignores data frames', () => {
     const s = make();
     const frames = stream({ seconds: 2 });
@@ -361,7 +370,10 @@ describe('HlsStream LL-HLS and notifications', () => {
     upTo(1600);
     assert.equal(await part, true);
     assert.equal(await s.waitFor(1, 0), true, 'already there');
-    assert.equal(await s.waitFor(4), false, 'more than two segments ahead: at once');
+    assert.equal(await s.waitFor(4), false, 'more than two segments past the growing one: at once');
+    const asked = Date.now();
+    assert.equal(await s.waitFor(3, undefined, 30), false);
+    assert.ok(Date.now() - asked >= 25, 'two segments past the growing one: waited for, then timed out');
     assert.equal(await s.waitFor(2, undefined, 20), false, 'timed out');
     const pending = s.waitFor(2, 3, 60_000);
     s.close();
