@@ -26,6 +26,10 @@ import { unpackAggregate } from '../../src/protocols/rtmp/aggregate.js';
 import { RtmpChunkReader } from '../../src/protocols/rtmp/RtmpChunkReader.js';
 import { RtmpServerHandshake } from '../../src/protocols/rtmp/RtmpHandshake.js';
 import { encodeMessage } from '../../src/protocols/rtmp/RtmpChunkWriter.js';
+import { HlsStream } from '../../src/http/hls/index.js';
+import { parseCookies, parseRequestPath } from '../../src/http/requestPath.js';
+import { parseRange } from '../../src/http/StaticFiles.js';
+import { MediaFrame } from '../../src/media/MediaFrame.js';
 
 export interface FuzzTarget {
   name: string;
@@ -189,6 +193,61 @@ export const targets: FuzzTarget[] = [
     seeds: [Buffer.from('; comment\nhost = 127.0.0.1\n[RTMP]\nport=1935\n[servers]\ntargets = a:1?type=master;b:2\n')],
     run: (input) => void parseIni(input.toString('utf8')),
     allowed: (err) => err instanceof ConfigError,
+  },
+  {
+    name: 'http-request-target',
+    // What reaches the HTTP side's own parsing (Node's llhttp parses the request line and headers).
+    seeds: [
+      Buffer.from('/app/sub/file.html?a=1&b=%20x'),
+      Buffer.from('/a/%2e%2e/%2E%2E%5c..%2f/%00/./b/?q'),
+      Buffer.from('session=abc; theme="dark"; bad; =x; %zz=%E0%A4%A'),
+      Buffer.from('bytes=0-99'),
+    ],
+    run: (input) => {
+      const text = input.toString('latin1');
+      const target = parseRequestPath(text);
+      if (target !== null) {
+        for (const segment of [...target.segments, target.file]) {
+          if (segment === '..' || /[/\\\0]/.test(segment)) {
+            throw new Error(`a segment that leaves www/ got through: ${JSON.stringify(segment)}`);
+          }
+        }
+      }
+      parseCookies(text);
+      const range = parseRange(text, input.length);
+      if (Array.isArray(range) && (range[0] < 0 || range[1] >= input.length || range[0] > range[1])) {
+        throw new Error(`range out of the file: ${JSON.stringify(range)}`);
+      }
+    },
+    allowed: never,
+  },
+  {
+    name: 'hls-flv-frames',
+    // Frames as a publisher sends them ([kind][timestamp 2 bytes][length][payload]...): the segmenter never throws.
+    seeds: [Buffer.concat([Buffer.from([9, 0, 0, 40]), Buffer.from('1700000000014d401effe1000a674d401ee8802802dd0001000468ee3c80', 'hex'), Buffer.from([8, 0, 0, 4]), Buffer.from('af001210', 'hex'), Buffer.from([9, 0, 40, 12]), Buffer.from('17010000000000000465888000', 'hex').subarray(0, 12)])],
+    run: (input) => {
+      const stream = new HlsStream('fuzz', { segmentDuration: 0.1, windowSize: 3, partDuration: 0.05 });
+      stream.onPublishing(true);
+      let at = 0;
+      while (at + 4 <= input.length) {
+        const kind = input[at] % 3 === 0 ? 8 : input[at] % 3 === 1 ? 9 : 18;
+        const timestamp = input.readUInt16BE(at + 1) * 10;
+        const size = input[at + 3];
+        const payload = input.subarray(at + 4, at + 4 + size);
+        at += 4 + size;
+        stream.writeFrame(new MediaFrame(kind, timestamp, payload));
+      }
+      void stream.playlist();
+      void stream.masterPlaylist();
+      void stream.resource('fuzz.init.mp4');
+      void stream.resource('fuzz.0.m4s');
+      stream.onPublishing(false);
+      stream.close();
+      if (stream.errors > 0) {
+        throw new Error(`the HLS segmenter failed on ${stream.errors} frames`);
+      }
+    },
+    allowed: never,
   },
   {
     name: 'mesh-targets',

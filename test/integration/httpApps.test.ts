@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -158,6 +159,32 @@ describe('HTTP and WebSocket apps', { timeout: 60_000 }, () => {
     assert.ok(slow === '' || /^HTTP\/1\.1 408 /.test(slow), slow.slice(0, 40));
     // The server goes on.
     assert.equal((await fetch(`${base}/site/data.bin`)).status, 200);
+  });
+
+  it('answers garbage with 400 and goes on serving', async () => {
+    for (const garbage of [randomBytes(2000), Buffer.from('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'), Buffer.from('GET / HTTP/9.9\r\n\r\n'), Buffer.from('GET /site/data.bin HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n')]) {
+      const answer = await rawRequest(httpPort, garbage);
+      assert.ok(answer === '' || /^HTTP\/1\.1 (400|505) /.test(answer), answer.slice(0, 40));
+    }
+    const upgrade = await rawRequest(httpPort, 'GET /site HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    assert.match(upgrade, /^HTTP\/1\.1 400 /, 'an upgrade without a key');
+    assert.equal((await fetch(`${base}/site/data.bin`)).status, 200);
+  });
+
+  it('protects the API with HTTP.apiToken when set: 401 without or with a bad token', async () => {
+    const { server: guarded, httpPort: guardedPort } = await startHttpServer(['--HTTP.apiToken=s3cret'], dir);
+    try {
+      const url = `http://127.0.0.1:${guardedPort}/api/v1/server`;
+      assert.equal((await fetch(url)).status, 401);
+      assert.equal((await fetch(url, { headers: { Authorization: 'Bearer wrong' } })).status, 401);
+      assert.equal((await fetch(`http://127.0.0.1:${guardedPort}/metrics`)).status, 401);
+      const ok = await fetch(url, { headers: { Authorization: 'Bearer s3cret' } });
+      assert.equal(ok.status, 200);
+      assert.equal(((await ok.json()) as { name: string }).name, 'nimbus');
+      assert.equal((await fetch(`http://127.0.0.1:${guardedPort}/health`)).status, 200, '/health stays open');
+    } finally {
+      assert.equal(await guarded.stop(), 0);
+    }
   });
 
   it('runs WebSocket clients: JSON RPC, writeInvocation/writeMessage, bytes kept as bytes', async () => {
