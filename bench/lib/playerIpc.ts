@@ -12,8 +12,8 @@ export interface StartCommand {
   maxLifetimeMs: number;
   /** Receipts the log can hold (players × frames per second × seconds armed, with a margin). */
   logCapacity: number;
-  /** Client protocol (default rtmp): RtmpClient, or RtmfpClient in its light mode (one UDP socket each). */
-  protocol?: 'rtmp' | 'rtmfp';
+  /** Client protocol (default rtmp): RtmpClient, RtmfpClient in its light mode (one UDP socket each), or a light HTTP-FLV player (url http://host:port/app). */
+  protocol?: 'rtmp' | 'rtmfp' | 'http-flv';
   /**
    * Follow the seed's overflow redirection: on NetStream.Play.Failed, connect again to the last word
    * of the status description (host:port), same protocol and path, at most this many times (default 0).

@@ -13,6 +13,7 @@
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
 import { RtmfpClientSocket } from '../../src/client/rtmfp/RtmfpClientSocket.js';
 import { RtmpCallError, RtmpClient } from '../../src/client/RtmpClient.js';
+import { HttpFlvPlayer } from './httpFlvPlayer.js';
 import type { HostReport, PlayerCommand, PlayerEvent, ReportCommand, ReportEvent, StartCommand } from './playerIpc.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LogLevel, setLogLevel } from '../../src/util/Logger.js';
@@ -25,7 +26,7 @@ const send = (event: PlayerEvent): void => {
   process.send?.(event);
 };
 
-type Player = RtmpClient | RtmfpClient;
+type Player = RtmpClient | RtmfpClient | HttpFlvPlayer;
 
 let clients: Player[] = [];
 /** Index into `hostNames` of the server each player ended on. */
@@ -147,7 +148,9 @@ const connectOne = async (cmd: StartCommand, index: number): Promise<void> => {
     for (;;) {
       const perSocket = cmd.sessionsPerSocket ?? 0;
       client =
-        cmd.protocol === 'rtmfp'
+        cmd.protocol === 'http-flv'
+          ? new HttpFlvPlayer({ onMedia: onPlayerMedia })
+          : cmd.protocol === 'rtmfp'
           ? new RtmfpClient({ onMedia: onPlayerMedia, delayedAcks: cmd.delayedAcks === true, socket: perSocket > 0 ? await sharedSocket(perSocket) : undefined })
           : new RtmpClient({ onMedia: onPlayerMedia });
       clients[index] = client;

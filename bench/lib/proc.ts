@@ -282,6 +282,8 @@ export interface StartServerOptions {
   rtmfpOnly?: boolean;
   /** Nimbus: serve RTMFP on `port` too (UDP). */
   rtmfp?: boolean;
+  /** HTTP port for HTTP-FLV (Nimbus's HTTP.port, node-media-server's http.port); default: none. */
+  httpPort?: number;
 }
 
 const commandFor = (kind: ServerKind, port: number, o: StartServerOptions): { args: string[]; ready: RegExp } => {
@@ -290,12 +292,12 @@ const commandFor = (kind: ServerKind, port: number, o: StartServerOptions): { ar
     // BENCH_NIMBUS_CLI: another build's cli.js (compare a branch or an experiment with dist/).
     const protocols = o.rtmfpOnly === true ? ['--RTMP.port=0', `--RTMFP.port=${port}`] : [`--RTMP.port=${port}`, `--RTMFP.port=${o.rtmfp === true ? port : 0}`];
     return {
-      args: [process.env.BENCH_NIMBUS_CLI ?? `${repoRoot}dist/cli.js`, ...protocols, '--host=127.0.0.1', '--log=3', '--HTTP.port=0', ...(o.args ?? [])],
+      args: [process.env.BENCH_NIMBUS_CLI ?? `${repoRoot}dist/cli.js`, ...protocols, '--host=127.0.0.1', '--log=3', `--HTTP.port=${o.httpPort ?? 0}`, ...(o.args ?? [])],
       ready: o.ready ?? (o.rtmfpOnly === true ? /nimbus listening: RTMFP/ : /nimbus listening: RTMP/),
     };
   }
   return {
-    args: [`${repoRoot}bench/peers/nms-server.mjs`, `--port=${port}`, '--host=127.0.0.1'],
+    args: [`${repoRoot}bench/peers/nms-server.mjs`, `--port=${port}`, '--host=127.0.0.1', ...(o.httpPort === undefined ? [] : [`--http-port=${o.httpPort}`])],
     ready: /nms listening: RTMP/,
   };
 };

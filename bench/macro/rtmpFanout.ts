@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { packageVersion, benchMain, collectReports, commonOptions, PlayerProcess, machineLine, median, nimbusBuild, nimbusLine, split, startRun, writeResult, endTrial, warmUpAndArm } from '../lib/common.js';
 import type { ReadyEvent } from '../lib/playerIpc.js';
-import { type MachineInfo, type ServerHandle, type ServerKind as PeerKind, busiestThreads, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readThreadsCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
+import { type MachineInfo, type ServerHandle, type ServerKind as PeerKind, busiestThreads, freePort, machineInfo, nginxAvailable, readCpuSeconds, readMachineCpu, readThreadCpuSeconds, readThreadsCpu, repoRoot, sleep, startServer, withTimeout } from '../lib/proc.js';
 import { fmt, formatTable, geometricMean } from '../lib/stats.js';
 import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from '../lib/stream.js';
 
@@ -29,7 +29,10 @@ import { StreamPublisher, defaultProfile, frameSizes, type StreamProfile } from 
  * (the build at `BENCH_BASE_CLI`, e.g. a copy of `dist/` before a change).
  */
 /** `nimbus:KEY=V,KEY=V`: Nimbus with those settings (e.g. `nimbus:RTMP.mergeWrite=100`). */
-export type ServerKind = PeerKind | 'nimbus-node' | 'nimbus-base' | 'nimbus-w0' | `nimbus:${string}`;
+type BaseKind = PeerKind | 'nimbus-node' | 'nimbus-base' | 'nimbus-w0' | `nimbus:${string}`;
+/** `KIND@http-flv`: the same server, its players by HTTP-FLV instead of RTMP (Nimbus HTTP.port, node-media-server's http). */
+export type ServerKind = BaseKind | `${BaseKind}@http-flv`;
+const HTTP_FLV = '@http-flv';
 const SERVER_KINDS: readonly string[] = ['nimbus', 'nms', 'nginx', 'nimbus-node', 'nimbus-base', 'nimbus-w0'];
 
 export interface FanoutOptions {
@@ -166,7 +169,11 @@ export const parseFanoutArgs = (argv: string[]): FanoutOptions | null => {
   const playersRaw = values.players ?? process.env.BENCH_PLAYERS ?? (quick ? '10,40' : '100,200,400,800,1200,1600');
   const players = playersRaw.split(',').map((s) => num('players', s.trim(), 0, 1, 5000));
   const servers = (values.servers ?? 'nimbus,nms,nginx').split(',').map((s) => s.trim());
-  for (const s of servers) {
+  for (const raw of servers) {
+    const s = raw.endsWith(HTTP_FLV) ? raw.slice(0, -HTTP_FLV.length) : raw;
+    if (raw.endsWith(HTTP_FLV) && s === 'nginx') {
+      throw new Error('--servers: nginx-rtmp has no HTTP-FLV');
+    }
     if (!SERVER_KINDS.includes(s) && !/^nimbus:[\w.]+=[^,]+(\+[\w.]+=[^,]+)*$/.test(s)) {
       throw new Error(`--servers: unknown server "${s}" (${SERVER_KINDS.join(', ')})`);
     }
@@ -198,21 +205,22 @@ const readyTimeoutMs = (players: number): number => 60_000 + players * 100;
 const trialBudgetSeconds = (o: FanoutOptions, players: number): number => 4 + players / 100 + o.warmup + o.seconds + o.drain;
 
 /** Starts one server or Nimbus arm (trials run one at a time, so the env switch is safe). */
-const startArm = async (kind: ServerKind, nodeArgs: string[]): Promise<ServerHandle> => {
+const startArm = async (arm: ServerKind, nodeArgs: string[], httpPort?: number): Promise<ServerHandle> => {
+  const kind = (arm.endsWith(HTTP_FLV) ? arm.slice(0, -HTTP_FLV.length) : arm) as BaseKind;
   if (kind === 'nimbus-node') {
-    return startServer('nimbus', { nodeArgs, env: { NIMBUS_NO_NATIVE: '1' } });
+    return startServer('nimbus', { nodeArgs, httpPort, env: { NIMBUS_NO_NATIVE: '1' } });
   }
   if (kind.startsWith('nimbus:')) {
-    return startServer('nimbus', { nodeArgs, args: kind.slice(7).split('+').map((kv) => `--${kv}`) });
+    return startServer('nimbus', { nodeArgs, httpPort, args: kind.slice(7).split('+').map((kv) => `--${kv}`) });
   }
   if (kind === 'nimbus-w0') {
-    return startServer('nimbus', { nodeArgs, args: ['--RTMP.workers=0', '--RTMFP.workers=0'] });
+    return startServer('nimbus', { nodeArgs, httpPort, args: ['--RTMP.workers=0', '--RTMFP.workers=0'] });
   }
   if (kind === 'nimbus-base') {
     const saved = process.env.BENCH_NIMBUS_CLI;
     process.env.BENCH_NIMBUS_CLI = process.env.BENCH_BASE_CLI;
     try {
-      return await startServer('nimbus', { nodeArgs });
+      return await startServer('nimbus', { nodeArgs, httpPort });
     } finally {
       if (saved === undefined) {
         delete process.env.BENCH_NIMBUS_CLI;
@@ -221,13 +229,16 @@ const startArm = async (kind: ServerKind, nodeArgs: string[]): Promise<ServerHan
       }
     }
   }
-  return startServer(kind as PeerKind, { nodeArgs });
+  return startServer(kind as PeerKind, { nodeArgs, httpPort });
 };
 
 const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, repeat: number, profile: StreamProfile): Promise<TrialResult> => {
   const nodeArgs = o.profile && kind !== 'nginx' ? ['--cpu-prof', `--cpu-prof-dir=${o.outDir}/profiles`, `--cpu-prof-name=${kind}-${players}-${repeat}-${Date.now()}.cpuprofile`] : [];
-  const server: ServerHandle = await startArm(kind, nodeArgs);
+  const httpFlv = kind.endsWith(HTTP_FLV);
+  const httpPort = httpFlv ? await freePort() : undefined;
+  const server: ServerHandle = await startArm(kind, nodeArgs, httpPort);
   const url = `rtmp://127.0.0.1:${server.port}/live`;
+  const playerUrl = httpFlv ? `http://127.0.0.1:${httpPort}/live` : url;
   const stream = 'bench';
   const procs: PlayerProcess[] = [];
   const publisherClient = new RtmpClient();
@@ -246,7 +257,8 @@ const runTrial = async (o: FanoutOptions, kind: ServerKind, players: number, rep
       procs.push(p);
       p.send({
         cmd: 'start',
-        url,
+        url: playerUrl,
+        protocol: httpFlv ? 'http-flv' : 'rtmp',
         stream,
         players: count,
         concurrency: Math.max(1, Math.round(o.concurrency / o.playerProcesses)),

@@ -1,6 +1,6 @@
-// Launches node-media-server (the npm package, the benchmarks' peer) with RTMP only:
-//   node bench/peers/nms-server.mjs --port=PORT [--host=127.0.0.1]
-// No HTTP/HTTPS/RTMPS listener, no recording, no auth, logs at "error" only, its store in a
+// Launches node-media-server (the npm package, the benchmarks' peer) with RTMP, and HTTP-FLV with --http-port:
+//   node bench/peers/nms-server.mjs --port=PORT [--host=127.0.0.1] [--http-port=PORT]
+// No HTTPS/RTMPS listener, no recording, no auth, logs at "error" only, its store in a
 // temporary folder removed at exit. Prints "nms listening: RTMP HOST:PORT/tcp" on stdout once the
 // RTMP listener is bound; stops on SIGTERM/SIGINT (exit code 0, so --cpu-prof profiles get written).
 import { createRequire } from 'node:module';
@@ -14,7 +14,7 @@ const NodeMediaServer = require('node-media-server');
 const logger = require('node-media-server/src/core/logger.js');
 const { version } = require('node-media-server/package.json');
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' } } });
+const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, 'http-port': { type: 'string' } } });
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
   console.error('usage: nms-server.mjs --port=PORT [--host=HOST]');
@@ -25,6 +25,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-nms-'));
 const config = {
   bind: values.host,
   rtmp: { port },
+  ...(values['http-port'] === undefined ? {} : { http: { port: Number(values['http-port']) } }),
   store: { path: dataDir },
   webadmin: { enable: false },
 };

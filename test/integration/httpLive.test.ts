@@ -24,9 +24,9 @@ const readStream = async (url: string, bytes: number, ms: number): Promise<Buffe
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'video/x-flv');
     for await (const chunk of res.body!) {
-      const bytes = chunk as Uint8Array;
-      chunks.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      size += bytes.length;
+      const piece = chunk as Uint8Array;
+      chunks.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+      size += piece.length;
       if (size >= bytes) {
         break;
       }
