@@ -5,7 +5,8 @@
  * segments, segments and parts by file name, and the LL-HLS blocking reload (`waitFor`).
  *
  * Renditions: the first segment starts at the first video keyframe after a video sequence
- * header (earlier frames are dropped), with the audio track if its configuration is known then.
+ * header (earlier video is dropped, earlier audio too but for its last half second), with the
+ * audio track if its configuration is known then.
  * A stream whose first second of audio comes without any video is audio-only. A changed
  * configuration (or a track appearing) takes effect at the next keyframe with a new init
  * segment and a discontinuity; a new publisher gets a discontinuity, and a new init segment only
@@ -44,6 +45,12 @@ export interface HlsOptions {
 
 /** What the audio-only decision waits for: this much audio and no video at all. */
 const AUDIO_ONLY_AFTER_MS = 1000;
+/**
+ * Audio stamped up to this much before the first keyframe still goes in (an encoder's priming
+ * delay often puts the first audio frame there: ffmpeg's AAC, 23 ms): the video starts at the
+ * keyframe, the audio track a little earlier.
+ */
+const AUDIO_LEAD_MS = 500;
 const MAX_PENDING_AUDIO = 256;
 
 interface ActiveRendition {
@@ -221,7 +228,6 @@ export class HlsStream implements MediaOutput {
 
   private onVideo(packet: VideoPacket, ms: number): void {
     this.sawVideo = true;
-    this.pendingAudio = [];
     if (packet.type === 'unsupported') {
       this.setUnsupported(packet.codec);
       return;
@@ -238,13 +244,22 @@ export class HlsStream implements MediaOutput {
     const wanted = `${videoKey(video)}|${audioKey(this.audio)}`;
     if (active === null || active.key !== wanted) {
       if (packet.keyframe) {
-        this.startRendition(ms);
+        const lead = active === null ? this.pendingAudio.find((p) => p.ms >= ms - AUDIO_LEAD_MS) : undefined;
+        this.startRendition(Math.min(ms, lead?.ms ?? ms));
       } else if (active === null || active.video === null || videoKey(active.video) !== videoKey(video)) {
         return; // a new video configuration: nothing to decode until its keyframe
       }
     }
     const media = this.mediaMs(ms);
     this.segmenter.pushVideo(Math.max(0, Math.round(media * 90)), packet.cts * 90, packet.data, packet.keyframe);
+    if (active === null) {
+      // Audio that came before the first keyframe: from AUDIO_LEAD_MS before it on, it goes in.
+      const pending = this.pendingAudio;
+      this.pendingAudio = [];
+      for (const p of pending) {
+        this.pushAudio(p.ms, p.data);
+      }
+    }
   }
 
   private onAudio(packet: AudioPacket, ms: number): void {
@@ -255,7 +270,7 @@ export class HlsStream implements MediaOutput {
       return;
     }
     if (packet.type === 'config') {
-      this.audio = packet.config;
+      this.setAudio(packet.config);
       return;
     }
     if (packet.type !== 'frame' || this.unsupported !== null) {
@@ -267,10 +282,7 @@ export class HlsStream implements MediaOutput {
       if (header === null) {
         return;
       }
-      const config = mp3Config(header);
-      if (audioKey(config) !== audioKey(this.audio)) {
-        this.audio = config;
-      }
+      this.setAudio(mp3Config(header));
     }
     const audio = this.audio;
     if (audio === null || audio.codec !== packet.codec) {
@@ -278,7 +290,9 @@ export class HlsStream implements MediaOutput {
     }
     const active = this.active;
     if (active === null) {
-      if (!this.sawVideo) {
+      if (this.sawVideo) {
+        this.keepForKeyframe(ms, packet.data);
+      } else {
         this.waitForAudioOnly(ms, packet.data);
       }
       return;
@@ -290,6 +304,25 @@ export class HlsStream implements MediaOutput {
       this.startRendition(ms);
     }
     this.pushAudio(ms, packet.data);
+  }
+
+  private setAudio(config: AudioConfig): void {
+    if (audioKey(config) !== audioKey(this.audio)) {
+      this.audio = config;
+      this.pendingAudio = []; // frames of another configuration
+    }
+  }
+
+  /**
+   * Audio while video waits for its first keyframe: the last second of it is kept, since a
+   * publisher may send the audio stamped like the keyframe just before it.
+   */
+  private keepForKeyframe(ms: number, data: Buffer): void {
+    const pending = this.pendingAudio;
+    pending.push({ ms, data });
+    while (pending.length > MAX_PENDING_AUDIO || ms - pending[0].ms > AUDIO_ONLY_AFTER_MS) {
+      pending.shift();
+    }
   }
 
   /** Audio with no video yet: after a second of it, the stream is audio-only. */
@@ -314,7 +347,7 @@ export class HlsStream implements MediaOutput {
     }
     const media = this.mediaMs(ms);
     if (media < 0) {
-      return; // before the first keyframe of the run
+      return; // before the run's start
     }
     const samples = audio.codec === 'Opus' ? opusPacketSamples(data) : audio.codec === 'mp3' ? mp3Samples(data) : audio.frameSamples;
     const duration = samples > 0 ? samples : audio.frameSamples;

@@ -91,14 +91,26 @@ describe('HlsStream segmenting', () => {
     assert.match(text, /^#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI="live.init.mp4"\n#EXT-X-PROGRAM-DATE-TIME:[-\dT:.]+Z\n#EXTINF:1.000,\nlive.0.m4s\n$/);
     assert.equal(s.masterCodecs(), 'avc1.64000d,mp4a.40.2');
     const segment = s.resource('live.0.m4s')!;
-    assert.deepEqual(decodeTimes(segment, 1), [0], 'the first keyframe is at decode time 0');
+    assert.deepEqual(decodeTimes(segment, 1), [70 * 90], 'the first keyframe, 70 ms after the first audio kept');
     assert.deepEqual(durations(segment, 1), Array(25).fill(3600));
     const trun = find(parseBoxes(segment), 'moof/traf/trun').body;
     assert.equal(trun.readUInt32BE(20), 0x02000000, 'the segment starts with a sync sample');
-    const audio = decodeTimes(segment, 2);
-    assert.ok(audio.length === 1 && audio[0] >= 0 && audio[0] < 1024 * 2, 'audio from the keyframe on');
+    assert.deepEqual(decodeTimes(segment, 2), [0], 'audio from half a second before the keyframe on');
     assert.ok(s.resource('live.init.mp4') !== null);
     s.close();
+  });
+
+  it('keeps the audio of the last half second before the first keyframe', () => {
+    const s = make();
+    s.onPublishing(true);
+    write(s, [avcConfig(), aacConfig(), inter(0), aac(0), aac(400), aac(620), aac(643), key(1000), aac(1020)]);
+    write(s, stream({ seconds: 2, start: 1040 }).slice(2).filter((f) => f.kind === FrameKind.VIDEO));
+    s.onPublishing(false);
+    const segment = s.resource('live.0.m4s')!;
+    assert.deepEqual(decodeTimes(segment, 2), [0], 'from the frame at 620 ms on');
+    assert.equal(durations(segment, 2).length, 3);
+    assert.deepEqual(decodeTimes(segment, 1), [380 * 90], 'video starts at its keyframe');
+    assert.deepEqual(extinfs(s.playlist()!), [1.04, 1], 'EXTINF counts from the keyframe');
   });
 
   it('cuts at keyframes once the duration is reached, and serves only known names', () => {
