@@ -74,7 +74,7 @@ export class HttpApps {
     connection.beginRequest();
     try {
       if (req.method === 'POST') {
-        await this.post(res, target, client, connection, body ?? Buffer.alloc(0));
+        await this.post(req, res, target, client, connection, body ?? Buffer.alloc(0));
       } else {
         await this.get(req, res, target, client, connection);
       }
@@ -177,36 +177,33 @@ export class HttpApps {
   }
 
   /**
-   * POST: a JSON body to a method. `/app/method` with a JSON body calls `client:method(...)` with
-   * the array's elements (or the one value); `["method", args...]` to the folder calls `method`;
-   * any other body goes to `client:onMessage(body)`.
+   * POST, as MonaServer reads it: a JSON body (by its Content-Type, or one that parses as JSON)
+   * is a list of values: `["method", args...]` calls `client:method(args...)`, any other values go
+   * to `client:onMessage(...values)`; any other body goes to `client:onMessage(body)` as bytes. On
+   * top of that, `POST /app/method` calls `client:method(...values)` when the client has it.
    */
-  private async post(res: ServerResponse, target: RequestPath, client: Client, connection: HttpConnection, body: Buffer): Promise<void> {
-    let parsed: unknown = undefined;
-    let isJson = false;
+  private async post(req: IncomingMessage, res: ServerResponse, target: RequestPath, client: Client, connection: HttpConnection, body: Buffer): Promise<void> {
+    const type = (req.headers['content-type'] ?? '').toLowerCase();
     const text = body.toString('utf8');
-    if (text.trim() !== '') {
+    let values: unknown[] | null = null;
+    if (text.trim() !== '' && (type.includes('json') || type === '' || type.startsWith('text/plain'))) {
       try {
-        parsed = JSON.parse(text);
-        isJson = true;
+        const parsed: unknown = JSON.parse(text);
+        values = Array.isArray(parsed) ? parsed : [parsed];
       } catch {
-        isJson = false;
+        values = null;
       }
     }
-    let name: string;
-    let args: unknown[];
-    if (target.file !== '' && extname(target.file) === '') {
-      name = target.file;
-      args = !isJson || text.trim() === '' ? (text === '' ? [] : [text]) : Array.isArray(parsed) ? parsed : [parsed];
-    } else if (isJson && Array.isArray(parsed) && typeof parsed[0] === 'string') {
-      name = parsed[0];
-      args = parsed.slice(1);
-    } else {
-      name = 'onMessage';
-      args = [isJson ? parsed : body];
+    const args = values ?? (body.length === 0 ? [] : [body]);
+    if (target.file !== '' && extname(target.file) === '' && this.core.hooks.callIfDefined !== undefined) {
+      const result = await this.core.hooks.callIfDefined(client, target.file, args);
+      if (result !== null) {
+        this.answer(res, connection, result, false);
+        return;
+      }
     }
-    const values = await this.core.call(client, name, args);
-    this.answer(res, connection, values, false);
+    const [name, rest] = values !== null && typeof values[0] === 'string' ? [values[0], values.slice(1)] : ['onMessage', args];
+    this.answer(res, connection, await this.core.call(client, name, rest), false);
   }
 
   /** An RPC's answer: its values, then what the script wrote during it, as one JSON array. */

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Client, type ClientWriter, formatAddress } from '../core/Client.js';
 import type { Core } from '../core/Core.js';
-import { type RequestPath, formatSetCookie, parseCookies } from './requestPath.js';
+import { type RequestPath, formatSetCookie, requestProperties } from './requestPath.js';
 
 /**
  * MonaServer's HTTP client: one per TCP connection, kept while the requests of that connection
@@ -77,16 +77,9 @@ export class HttpConnection {
     return client;
   }
 
-  /** Headers (lowercase names), cookies and the query's parameters, as a script reads them. */
-  private refreshProperties(client: Client, req: IncomingMessage, target: RequestPath): void {
-    const properties: Record<string, unknown> = { version: req.httpVersion };
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) {
-        properties[name] = Array.isArray(value) ? value.join(', ') : value;
-      }
-    }
-    Object.assign(properties, target.parameters, parseCookies(req.headers.cookie));
-    client.properties = properties;
+  /** Headers and cookies, as a script reads them (`client.properties`, and `client.<name>` through them). */
+  private refreshProperties(client: Client, req: IncomingMessage, _target: RequestPath): void {
+    client.properties = requestProperties(req);
     client.lastReceptionTime = Date.now();
   }
 

@@ -112,10 +112,12 @@ export class WebSocketClient {
       const text = bytes.toString('utf8');
       try {
         const value: unknown = JSON.parse(text);
-        if (Array.isArray(value) && typeof value[0] === 'string') {
-          [name, ...args] = value as [string, ...unknown[]];
+        // As MonaServer's JSON reader: the values of an array, a first string naming the method.
+        const values: unknown[] = Array.isArray(value) ? value : [value];
+        if (typeof values[0] === 'string') {
+          [name, ...args] = values as [string, ...unknown[]];
         } else {
-          args = [value];
+          args = values;
         }
       } catch {
         args = [text];

@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.js';
 import { Logger } from '../util/Logger.js';
 import { FlvViewer } from './live/FlvViewer.js';
 import { WsFlvTransport } from './live/WsFlvTransport.js';
-import { parseCookies, parseRequestPath, type RequestPath } from './requestPath.js';
+import { parseRequestPath, requestProperties, type RequestPath } from './requestPath.js';
 import { WS_POLICY, WebSocketClient } from './WebSocketClient.js';
 
 const log = new Logger('websocket');
@@ -43,7 +43,7 @@ export class WebSocketUpgrades {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', (err) => log.debug(`${socket.remoteAddress ?? '?'}: ${err.message}`));
       const address = { host: socket.remoteAddress ?? '0.0.0.0', port: socket.remotePort ?? 0 };
-      const properties = propertiesOf(req, target);
+      const properties = requestProperties(req);
       const run = target.file.endsWith('.flv') && target.file.length > 4 ? this.playFlv(ws, address, target, properties) : this.client(ws, address, target, properties);
       run.catch((err: unknown) => {
         log.error(`${formatAddress(address.host, address.port)}: ${errorMessage(err)}`);
@@ -93,13 +93,3 @@ export class WebSocketUpgrades {
     }
   }
 }
-
-const propertiesOf = (req: IncomingMessage, target: RequestPath): Record<string, unknown> => {
-  const properties: Record<string, unknown> = { version: req.httpVersion };
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) {
-      properties[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-  }
-  return Object.assign(properties, target.parameters, parseCookies(req.headers.cookie));
-};

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+
 /**
  * A request target as MonaServer splits it: the folder (`client.path`, the application's path)
  * and the file (the last segment, "" for a folder). Validated at the edge: every segment is
@@ -62,6 +64,25 @@ export const parseRequestPath = (url: string): RequestPath | null => {
     query,
     parameters,
   };
+};
+
+/**
+ * What MonaServer gives a script as `client.properties` for an HTTP request or a WebSocket
+ * upgrade: `version`, every header under the name as it was sent (`client["Cookie"]`) and in
+ * lower case, then every cookie by its name.
+ */
+export const requestProperties = (req: IncomingMessage): Record<string, unknown> => {
+  const properties: Record<string, unknown> = { version: req.httpVersion };
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    const lower = name.toLowerCase();
+    const value = req.headers[lower];
+    const text = Array.isArray(value) ? value.join(', ') : (value ?? raw[i + 1]);
+    properties[name] = text;
+    properties[lower] = text;
+  }
+  return Object.assign(properties, parseCookies(req.headers.cookie));
 };
 
 /** Cookie header → name/value pairs (RFC 6265 §5.4; values kept as sent, quotes removed). */
