@@ -17,6 +17,31 @@ import { RtmpSocketWriter } from './RtmpSocketWriter.js';
 
 const PING_INTERVAL_MS = 10_000;
 
+/**
+ * What Node read from `socket` and holds for a 'data' event that did not come (the stream was
+ * paused), taken out of it as one exact-size copy of its own. Called with no 'data' listener left,
+ * just before the handle closes (the read it may restart never runs).
+ */
+const takeReadBuffer = (socket: Socket): Uint8Array => {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  while (socket.readableLength > 0) {
+    const chunk: unknown = socket.read();
+    if (!Buffer.isBuffer(chunk)) {
+      break;
+    }
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+};
+
 const csidOf = (kind: FrameKind): number =>
   kind === FrameKind.VIDEO ? ChunkStreamId.VIDEO : kind === FrameKind.AUDIO ? ChunkStreamId.AUDIO : ChunkStreamId.DATA;
 
@@ -77,6 +102,10 @@ export class RtmpDataSession implements RtmpCommands {
   private lastReception: number;
   private isConnected = false;
   private closed = false;
+  /** The control half's setReading (false while it waits on a hook). */
+  private reading = true;
+  /** After a handover: what the previous thread had read but not parsed, parsed before the socket's bytes (`start`). */
+  private unread: Buffer | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -104,11 +133,38 @@ export class RtmpDataSession implements RtmpCommands {
       this.lastPingSent = state.lastPingSent;
       this.lastReception = state.lastReception;
       this.isConnected = true;
+      this.reading = state.reading;
+      if (state.unread.length > 0) {
+        this.unread = Buffer.from(state.unread.buffer, state.unread.byteOffset, state.unread.byteLength);
+      }
     }
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('error', (err) => this.close(sessionEnd('MS_ERR_SOCKET', `socket error: ${err.message}`), false));
     socket.on('close', () => this.close(sessionEnd('MS_ERR_SESSION_CLOSED', 'connection closed by peer'), false));
+    if (!this.reading) {
+      // Before the first 'data' (it comes on a later tick): the control half resumes it.
+      socket.pause();
+    }
+  }
+
+  /**
+   * After a handover (a session made with a state), once the owner can hear its events: the bytes
+   * the previous thread had read but not parsed go first, unless reading is paused (then they
+   * wait for `setReading(true)`, still ahead of the socket's).
+   */
+  start(): void {
+    if (this.reading) {
+      this.parseUnread();
+    }
+  }
+
+  private parseUnread(): void {
+    const bytes = this.unread;
+    if (bytes !== null) {
+      this.unread = null;
+      this.onData(bytes);
+    }
   }
 
   get isClosed(): boolean {
@@ -244,8 +300,12 @@ export class RtmpDataSession implements RtmpCommands {
     if (this.closed) {
       return;
     }
+    this.reading = on;
     if (on) {
-      this.socket.resume();
+      this.parseUnread();
+      if (!this.closed && this.reading) {
+        this.socket.resume();
+      }
     } else {
       this.socket.pause();
     }
@@ -294,6 +354,11 @@ export class RtmpDataSession implements RtmpCommands {
    * Lets the socket go to another thread: its descriptor duplicated (with `handover`), what this
    * side knows of the stream, and this side's handle closed without a FIN. Null when it cannot go
    * now (bytes still queued in Node, media already attached here, the socket gone): it stays.
+   *
+   * The new side goes on from byte `reader.bytesReceived` of the stream: the reader's state covers
+   * every byte parsed here, `unread` the bytes Node read from the socket but this side never saw
+   * (while a hook is pending reading is paused, yet Node reads ahead into its buffer up to the
+   * high-water mark), and the descriptor the rest, still in the kernel.
    */
   handover(handover: SocketHandover): { fd: number; state: RtmpDataState } | null {
     const socket = this.socket;
@@ -311,6 +376,9 @@ export class RtmpDataSession implements RtmpCommands {
       this.log.warn(`${this.label}: the socket cannot be handed over (errno ${-copy}), it stays on the main thread`);
       return null;
     }
+    // Closed here for good: nothing on this thread touches the socket any more.
+    this.closed = true;
+    socket.removeAllListeners('data');
     const state: RtmpDataState = {
       reader: this.reader.exportState(),
       startedAt: this.startedAt,
@@ -318,10 +386,9 @@ export class RtmpDataSession implements RtmpCommands {
       lastAckSent: this.lastAckSent,
       lastPingSent: this.lastPingSent,
       lastReception: this.lastReception,
+      unread: takeReadBuffer(socket),
+      reading: this.reading,
     };
-    // Closed here for good: nothing on this thread touches the socket any more.
-    this.closed = true;
-    socket.removeAllListeners('data');
     socket.removeAllListeners('error');
     socket.removeAllListeners('close');
     socket.on('error', () => undefined);

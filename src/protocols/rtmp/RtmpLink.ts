@@ -44,6 +44,14 @@ export interface RtmpDataState {
   lastAckSent: number;
   lastPingSent: number;
   lastReception: number;
+  /**
+   * Bytes the socket had read but the chunk reader had not seen (Node reads ahead up to its
+   * high-water mark even while reading is paused for a pending hook): they come right after the
+   * reader's state and before anything the new socket reads.
+   */
+  unread: Uint8Array;
+  /** Whether the data half was reading: false while the control half waits on a hook (it says when to go on). */
+  reading: boolean;
 }
 
 export interface RtmpDataOptions {

@@ -71,7 +71,7 @@ export class RtmpWorkerOffload implements RtmpOffload, WorkerProtocol {
     if (moved === null) {
       return null;
     }
-    const buffers: ArrayBuffer[] = [moved.state.reader.stash.buffer as ArrayBuffer];
+    const buffers: ArrayBuffer[] = [moved.state.reader.stash.buffer as ArrayBuffer, moved.state.unread.buffer as ArrayBuffer];
     for (const stream of moved.state.reader.streams) {
       if (stream.buffer !== null) {
         buffers.push(stream.buffer.buffer as ArrayBuffer);

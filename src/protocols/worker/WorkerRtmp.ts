@@ -88,6 +88,7 @@ export class WorkerRtmp {
     };
     const session = new RtmpDataSession(socket, this.options, this.log, address, events, () => this.sessions.delete(sid), message.state);
     this.sessions.set(sid, session);
+    session.start();
   }
 
   /** The worker stops: every session ends (the main thread closes their control halves). */
