@@ -42,7 +42,7 @@ describe('a MonaServer chat app with its web page, in the browser', { timeout: 6
   const open = async (nick: string): Promise<Page> => {
     const page = await browser!.newPage();
     await page.goto(`${base}?nick=${nick}`, { waitUntil: 'load' });
-    await page.waitForFunction(() => (globalThis as unknown as ChatPage).members !== null, { timeout: 10_000 });
+    await page.waitForFunction(() => (globalThis as unknown as ChatPage).members !== null, { timeout: 10_000, polling: 100 });
     return page;
   };
 
@@ -53,7 +53,9 @@ describe('a MonaServer chat app with its web page, in the browser', { timeout: 6
     await ann.evaluate(() => (globalThis as unknown as ChatPage).say('hello bob'));
     await bob.evaluate(() => (globalThis as unknown as ChatPage).say('hi ann'));
     for (const page of [ann, bob]) {
-      await page.waitForFunction(() => (globalThis as unknown as ChatPage).received.length >= 2, { timeout: 10_000 });
+      await page.waitForFunction(() => (globalThis as unknown as ChatPage).received.length >= 2, { timeout: 10_000, polling: 100 }).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}; the page shows: ${await page.evaluate(() => (globalThis as unknown as ChatPage).logText())}; server: ${server.output.slice(-2000)}`);
+      });
       assert.deepEqual(await page.evaluate(() => (globalThis as unknown as ChatPage).received), ['ann: hello bob', 'bob: hi ann']);
     }
     const png = Buffer.from(await ann.screenshot({ type: 'png' }));
@@ -63,7 +65,7 @@ describe('a MonaServer chat app with its web page, in the browser', { timeout: 6
     // The folder's page is a template of the query (MonaServer's folder view): the nickname is in the title.
     assert.equal(await ann.evaluate(() => (globalThis as unknown as ChatPage).title), 'Chat: ann');
     await bob.close();
-    await ann.waitForFunction(() => (globalThis as unknown as ChatPage).logText().includes('bob left'), { timeout: 10_000 });
+    await ann.waitForFunction(() => (globalThis as unknown as ChatPage).logText().includes('bob left'), { timeout: 10_000, polling: 100 });
     await ann.close();
   });
 });
