@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { tempDir } from '../helpers/ffmpeg.js';
+import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { rawRequest, startHttpServer, wsOpen, wsNext } from '../helpers/http.js';
+import { type SyntheticPublisher, publishSynthetic } from '../helpers/synthetic.js';
 import type { ServerProcess } from '../helpers/serverProcess.js';
 
 /**
@@ -34,13 +36,43 @@ describe('HTTP and WebSocket apps', { timeout: 60_000 }, () => {
     writeFileSync(join(dir, 'outside', 'private.txt'), 'top-secret-content');
     symlinkSync(join(dir, 'outside', 'private.txt'), join(site, 'link.txt'));
     symlinkSync(join(dir, 'outside'), join(site, 'linkdir'));
-    ({ server, httpPort } = await startHttpServer(['--HTTP.timeout=1', '--WebSocket.timeout=2', '--WebSocket.maxPayload=65536', '--HTTP.maxHeaderSize=8192'], dir));
+    mkdirSync(join(dir, 'www', 'live'));
+    let rtmpPort: number;
+    ({ server, httpPort, port: rtmpPort } = await startHttpServer(['--HTTP.timeout=1', '--WebSocket.timeout=2', '--WebSocket.maxPayload=65536', '--HTTP.maxHeaderSize=8192'], dir));
     base = `http://127.0.0.1:${httpPort}`;
+    // A healthy HTTP-FLV viewer of a live stream through every attack below.
+    await publisher.connect(`rtmp://127.0.0.1:${rtmpPort}/live`);
+    feed = publishSynthetic(publisher, await publisher.publish('healthy'), { maxFrames: 3000 });
+    viewing = (async () => {
+      const res = await fetch(`${base}/live/healthy.flv`, { signal: stopViewing.signal });
+      for await (const chunk of res.body!) {
+        viewerBytes += (chunk as Uint8Array).length;
+      }
+    })().catch(() => undefined);
   });
 
   after(async () => {
+    feed?.stop();
+    stopViewing.abort();
+    await viewing;
+    publisher.close();
     assert.equal(await server.stop(), 0, 'server exits 0');
   });
+
+  const publisher = new RtmpClient();
+  let feed: SyntheticPublisher | undefined;
+  const stopViewing = new AbortController();
+  let viewing: Promise<void> | undefined;
+  let viewerBytes = 0;
+  /** The healthy viewer goes on receiving. */
+  const assertViewerFlowing = async (): Promise<void> => {
+    const before = viewerBytes;
+    const deadline = Date.now() + 3000;
+    while (viewerBytes === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(viewerBytes > before, 'the concurrent HTTP-FLV viewer keeps receiving');
+  };
 
   it('serves files with type, validators, 304 and byte ranges', async () => {
     const res = await fetch(`${base}/site/data.bin`);
@@ -128,6 +160,7 @@ describe('HTTP and WebSocket apps', { timeout: 60_000 }, () => {
     }
     // The app's own script is a file of www/ like any other (MonaServer serves it too), but never what is beside www/.
     assert.equal((await fetch(`${base}/outside/private.txt`)).status, 404);
+    await assertViewerFlowing();
   });
 
   it('refuses huge headers (431), conflicting lengths (400), and closes slowloris clients (408)', async () => {
@@ -159,6 +192,7 @@ describe('HTTP and WebSocket apps', { timeout: 60_000 }, () => {
     assert.ok(slow === '' || /^HTTP\/1\.1 408 /.test(slow), slow.slice(0, 40));
     // The server goes on.
     assert.equal((await fetch(`${base}/site/data.bin`)).status, 200);
+    await assertViewerFlowing();
   });
 
   it('answers garbage with 400 and goes on serving', async () => {
@@ -169,6 +203,7 @@ describe('HTTP and WebSocket apps', { timeout: 60_000 }, () => {
     const upgrade = await rawRequest(httpPort, 'GET /site HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n');
     assert.match(upgrade, /^HTTP\/1\.1 400 /, 'an upgrade without a key');
     assert.equal((await fetch(`${base}/site/data.bin`)).status, 200);
+    await assertViewerFlowing();
   });
 
   it('protects the API with HTTP.apiToken when set: 401 without or with a bad token', async () => {
@@ -244,5 +279,6 @@ describe('HTTP and WebSocket apps', { timeout: 60_000 }, () => {
     assert.ok(Date.now() - started < 6000, 'closed after about WebSocket.timeout');
     socket.resume();
     await silentClosed;
+    await assertViewerFlowing();
   });
 });
