@@ -34,6 +34,27 @@ const distance = (a: string, b: string): number => {
   return row[b.length];
 };
 
+/** Sections of the known keys (lower case; "" for the top-level keys). */
+const knownSections = new Set(knownKeys.map((k) => (k.includes('.') ? k.slice(0, k.indexOf('.')).toLowerCase() : '')));
+
+/**
+ * Whether an unknown key is probably a typo of ours: its section is one of Nimbus's (or one edit
+ * away from one, `RTPM.port`). Keys of other sections (`[admin] user = ...`) are the apps'
+ * settings, read by scripts through `mona.configs`, and get no warning.
+ */
+export const looksLikeOurs = (key: string): boolean => {
+  const section = key.includes('.') ? key.slice(0, key.indexOf('.')).toLowerCase() : '';
+  if (knownSections.has(section)) {
+    return true;
+  }
+  for (const known of knownSections) {
+    if (known !== '' && distance(section, known) <= 1 && section.length > 2) {
+      return true;
+    }
+  }
+  return false;
+};
+
 export const nearestKey = (key: string): string => {
   let best: string = knownKeys[0];
   let bestScore = Infinity;
@@ -158,7 +179,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
   }
 
   for (const [key, value] of given) {
-    if (!(key in schema)) {
+    if (!(key in schema) && looksLikeOurs(key)) {
       warnings.push(`unknown configuration key ${key} (kept for scripts); did you mean ${nearestKey(key)}?`);
     }
     values[key] = value;

@@ -46,12 +46,16 @@ describe('loadConfig', () => {
     assert.equal(config.values.log, undefined, 'command-line-only flags are not configuration');
   });
 
-  it('warns about unknown keys with the nearest known key, and keeps them for scripts', () => {
-    const cwd = dirWith('[RTMP]\nprot=1936\n[myapp]\nsecret=x\n');
+  it('warns about unknown keys of its own sections with the nearest known key, and keeps every key for scripts', () => {
+    const cwd = dirWith('hots=x\n[RTMP]\nprot=1936\n[RTPM]\nport=1\n[myapp]\nsecret=x\n[admin]\nuser=root\n');
     const { config, warnings } = loadConfig({ cwd });
-    assert.equal(warnings.length, 2);
-    assert.match(warnings[0], /unknown configuration key RTMP\.prot .*did you mean RTMP\.port\?/);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings.join('\n'), /unknown configuration key RTMP\.prot .*did you mean RTMP\.port\?/);
+    assert.match(warnings.join('\n'), /unknown configuration key RTPM\.port .*did you mean RTMP\.port\?/);
+    assert.match(warnings.join('\n'), /unknown configuration key hots .*did you mean host\?/);
+    // Sections Nimbus does not know at all are the apps' settings: no warning.
     assert.equal(config.values['myapp.secret'], 'x');
+    assert.equal(config.values['admin.user'], 'root');
     assert.equal(nearestKey('rtmp.timout'), 'RTMP.timeout');
   });
 
