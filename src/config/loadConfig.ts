@@ -39,7 +39,7 @@ const knownSections = new Set(knownKeys.map((k) => (k.includes('.') ? k.slice(0,
 
 /**
  * Whether an unknown key is probably a typo of ours: its section is one of Nimbus's (or one edit
- * away from one, `RTPM.port`). Keys of other sections (`[admin] user = ...`) are the apps'
+ * away from one or two, `RTPM.port`). Keys of other sections (`[admin] user = ...`) are the apps'
  * settings, read by scripts through `mona.configs`, and get no warning.
  */
 export const looksLikeOurs = (key: string): boolean => {
@@ -47,8 +47,10 @@ export const looksLikeOurs = (key: string): boolean => {
   if (knownSections.has(section)) {
     return true;
   }
+  // A typo: two edits at most (a swap of two letters is two), one for short names.
+  const allowed = section.length >= 4 ? 2 : 1;
   for (const known of knownSections) {
-    if (known !== '' && distance(section, known) <= 1 && section.length > 2) {
+    if (known !== '' && distance(section, known) <= allowed) {
       return true;
     }
   }
