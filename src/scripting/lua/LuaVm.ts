@@ -4,6 +4,18 @@ import type { RawLua } from './rawLua.js';
 export const LuaType = { NONE: -1, NIL: 0, BOOLEAN: 1, LIGHTUSERDATA: 2, NUMBER: 3, STRING: 4, TABLE: 5, FUNCTION: 6, USERDATA: 7, THREAD: 8 } as const;
 export const REGISTRY_INDEX = -1001000;
 const LUA_MULTRET = -1;
+/** lua_Debug (Lua 5.4, wasm32): offsets of the fields read, and its size with room to spare. */
+const DEBUG_NAME = 4;
+const DEBUG_WHAT = 12;
+const DEBUG_SOURCE = 16;
+const DEBUG_CURRENTLINE = 24;
+const DEBUG_SHORT_SRC = 44;
+const DEBUG_SIZE = 256;
+const MAX_WHERE_LEVELS = 64;
+/** "nimbus:12: " or "nimbus-mona:7: ": a location in Nimbus's own Lua. */
+const OWN_LOCATION = /^nimbus(?:-[\w]+)?:\d+: /;
+/** "file:12: " at the start of a message. */
+const HAS_LOCATION = /^[^\s:]+:\d+: /;
 const LUA_OK = 0;
 const LUA_ERRMEM = 4;
 const HOOK_COUNT_MASK = 8;
@@ -51,6 +63,10 @@ export class LuaVm {
   private readonly dispatcher: number;
   private readonly names = new Map<string, number>();
   private readonly lenPtr: number;
+  /** A lua_Debug for `scriptWhere` (its 5.4 layout on wasm32 is 108 bytes). */
+  private readonly debugPtr: number;
+  /** The message handler of every protected call (`relocate`). */
+  private readonly messageHandler: number;
   private scratch = 0;
   private scratchSize = 0;
   /** Deadline (ms since epoch) of the outermost running call; 0 = no call running. */
@@ -90,6 +106,8 @@ export class LuaVm {
     }
     m._luaL_openlibs(this.L);
     this.lenPtr = m._malloc(8);
+    this.debugPtr = m._malloc(DEBUG_SIZE);
+    this.messageHandler = m.addFunction((L: number): number => this.relocate(L), 'ii');
     this.dispatcher = m.addFunction((L: number): number => this.dispatch(L), 'ii');
     const hook = m.addFunction((L: number): void => {
       if (this.deadline !== 0 && Date.now() > this.deadline) {
@@ -295,8 +313,11 @@ export class LuaVm {
     }
     this.depth++;
     let status: number;
+    // The message handler goes under the function: errors are located in the script (`relocate`).
+    this.m._lua_pushcclosure(this.L, this.messageHandler, 0);
+    this.m._lua_rotate(this.L, base + 1, 1);
     try {
-      status = this.m._lua_pcallk(this.L, nargs, LUA_MULTRET, 0, 0, 0);
+      status = this.m._lua_pcallk(this.L, nargs, LUA_MULTRET, base + 1, 0, 0);
     } finally {
       this.depth--;
       if (outermost) {
@@ -309,6 +330,9 @@ export class LuaVm {
       const timedOut = this.budgetExceeded && message.endsWith('time budget exceeded');
       throw new LuaCallError(message, status === LUA_ERRMEM ? 'memory' : timedOut ? 'timeout' : 'error');
     }
+    // The handler leaves: move it to the top, drop it.
+    this.m._lua_rotate(this.L, base + 1, -1);
+    this.top = -2;
     return this.top - base;
   }
 
@@ -333,12 +357,77 @@ export class LuaVm {
       this.L = outer;
     }
     if (failure !== null) {
-      m._luaL_where(L, 1);
-      this.pushString(failure, L);
-      m._lua_concat(L, 2);
+      // Where the script called it (not the prelude's wrapper that passed the call on).
+      this.pushString(`${this.scriptWhere(L, 1)}${failure}`, L);
       return m._lua_error(L);
     }
     return count;
+  }
+
+  /** A C string of the WASM heap. */
+  private cstring(ptr: number): string {
+    if (ptr === 0) {
+      return '';
+    }
+    const heap = this.m.HEAPU8;
+    let end = ptr;
+    while (heap[end] !== 0) {
+      end++;
+    }
+    return Buffer.from(heap.subarray(ptr, end)).toString('utf8');
+  }
+
+  /**
+   * "file:line: " of the innermost function of a script from stack `level` outwards, skipping
+   * C functions and Nimbus's own Lua (the preludes, chunks named `=nimbus...`); "" if none.
+   */
+  scriptWhere(L: number, level: number): string {
+    const m = this.m;
+    const ar = this.debugPtr;
+    for (let l = level; l < MAX_WHERE_LEVELS && m._lua_getstack(L, l, ar) !== 0; l++) {
+      m._lua_getinfo(L, this.cname('Sl'), ar);
+      const what = this.cstring(m.HEAPU32[(ar + DEBUG_WHAT) >> 2]);
+      const source = this.cstring(m.HEAPU32[(ar + DEBUG_SOURCE) >> 2]);
+      if ((what === 'Lua' || what === 'main') && !source.startsWith('=nimbus')) {
+        const line = m.HEAPU32[(ar + DEBUG_CURRENTLINE) >> 2] | 0;
+        return `${this.cstring(ar + DEBUG_SHORT_SRC)}:${line}: `;
+      }
+    }
+    return '';
+  }
+
+  /**
+   * The message handler: an error located in Nimbus's own Lua ("nimbus:16: ...") is given the
+   * location of the script line that led there, and an error raised by a C function without a
+   * location (`unpack(nil)`: "attempt to get length of a nil value") gets the script's too, so
+   * that what a script author reads points at their file and line. `error(msg, 0)` is left alone.
+   */
+  private relocate(L: number): number {
+    const m = this.m;
+    if (m._lua_type(L, 1) !== LuaType.STRING) {
+      return 1;
+    }
+    const message = this.toBytes(1, L).toString();
+    let located: string | null = null;
+    const own = OWN_LOCATION.exec(message);
+    if (own !== null) {
+      const where = this.scriptWhere(L, 1);
+      located = where === '' ? null : `${where}${message.slice(own[0].length)}`;
+    } else if (!HAS_LOCATION.test(message) && m._lua_getstack(L, 1, this.debugPtr) !== 0) {
+      m._lua_getinfo(L, this.cname('Sn'), this.debugPtr);
+      const what = this.cstring(m.HEAPU32[(this.debugPtr + DEBUG_WHAT) >> 2]);
+      const name = this.cstring(m.HEAPU32[(this.debugPtr + DEBUG_NAME) >> 2]);
+      if (what === 'C' && name !== 'error' && !message.endsWith('time budget exceeded')) {
+        const where = this.scriptWhere(L, 2);
+        located = where === '' ? null : `${where}${message}`;
+      }
+    }
+    if (located !== null) {
+      this.pushString(located, L);
+    } else {
+      m._lua_pushvalue(L, 1);
+    }
+    return 1;
   }
 
   private pushResults(result: unknown): number {

@@ -17,9 +17,16 @@ local APPS = setmetatable({}, { __mode = "k" })  -- app env -> app info
 local P = {}
 
 -- Lua 5.1 / Cumulus compatibility --------------------------------------------------------------
-_G.unpack = table.unpack
+-- Lua 5.1's checks (5.4's table.unpack only fails on the length of its argument).
+_G.unpack = function(t, ...)
+  if type(t) ~= "table" then error("bad argument #1 to 'unpack' (table expected, got " .. type(t) .. ")", 2) end
+  return unpack(t, ...)
+end
 loadstring = load
-table.getn = function(t) return #t end
+table.getn = function(t)
+  if type(t) ~= "table" then error("bad argument #1 to 'getn' (table expected, got " .. type(t) .. ")", 2) end
+  return #t
+end
 table.maxn = table.maxn or function(t) local n = 0 for k in next, t do if type(k) == "number" and k > n then n = k end end return n end
 math.pow = math.pow or function(a, b) return a ^ b end
 math.log10 = math.log10 or function(x) return math.log(x, 10) end

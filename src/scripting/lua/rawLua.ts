@@ -43,4 +43,7 @@ export interface RawLua {
   _luaL_where(L: number, level: number): void;
   _lua_concat(L: number, n: number): void;
   _lua_sethook(L: number, fn: number, mask: number, count: number): void;
+  _lua_rotate(L: number, index: number, n: number): void;
+  _lua_getstack(L: number, level: number, ar: number): number;
+  _lua_getinfo(L: number, what: number, ar: number): number;
 }
