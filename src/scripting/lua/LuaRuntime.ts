@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { compatChunk } from './luaCompat.js';
 import { relative } from 'node:path';
 import { decodeAmf0 } from '../../amf/index.js';
 import { Client } from '../../core/Client.js';
@@ -230,7 +231,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
 
   load(app: App, file: string): void {
     const env = this.envOf(app);
-    const code = readFileSync(file);
+    const code = compatChunk(readFileSync(file));
     this.run(app, 'main', () => {
       const top = this.vm.top;
       this.invoke(this.prelude.runMain, [env, code, this.chunkName(file)], this.ctx.limits.timeoutMs);

@@ -10,6 +10,7 @@ import { type CollectionSource, configsTable } from '../ScriptApi.js';
 import { type ScriptServer, broadcastTo } from '../ServerDirectory.js';
 import type { LuaRuntime } from './LuaRuntime.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
+import { compatChunk } from './luaCompat.js';
 import { monaFunctions, objectMethods } from './monaFunctions.js';
 import { MONA_PRELUDE, PRELUDE } from './prelude.js';
 
@@ -88,7 +89,7 @@ const coreFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
       if (file === null) {
         return undefined;
       }
-      return new LuaMulti([readFileSync(file), `@${relative(api.config.application.dir, file) || file}`]);
+      return new LuaMulti([file.endsWith('.lua') ? compatChunk(readFileSync(file)) : readFileSync(file), `@${relative(api.config.application.dir, file) || file}`]);
     },
   };
 };

@@ -258,6 +258,8 @@ function P.newApp(parent, id, name, path)
     local loaded = package.loaded[chunk]
     if loaded ~= nil then return loaded end
     local result = loadIn(env, code, chunk)(module)
+    -- A Lua 5.1 module (module(...)) returns nothing: it is what module() registered.
+    if result == nil then result = package.loaded[module] end
     if result == nil then result = true end
     package.loaded[chunk] = result
     return result
@@ -266,6 +268,25 @@ function P.newApp(parent, id, name, path)
   APPS[env] = info
   return env
 end
+
+-- Lua 5.1's module(name, ...), as luaCompat.ts rewrites it: \`local _ENV = __nimbus_module(_ENV, name, ...)\`.
+-- The module table lives in the app that loaded it (name "a.b" → env.a.b), sees that app's globals
+-- with package.seeall, and is what require returns.
+function __nimbus_module(env, name, ...)
+  if type(name) ~= "string" then error("bad argument #1 to 'module' (string expected, got " .. type(name) .. ")", 2) end
+  local M = env
+  for part in name:gmatch("[^%.]+") do
+    local t = rawget(M, part)
+    if type(t) ~= "table" then t = {} rawset(M, part, t) end
+    M = t
+  end
+  -- For the require that runs this chunk (apps of the same module name each get their own table).
+  package.loaded[name] = M
+  M._NAME, M._M, M._PACKAGE = name, M, (name:gsub("[^%.]*$", ""))
+  for _, option in ipairs({ ... }) do option(M, env) end
+  return M
+end
+package.seeall = function(M, env) setmetatable(M, { __index = env or _G }) end
 
 function P.runMain(env, code, chunk)
   loadIn(env, code, chunk)()
