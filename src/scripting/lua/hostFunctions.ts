@@ -8,9 +8,11 @@ import type { LogLevel } from '../../util/Logger.js';
 import type { App } from '../App.js';
 import { type CollectionSource, configsTable } from '../ScriptApi.js';
 import { type ScriptServer, broadcastTo } from '../ServerDirectory.js';
+import { luaSocketField } from '../sockets/LuaSockets.js';
 import type { LuaRuntime } from './LuaRuntime.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { compatChunk } from './luaCompat.js';
+import { IO_PRELUDE, fileFunctions } from './luaFiles.js';
 import { monaFunctions, objectMethods } from './monaFunctions.js';
 import { MONA_PRELUDE, PRELUDE } from './prelude.js';
 
@@ -145,7 +147,7 @@ const getField = (rt: LuaRuntime, kind: string, object: object | undefined, key:
       default: return undefined;
     }
   }
-  return undefined;
+  return luaSocketField(object, key);
 };
 
 /** A Lua table of host functions, left on the stack. */
@@ -166,7 +168,7 @@ const pushFunctions = (rt: LuaRuntime, fns: Record<string, HostFunction>): void 
 export const installHost = (rt: LuaRuntime): Record<string, number> => {
   const vm = rt.vm;
   const api = rt.ctx.api;
-  pushFunctions(rt, coreFunctions(rt));
+  pushFunctions(rt, { ...coreFunctions(rt), ...fileFunctions(rt) });
   vm.pushString('mona');
   pushFunctions(rt, monaFunctions(rt));
   vm.rawSet(-3);
@@ -190,6 +192,11 @@ export const installHost = (rt: LuaRuntime): Record<string, number> => {
     refs[name] = vm.ref();
     vm.top = -2;
   }
+
+  vm.load(Buffer.from(IO_PRELUDE), '=nimbus-io');
+  vm.pushRef(host);
+  vm.pushRef(prelude);
+  vm.call(2, 0);
 
   vm.load(Buffer.from(MONA_PRELUDE), '=nimbus-mona');
   vm.pushRef(host);

@@ -3,9 +3,11 @@ import { Group, type GroupMember } from '../../core/Group.js';
 import { Publication } from '../../core/Publication.js';
 import { FrameKind } from '../../media/MediaFrame.js';
 import type { ScriptServer } from '../ServerDirectory.js';
+import { luaSocketFunctions, luaSocketMethods } from '../sockets/LuaSockets.js';
 import type { LuaRuntime } from './LuaRuntime.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { textOf } from '../../util/text.js';
+import { listPaths } from './luaFiles.js';
 
 /** A 32-byte id given raw or as 64 hex characters. */
 const rawIdOf = (a: LuaArgs, i: number): Buffer | null => {
@@ -54,11 +56,9 @@ export const monaFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
     absolutePath: (a) => api.absolutePath(a.string(1)),
     addToBlacklist: notSupported('addToBlacklist'),
     removeFromBlacklist: notSupported('removeFromBlacklist'),
-    createTCPClient: notSupported('createTCPClient'),
-    createTCPServer: notSupported('createTCPServer'),
-    createUDPSocket: notSupported('createUDPSocket'),
+    ...luaSocketFunctions(rt),
     createMediaWriter: notSupported('createMediaWriter'),
-    listPaths: notSupported('listPaths'),
+    listPaths: (a) => listPaths(api, a.string(1)),
   };
 };
 
@@ -165,5 +165,6 @@ export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, Hos
       },
       reject: (a) => (rt.objectById(a.integer(1)) as ScriptServer | undefined)?.reject(a.type(2) === LuaType.STRING ? a.string(2) : undefined),
     },
+    ...luaSocketMethods(rt),
   };
 };

@@ -174,6 +174,10 @@ defineKind("group", { live = { "count" } })
 defineKind("member", {})
 defineKind("server", { live = { "address", "host", "port", "isTarget", "configs", "publicAddress" }, fallback = "configs",
   tostring = function(t) return "server " .. tostring(host.get("server", H[t], "address")) end })
+-- Script sockets (MonaServer's LUATCPClient, LUATCPServer, LUAUDPSocket): events are the script's own fields.
+defineKind("tcpClient", { live = { "connected", "address", "peerAddress", "idleTime" } })
+defineKind("tcpServer", { live = { "address", "running" } })
+defineKind("udpSocket", { live = { "address", "peerAddress" } })
 
 -- Host methods become Lua methods: obj:method(...) calls host(id, ...).
 function P.addMethods(kind, fns)
@@ -235,6 +239,7 @@ function P.newApp(parent, id, name, path)
   local specials = {
     name = name, path = path, this = env, super = parent or _G, mona = mona, cumulus = mona,
     clients = collection("appclients", id),
+    io = P.newIo ~= nil and P.newIo(id) or io,
   }
   specials.children = setmetatable({}, {
     __index = function(_, childName) return host.appChild(id, childName, false) end,
