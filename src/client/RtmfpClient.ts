@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import { encodeAmf0 } from '../amf/index.js';
-import type { Kernels } from '../kernels/Kernels.js';
+import { type Kernels, rtmfpDatagramLength } from '../kernels/Kernels.js';
 import { decodeUdpHost, loadKernels } from '../kernels/index.js';
 import { AddressOrigin, type RtmfpAddress } from '../protocols/rtmfp/address.js';
 import { epdForPeerId, epdForUrl } from '../protocols/rtmfp/epd.js';
@@ -60,6 +60,8 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   private readonly shared: RtmfpClientSocket | null;
   private member: SharedSocketMember | null = null;
   private sessionEntry: Buffer | null = null;
+  /** UDP datagram bytes this client sent and received (handshakes, the server session, P2P). */
+  readonly traffic = { sent: 0, received: 0 };
 
   constructor(private readonly options: RtmfpClientOptions = {}) {
     super();
@@ -124,6 +126,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   }
 
   private onSharedDatagram(datagram: Buffer, entry: Buffer, offset: number, now: number): void {
+    this.traffic.received += datagram.length;
     if (this.initiators.size > 0) {
       // The RIKeying carries our session ID.
       const from: RtmfpAddress = { host: decodeUdpHost(entry, offset), port: entry.readUInt16BE(offset + 2), origin: AddressOrigin.OBSERVED };
@@ -154,7 +157,10 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
       packetSink:
         shared === null
           ? undefined
-          : (session, packet, end) => shared.sendPacket(this.kernels, session.keys.encryptKey, session.keys.farSsid, packet, end, session.address, this.sessionEntry),
+          : (session, packet, end) => {
+              this.traffic.sent += rtmfpDatagramLength(end);
+              shared.sendPacket(this.kernels, session.keys.encryptKey, session.keys.farSsid, packet, end, session.address, this.sessionEntry);
+            },
     };
   }
 
@@ -177,6 +183,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   }
 
   private send(datagram: Buffer, address: RtmfpAddress): void {
+    this.traffic.sent += datagram.length;
     if (this.shared !== null) {
       if (!this.closed) {
         this.shared.send(datagram, address);
@@ -301,6 +308,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   }
 
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    this.traffic.received += msg.length;
     const ssid = readSessionId(msg, 0);
     if (ssid < 0) {
       return;

@@ -12,6 +12,19 @@ export interface ClientWriter {
 
 export type ClientState = 'connecting' | 'connected' | 'closed';
 
+/** A client's traffic (`Client.traffic`): one object per client, its fields updated in place. */
+export interface ClientTraffic {
+  /** Bytes received from the client: TCP payload (RTMP, HTTP), UDP datagrams (RTMFP). */
+  received: number;
+  /** Bytes sent to the client, the same way. */
+  sent: number;
+  /**
+   * RTMFP: the share (0..1) of the session's fragments, both ways, that did not make it over the
+   * last seconds (RtmfpSession.trafficSample); 0 for protocols over TCP.
+   */
+  lostRate: number;
+}
+
 /**
  * One connected client, whatever its protocol. Fields mirror MonaServer's `client` object
  * (mona-api.md §1.4). The protocol creates it, the core registers it once `onConnection` accepts.
@@ -38,8 +51,12 @@ export class Client {
    * for protocols without cookies.
    */
   setCookie: ((name: string, value: string, options: Record<string, unknown>) => void) | null = null;
-  /** Bytes in and out where the protocol counts them (HTTP, WebSocket), for the API. */
-  readonly traffic = { received: 0, sent: 0 };
+  /**
+   * Bytes in and out on the wire, kept up to date by the protocol (HTTP and WebSocket as they go,
+   * RTMP and RTMFP every second, from wherever the session's data half runs), and for RTMFP the
+   * share of fragments lost over the last seconds (0 on TCP). For the API and scripts' QOS.
+   */
+  readonly traffic: ClientTraffic = { received: 0, sent: 0, lostRate: 0 };
   /** When the client arrived (ms since the epoch). */
   readonly since = Date.now();
   private dataMap: Map<unknown, unknown> | null = null;

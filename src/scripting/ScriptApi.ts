@@ -149,15 +149,16 @@ export class ScriptApi {
 
   /**
    * MonaServer's QOS object. For a publication (and its listeners): the byte rate of `kind` over
-   * the last seconds, the publisher's round-trip time as latency, dropped frames; for a writer
-   * (`client.writer.qos`): the client's round-trip time.
+   * the last seconds, the publisher's round-trip time as latency and lost rate, dropped frames;
+   * for a writer (`client.writer.qos`) and a listener: the client's round-trip time and lost rate
+   * (`Client.traffic.lostRate`: RTMFP's share of fragments lost over the last seconds, 0 on TCP).
    */
   qos(publication: Publication | null, kind: 'audio' | 'video' | 'data' | null = null, client: Client | null = null): Qos {
     const rates = publication?.meter.rates() ?? [0, 0, 0, 0];
     const byteRate = kind === 'audio' ? rates[0] : kind === 'video' ? rates[1] : kind === 'data' ? rates[2] : rates[0] + rates[1] + rates[2];
     const pinger = client ?? publication?.publisher ?? null;
     return {
-      lostRate: 0,
+      lostRate: pinger?.traffic.lostRate ?? 0,
       byteRate: Math.round(byteRate),
       latency: pinger?.ping ?? 0,
       lastSendingTime: publication?.lastTime ?? 0,

@@ -77,6 +77,7 @@ export class StatsApi {
         bytesSent: client.traffic.sent,
         bitrateIn: Math.round((client.traffic.received * 8) / seconds),
         bitrateOut: Math.round((client.traffic.sent * 8) / seconds),
+        lostRate: client.traffic.lostRate,
         ping: client.ping,
         lastReceptionTime: client.lastReceptionTime,
       });

@@ -20,8 +20,8 @@ export interface FanOutSession {
   queueMedia(flow: RtmfpSendFlow, message: Buffer): void;
   /** Writes the packet header (flags, timestamp, echo) at `buf[offset...]`, returns its end. */
   writePacketHeader(buf: Buffer, offset: number, now: number): number;
-  /** Counts a packet sent for it. */
-  countPacket(): void;
+  /** Counts a packet sent for it, a datagram of `bytes`. */
+  countPacket(bytes: number): void;
 }
 
 /** One frame's TC message and the sessions that get it this turn. */
@@ -162,13 +162,16 @@ export class RtmfpFanOut {
       this.keys[i] = session.keys.encryptKey;
       this.ssids[i] = session.keys.farSsid;
       this.destinations[i] = session.address;
-      session.countPacket();
     }
     headOffsets[count] = o;
     this.keys.length = count;
     const batch: FanOutBatch = { count, keys: this.keys, ssids: this.ssids, heads, headOffsets };
     const start = table.offsets[k];
-    this.kernels.encryptFanOut(batch, message, start, start + table.sizes[k], this.out, this.outOffsets);
+    const outOffsets = this.outOffsets;
+    this.kernels.encryptFanOut(batch, message, start, start + table.sizes[k], this.out, outOffsets);
+    for (let i = 0; i < count; i++) {
+      this.fast[i].countPacket(outOffsets[i + 1] - outOffsets[i]);
+    }
     this.stats.datagrams += count;
     const sink = this.batch();
     sink?.sendSealed(this.out, this.outOffsets, count, this.destinations);

@@ -6,6 +6,7 @@ import type { Kernels } from '../../kernels/Kernels.js';
 import { loadKernels } from '../../kernels/index.js';
 import { Logger } from '../../util/Logger.js';
 import type { Protocol } from '../Protocol.js';
+import { TRAFFIC_REPORT_MS, readTraffic } from '../SessionTraffic.js';
 import { AddressOrigin, type RtmfpAddress, formatAddress, parseHostPort } from './address.js';
 import { computeKeysSync } from './crypto/computeKeys.js';
 import { KeyPool } from './crypto/KeyPool.js';
@@ -55,6 +56,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
   readonly plane: RtmfpDataPlane;
   private readonly keyPool: KeyPool | null;
   readonly attempts = new HandshakeAttempts();
+  private trafficTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly core: Core,
@@ -127,11 +129,26 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
 
   async start(): Promise<string[]> {
     const address = await this.plane.start();
+    this.trafficTimer = setInterval(() => this.reportTraffic(), TRAFFIC_REPORT_MS);
+    this.trafficTimer.unref();
     const listening = [`${address.address}:${address.port}/udp`];
     for (const worker of this.workers) {
       listening.push(`${address.address}:${worker.port}/udp (media worker ${worker.index})`);
     }
     return listening;
+  }
+
+  /**
+   * The traffic of the sessions this thread serves into their clients (the data plane counts it;
+   * media workers report theirs).
+   */
+  private reportTraffic(): void {
+    for (const [sid, session] of this.plane.sessions) {
+      const control = this.controls.get(sid);
+      if (control !== undefined) {
+        readTraffic(session, control.client.traffic);
+      }
+    }
   }
 
   /** What workers ask of the main thread. */
@@ -157,7 +174,9 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
     switch (message.op) {
       case 'opened': {
         const address = { host: message.host, port: message.port, origin: AddressOrigin.OBSERVED };
-        const control = new RtmfpControlSession(this, message.sid, asBuffer(message.peerId), address, new RemoteCommands(handle, message.sid));
+        const remote = new RemoteCommands(handle, message.sid);
+        const control = new RtmfpControlSession(this, message.sid, asBuffer(message.peerId), address, remote);
+        remote.traffic = control.client.traffic;
         this.controls.set(message.sid, control);
         handle.sessions++;
         return true;
@@ -348,6 +367,10 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
   }
 
   async stop(): Promise<void> {
+    if (this.trafficTimer !== null) {
+      clearInterval(this.trafficTimer);
+      this.trafficTimer = null;
+    }
     for (const control of [...this.controls.values()]) {
       control.end(sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping'));
     }

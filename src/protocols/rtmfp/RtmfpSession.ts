@@ -1,5 +1,5 @@
 import { ProtocolError, type SessionCause, causeOf, sessionEnd } from '../../errors.js';
-import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
+import { type Kernels, type PacketKey, rtmfpDatagramLength } from '../../kernels/Kernels.js';
 import type { SubscriptionControl } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
@@ -7,8 +7,10 @@ import type { SubscriberSink } from '../../media/Subscriber.js';
 import { SessionMedia, isMediaMessage } from '../flash/SessionMedia.js';
 import type { Logger } from '../../util/Logger.js';
 import { AddressOrigin, type RtmfpAddress } from './address.js';
+import type { TrafficSource } from '../SessionTraffic.js';
 import { Congestion } from './flows/Congestion.js';
-import { RtmfpRecvFlow } from './flows/RtmfpRecvFlow.js';
+import { FragmentLoss, LossWindow } from './flows/FragmentLoss.js';
+import { RtmfpRecvFlow, defaultRecvLimits } from './flows/RtmfpRecvFlow.js';
 import { RtmfpSendFlow } from './flows/RtmfpSendFlow.js';
 import type { RtmfpEndpoint } from './RtmfpEndpoint.js';
 import { Mode } from './RtmfpPacket.js';
@@ -102,9 +104,15 @@ const CLOSE_REPEATS = 5;
  * half (`events`) and carries out what the control half asks (`SessionCommands`), so it runs the
  * same on the main thread or in a media worker.
  */
-export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSession {
+export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSession, TrafficSource {
   readonly mode = Mode.RESPONDER;
   readonly congestion = new Congestion();
+  /** Fragments that did not make it, both ways (counted by the flows). */
+  readonly loss = new FragmentLoss();
+  private readonly lossWindow = new LossWindow(this.loss);
+  /** Datagram bytes of this session, SSID and padding included (the handshake's are not; received: valid packets only). */
+  bytesReceived = 0;
+  bytesSent = 0;
   readonly recvFlows = new Map<number, RtmfpRecvFlow>();
   readonly sendFlows: RtmfpSendFlow[] = [];
   readonly input: RtmfpSessionInput;
@@ -143,7 +151,13 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
   }
 
   sendPacket(packet: Buffer, end: number): void {
+    this.bytesSent += rtmfpDatagramLength(end);
     this.host.sendPacket(this, packet, end);
+  }
+
+  /** The lost rate over the last seconds (TrafficSource: once per report). */
+  sampleLostRate(): number {
+    return this.lossWindow.sample();
   }
 
   packetBuffer(): Buffer | null {
@@ -171,6 +185,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
       this.close(causeOf(err), false);
       return;
     }
+    // Counted once it proved to be this session's (garbage sent to its SSID is not its traffic).
+    this.bytesReceived += datagram.length;
     this.lastReceptionAt = now;
     if (host !== this.address.host || port !== this.address.port) {
       this.address = { host, port, origin: AddressOrigin.OBSERVED };
@@ -194,13 +210,13 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
       const control = this.openSendFlow(tcMetadata(kind.streamId), netConnection);
       this.streamFlows.set(kind.streamId, { control, audio: null, video: null, clientFlowId: netConnection });
     }
-    const flow: RtmfpRecvFlow = new RtmfpRecvFlow(flowId, metadata, returnFlowId, (message) => this.onFlowMessage(flow, message));
+    const flow: RtmfpRecvFlow = new RtmfpRecvFlow(flowId, metadata, returnFlowId, (message) => this.onFlowMessage(flow, message), defaultRecvLimits, this.loss);
     this.recvFlows.set(flowId, flow);
     return flow;
   }
 
   private openSendFlow(metadata: Buffer, returnFlowId: number): RtmfpSendFlow {
-    const flow = new RtmfpSendFlow(this.nextSendFlowId++, metadata, returnFlowId, this.congestion);
+    const flow = new RtmfpSendFlow(this.nextSendFlowId++, metadata, returnFlowId, this.congestion, this.loss);
     this.sendFlows.push(flow);
     return flow;
   }
@@ -310,7 +326,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
     return this.output.writeHeader(buf, offset, now);
   }
 
-  countPacket(): void {
+  countPacket(bytes: number): void {
+    this.bytesSent += bytes;
     this.output.countFanOutPacket();
   }
 

@@ -6,6 +6,7 @@ import type { SocketHandover } from '../../kernels/index.js';
 import { FrameKind, type MediaFrame, wireSlot } from '../../media/MediaFrame.js';
 import type { SubscriberSink } from '../../media/Subscriber.js';
 import type { Logger } from '../../util/Logger.js';
+import type { TrafficSource } from '../SessionTraffic.js';
 import { SessionMedia, isMediaMessage } from '../flash/SessionMedia.js';
 import { RtmpChunkReader, type RtmpMessage } from './RtmpChunkReader.js';
 import { acknowledgement, encodeMessage, userControl } from './RtmpChunkWriter.js';
@@ -90,7 +91,7 @@ class RtmpPlayer implements SubscriberSink {
  * here), the chunk stream both ways, protocol control, acknowledgements, pings and timeouts, and
  * its NetStreams' media. Commands go to the control half; everything else stays on this thread.
  */
-export class RtmpDataSession implements RtmpCommands {
+export class RtmpDataSession implements RtmpCommands, TrafficSource {
   private handshake: RtmpServerHandshake | null;
   private readonly reader: RtmpChunkReader;
   private readonly out: RtmpSocketWriter;
@@ -106,6 +107,9 @@ export class RtmpDataSession implements RtmpCommands {
   private reading = true;
   /** After a handover: what the previous thread had read but not parsed, parsed before the socket's bytes (`start`). */
   private unread: Buffer | null = null;
+  /** Traffic counted by the thread(s) that had the connection before (a handover's state). */
+  private readonly receivedBefore: number;
+  private readonly sentBefore: number;
 
   constructor(
     readonly socket: Socket,
@@ -124,6 +128,8 @@ export class RtmpDataSession implements RtmpCommands {
       this.handshake = new RtmpServerHandshake();
       this.startedAt = Date.now();
       this.lastReception = this.startedAt;
+      this.receivedBefore = 0;
+      this.sentBefore = 0;
     } else {
       this.handshake = null;
       this.reader.importState(state.reader);
@@ -134,6 +140,8 @@ export class RtmpDataSession implements RtmpCommands {
       this.lastReception = state.lastReception;
       this.isConnected = true;
       this.reading = state.reading;
+      this.receivedBefore = state.bytesReceived;
+      this.sentBefore = state.bytesSent;
       if (state.unread.length > 0) {
         this.unread = Buffer.from(state.unread.buffer, state.unread.byteOffset, state.unread.byteLength);
       }
@@ -169,6 +177,23 @@ export class RtmpDataSession implements RtmpCommands {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  // TrafficSource (read once a second: Node's counters, and the direct writes)
+
+  /** TCP payload bytes read from the connection (by this thread's socket, plus before a handover). */
+  get bytesReceived(): number {
+    return this.receivedBefore + this.socket.bytesRead;
+  }
+
+  /** TCP payload bytes the kernel took for the connection. */
+  get bytesSent(): number {
+    return this.sentBefore + this.out.bytesSent;
+  }
+
+  sampleLostRate(): number {
+    // TCP: nothing is lost at this level.
+    return 0;
   }
 
   private onData(data: Buffer): void {
@@ -379,6 +404,9 @@ export class RtmpDataSession implements RtmpCommands {
     // Closed here for good: nothing on this thread touches the socket any more.
     this.closed = true;
     socket.removeAllListeners('data');
+    // Counted before the handle goes (bytesRead covers what `unread` takes out of Node's buffer).
+    const bytesReceived = this.bytesReceived;
+    const bytesSent = this.bytesSent;
     const state: RtmpDataState = {
       reader: this.reader.exportState(),
       startedAt: this.startedAt,
@@ -388,6 +416,8 @@ export class RtmpDataSession implements RtmpCommands {
       lastReception: this.lastReception,
       unread: takeReadBuffer(socket),
       reading: this.reading,
+      bytesReceived,
+      bytesSent,
     };
     socket.removeAllListeners('error');
     socket.removeAllListeners('close');

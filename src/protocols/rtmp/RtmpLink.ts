@@ -52,6 +52,9 @@ export interface RtmpDataState {
   unread: Uint8Array;
   /** Whether the data half was reading: false while the control half waits on a hook (it says when to go on). */
   reading: boolean;
+  /** Traffic of the connection so far (the new side counts on from there): TCP payload bytes read and sent. */
+  bytesReceived: number;
+  bytesSent: number;
 }
 
 export interface RtmpDataOptions {

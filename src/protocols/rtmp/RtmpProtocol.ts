@@ -7,6 +7,7 @@ import { Logger } from '../../util/Logger.js';
 
 const STOPPING = sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping');
 import type { Protocol } from '../Protocol.js';
+import { TRAFFIC_REPORT_MS, readTraffic } from '../SessionTraffic.js';
 import { RtmpDataSession } from './RtmpDataSession.js';
 import { FrameWriteBatch } from './RtmpSocketWriter.js';
 import { RtmpSession, type RtmpSessionHost, type RtmpSessionOptions } from './RtmpSession.js';
@@ -27,7 +28,8 @@ export interface RtmpOffload {
   adopt(session: RtmpSession, data: RtmpDataSession): RtmpCommands | null;
 }
 
-const TICK_MS = 1000;
+/** One tick for timeouts, pings and the traffic of the data halves on this thread. */
+const TICK_MS = TRAFFIC_REPORT_MS;
 /** RTMP session IDs: high bit set, so they never meet RTMFP's (worker index + 1 in the high byte). */
 const SID_BASE = 0x8000_0000;
 
@@ -143,6 +145,8 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
     }
     const commands = offload.adopt(session, data);
     if (commands !== null) {
+      // What this thread counted, until the worker's first report (which goes on from there).
+      readTraffic(data, session.client.traffic);
       session.commands = commands;
     }
   }
@@ -157,6 +161,14 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
     const now = Date.now();
     for (const data of this.local) {
       data.tick(now);
+    }
+    // Sessions served here: their clients' traffic from the sockets' counters (media workers
+    // report theirs, RtmpOffload.ts).
+    for (const session of this.sessions.values()) {
+      const data = session.commands;
+      if (data instanceof RtmpDataSession) {
+        readTraffic(data, session.client.traffic);
+      }
     }
   }
 

@@ -30,6 +30,10 @@ export class RtmpSocketWriter {
    * write to this socket goes through here). Saves reading the socket's state per frame.
    */
   nodeQueued = true;
+  /** Bytes written to the kernel directly (native path), which Node's `socket.bytesWritten` does not see. */
+  directBytes = 0;
+  /** Node's completed writes at the last `bytesSent`. */
+  private nodeBytes = 0;
 
   constructor(
     readonly socket: Socket,
@@ -50,6 +54,21 @@ export class RtmpSocketWriter {
       this.nodeQueued = false;
     }
     return 0;
+  }
+
+  /**
+   * Bytes the kernel took for this socket: Node's writes that completed (what it dispatched,
+   * less what still waits in its queue or in flight) and the direct writes. Read by the traffic
+   * report once a second, never per frame.
+   */
+  get bytesSent(): number {
+    const socket = this.socket;
+    // Undefined once Node dropped the stream's write state: the last count stands.
+    const dispatched = socket.bytesWritten as number | undefined;
+    if (dispatched !== undefined) {
+      this.nodeBytes = Math.max(this.nodeBytes, dispatched - socket.writableLength);
+    }
+    return this.nodeBytes + this.directBytes;
   }
 
   /** Writes now, after this session's queued frames. */
@@ -350,7 +369,10 @@ export class FrameWriteBatch {
         if (written < 0) {
           stats.failed++;
           writer.failed(-written);
-        } else if (writeRest(writer, pieces, refs, offsets[i], offsets[i + 1], written)) {
+          continue;
+        }
+        writer.directBytes += written;
+        if (writeRest(writer, pieces, refs, offsets[i], offsets[i + 1], written)) {
           stats.partial++;
         } else {
           stats.direct++;

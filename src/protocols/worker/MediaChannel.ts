@@ -75,6 +75,9 @@ export type FromWorker =
   | ({ op: 'frame'; feed: number } & WireFrame)
   // Frames the worker's subscribers did not get (drops to a keyframe), for those that changed.
   | { op: 'dropped'; sids: number[]; streams: number[]; counts: number[] }
+  // Its sessions' traffic for their Client.traffic, once a second, for those whose numbers changed:
+  // totals since each connection began (bytes on the wire) and the lost rate (0..1, 0 on TCP).
+  | { op: 'traffic'; sids: number[]; received: number[]; sent: number[]; lostRates: number[] }
   | { op: 'peerHello'; peerId: Uint8Array; tag: Uint8Array; epd: Uint8Array; host: string; port: number }
   | { op: 'log'; level: number; message: string };
 

@@ -62,6 +62,13 @@ export class WorkerHandle implements WorkerLink {
       message.sids.forEach((sid, i) => this.remotes.get(sid)?.onDropped(message.streams[i], message.counts[i]));
       return true;
     }
+    if (message.op === 'traffic') {
+      const { sids, received, sent, lostRates } = message;
+      for (let i = 0; i < sids.length; i++) {
+        this.remotes.get(sids[i])?.onTraffic(received[i], sent[i], lostRates[i]);
+      }
+      return true;
+    }
     return false;
   }
 

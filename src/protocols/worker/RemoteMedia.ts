@@ -1,3 +1,4 @@
+import type { ClientTraffic } from '../../core/Client.js';
 import type { SubscriptionControl } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { MediaFrame } from '../../media/MediaFrame.js';
@@ -148,6 +149,8 @@ export class WorkerFeeds {
 export class RemoteMedia implements MediaCommands {
   private readonly playing = new Map<number, { output: WorkerFeedOutput; subscription: RemoteSubscription }>();
   private readonly publishing = new Map<number, WorkerFeedOutput>();
+  /** The session's Client.traffic, which the worker's reports update (set by the protocol). */
+  traffic: ClientTraffic | null = null;
 
   constructor(
     private readonly worker: WorkerLink,
@@ -186,6 +189,16 @@ export class RemoteMedia implements MediaCommands {
       this.publishing.delete(streamId);
       this.worker.post({ op: 'stopPublishing', sid: this.sid, streamId });
       this.feeds.release(output);
+    }
+  }
+
+  /** What the worker reported of the session's traffic (totals since the connection began). */
+  onTraffic(received: number, sent: number, lostRate: number): void {
+    const traffic = this.traffic;
+    if (traffic !== null) {
+      traffic.received = received;
+      traffic.sent = sent;
+      traffic.lostRate = lostRate;
     }
   }
 

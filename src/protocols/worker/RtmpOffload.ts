@@ -81,7 +81,10 @@ export class RtmpWorkerOffload implements RtmpOffload, WorkerProtocol {
     best.sessions++;
     best.rtmpSids.add(session.sid);
     this.log.debug(`${session.client.address}: RTMP session moved to media worker ${best.index}`);
-    return new RemoteRtmp(best, session.sid);
+    const remote = new RemoteRtmp(best, session.sid);
+    // The worker's traffic reports go on from the counts in `moved.state`.
+    remote.traffic = session.client.traffic;
+    return remote;
   }
 
   onWorkerMessage(handle: WorkerHandle, message: FromWorker): boolean {

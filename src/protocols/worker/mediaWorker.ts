@@ -20,6 +20,8 @@ import type { WorkerSetup } from './MediaWorkerPool.js';
 import { WorkerMedia } from './WorkerMedia.js';
 import { QueueBudget } from '../../media/QueueBudget.js';
 import { WorkerRtmp } from './WorkerRtmp.js';
+import { WorkerTraffic } from './WorkerTraffic.js';
+import { TRAFFIC_REPORT_MS, type TrafficSource } from '../SessionTraffic.js';
 import { type FromWorker, MediaChannel, type MainRequests, type ToWorker, type WorkerRequests, asBuffer, wireBytes } from './MediaChannel.js';
 
 const setup = workerData as WorkerSetup;
@@ -152,6 +154,17 @@ plane = setup.rtmfp === null ? null : new RtmfpDataPlane(loadKernels(), log, { .
 // Drop counts for the scripts' listener.droppedFrames (the drop decisions themselves are taken here).
 const drops = setInterval(() => media.reportDrops(), 1000);
 drops.unref();
+
+// The sessions' traffic for their Clients: one message a second for all sessions whose numbers changed.
+const traffic = new WorkerTraffic(
+  (message) => channel.send(message),
+  function* (): Generator<[number, TrafficSource]> {
+    yield* plane?.sessions ?? [];
+    yield* rtmp?.sessions ?? [];
+  },
+);
+const trafficTimer = setInterval(() => traffic.report(), TRAFFIC_REPORT_MS);
+trafficTimer.unref();
 
 if (plane === null) {
   post({ op: 'listening', port: 0 });

@@ -5,6 +5,7 @@
  * feeds it parsed chunks and sends the acks it describes.
  */
 import { UserDataFlag } from '../sessionChunks.js';
+import { FragmentLoss } from './FragmentLoss.js';
 
 
 interface Fragment {
@@ -53,6 +54,8 @@ export class RtmfpRecvFlow {
     readonly associatedFlowId: number,
     private readonly deliver: (message: Buffer) => void,
     private readonly limits: RecvFlowLimits = defaultRecvLimits,
+    /** The session's fragment loss counts (Client.traffic.lostRate), shared by its flows. */
+    private readonly loss: FragmentLoss = new FragmentLoss(),
   ) {}
 
   /** Bytes the receive buffer can still take, in 1024-byte blocks, for the ack. */
@@ -83,6 +86,7 @@ export class RtmfpRecvFlow {
     // The common case: the next fragment, nothing waiting, no FSN beyond it: handled at once.
     if (inOrder && !waiting && fsn <= seq && this.bufferedBytes + data.length <= this.limits.maxBufferedBytes) {
       this.cumulative = seq;
+      this.count(flags);
       this.take(flags, data);
       return false;
     }
@@ -96,6 +100,7 @@ export class RtmfpRecvFlow {
       if (this.bufferedBytes + data.length <= this.limits.maxBufferedBytes) {
         (this.pending ??= new Map()).set(seq, { flags, data });
         this.bufferedBytes += data.length;
+        this.count(flags);
       }
     }
     // The FSN is news even on a duplicate (a sender's forward notice may repeat a sequence number).
@@ -106,18 +111,30 @@ export class RtmfpRecvFlow {
     return !fresh || !inOrder || (this.pending !== null && this.pending.size > 0);
   }
 
+  /** A fragment kept (first copy): received, or missing when the sender flagged it abandoned (not the FIN+ABN that ends a flow). */
+  private count(flags: number): void {
+    if ((flags & (UserDataFlag.ABANDON | UserDataFlag.FINAL)) === UserDataFlag.ABANDON) {
+      this.loss.missing++;
+    } else {
+      this.loss.received++;
+    }
+  }
+
   /** The sender declared everything ≤ fsn delivered or abandoned: give up on the gaps below it. */
   private skipTo(fsn: number): void {
     const below = this.pending === null ? [] : [...this.pending.keys()].filter((s) => s <= fsn).sort((a, b) => a - b);
     for (const seq of below) {
       if (seq !== this.cumulative + 1) {
         this.dropAssembly();
+        // The sequence numbers between never came.
+        this.loss.missing += seq - this.cumulative - 1;
       }
       this.cumulative = seq;
       this.takePending(seq);
     }
     if (fsn > this.cumulative) {
       this.dropAssembly();
+      this.loss.missing += fsn - this.cumulative;
       this.cumulative = fsn;
     }
   }

@@ -1,4 +1,5 @@
 import { type Congestion, MAX_PACKET } from './Congestion.js';
+import { FragmentLoss } from './FragmentLoss.js';
 import { UserDataFlag, encodeFlowOptions } from '../sessionChunks.js';
 
 /**
@@ -134,6 +135,8 @@ export class RtmfpSendFlow {
     /** Peer flow ID this flow answers (return association option), or -1. */
     readonly associatedFlowId: number,
     private readonly congestion: Congestion,
+    /** The session's fragment loss counts (Client.traffic.lostRate), shared by its flows. */
+    private readonly loss: FragmentLoss = new FragmentLoss(),
   ) {}
 
   /** The flow's options (metadata, return association), as they ride on its chunks until acked. */
@@ -293,7 +296,12 @@ export class RtmfpSendFlow {
     if (f.sendCount === 0) {
       this.queuedBytes -= f.size;
       f.firstSentAt = now;
+      this.loss.sent++;
     } else {
+      if (f.sendCount === 1) {
+        // Its first copy is taken as lost (once per fragment, however many resends it takes).
+        this.loss.lost++;
+      }
       this.retransmitted++;
       if (f.inFlight) {
         this.congestion.onLeft(f.size);
@@ -307,9 +315,18 @@ export class RtmfpSendFlow {
     this.congestion.onSent(f.size);
   }
 
-  private abandon(f: OutFragment): void {
+  /** `counted`: the fragment did not make it (false when the peer rejected the whole flow). */
+  private abandon(f: OutFragment, counted = true): void {
     if (f.sendCount === 0) {
       this.queuedBytes -= f.size;
+      if (counted) {
+        // Never left: counted as one of ours, and as failed.
+        this.loss.sent++;
+        this.loss.lost++;
+      }
+    } else if (f.sendCount === 1 && counted) {
+      // Sent once and given up (a resent one was counted lost when resent).
+      this.loss.lost++;
     }
     if (f.inFlight) {
       this.congestion.onLeft(f.size);
@@ -381,7 +398,7 @@ export class RtmfpSendFlow {
     for (let i = this.head; i < this.queue.length; i++) {
       const f = this.queue[i];
       if (!f.done) {
-        this.abandon(f);
+        this.abandon(f, false);
       }
     }
     this.compact();
