@@ -59,6 +59,7 @@ export class Server {
       subscriberTimeoutMs: config.media.subscriberTimeoutMs,
       // The budget is shared out between the threads that serve subscribers.
       queueBudgetBytes: Math.floor(config.media.queueBudget / (1 + count)),
+      recordDir: config.application.recordDir,
     });
     this.mesh = config.servers.port > 0 || config.servers.targets.length > 0 ? new Mesh(config) : null;
     if (hooks === undefined) {
@@ -182,6 +183,11 @@ export class Server {
       log.error(`stopping the media workers: ${String(err)}`);
     }
     this.apps?.stop();
+    try {
+      await this.core.recordings.close();
+    } catch (err) {
+      log.error(`finishing the recordings: ${String(err)}`);
+    }
     this.started = false;
   }
 

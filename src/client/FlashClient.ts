@@ -99,9 +99,10 @@ export abstract class FlashClient extends EventEmitter {
     });
   }
 
-  async publish(name: string): Promise<number> {
+  /** NetStream.publish(name, type): type "live" (default), or "record"/"append" for a server that records. */
+  async publish(name: string, type = 'live'): Promise<number> {
     const id = await this.createStream();
-    this.streamCommand(id, 'publish', name, 'live');
+    this.streamCommand(id, 'publish', name, type);
     const info = await this.waitStatus(id, ['NetStream.Publish.Start', 'NetStream.Publish.BadName', 'NetStream.Publish.Failed']);
     if (info.code !== 'NetStream.Publish.Start') {
       throw new RtmpCallError(info);

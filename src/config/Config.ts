@@ -10,6 +10,8 @@ export interface Config {
     readonly timeoutMs: number;
     /** Cap on the Lua heap in bytes (0 = none). */
     readonly memoryMax: number;
+    /** Where recordings go (absolute), null when recording is off. */
+    readonly recordDir: string | null;
   };
   readonly rtmp: {
     readonly port: number;

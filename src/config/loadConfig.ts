@@ -122,6 +122,15 @@ const parseValue = (key: string, raw: string, kind: KeyKind): string | number | 
   }
 };
 
+/** application.recordDir: "off" turns recording off; empty is records/ under the application dir, a relative path is under it too. */
+const recordDir = (applicationDir: string, raw: string): string | null => {
+  const value = raw.trim();
+  if (value.toLowerCase() === 'off') {
+    return null;
+  }
+  return resolve(applicationDir, value === '' ? 'records' : value);
+};
+
 /** HTTP.index as MonaServer reads it: a boolean word, else the name of the file a folder serves. */
 const indexValue = (raw: string): boolean | string => {
   const word = raw.trim().toLowerCase();
@@ -202,6 +211,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       dir: resolve(cwd, str('application.dir')),
       timeoutMs: num('application.timeout') * 1000,
       memoryMax: num('application.memoryMax'),
+      recordDir: recordDir(resolve(cwd, str('application.dir')), str('application.recordDir')),
     },
     rtmp: {
       port: num('RTMP.port'),

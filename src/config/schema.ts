@@ -25,6 +25,7 @@ export const schema = {
   publicHost: { kind: { type: 'string' }, default: '', doc: 'host name or address clients are redirected to' },
   'application.dir': { kind: { type: 'string' }, default: '.', doc: 'folder that holds www/ (server applications)' },
   'application.timeout': { kind: seconds(3600), default: '5', doc: 'seconds one script hook may run before it fails (0 = no limit)' },
+  'application.recordDir': { kind: { type: 'string' }, default: '', doc: 'folder NetStream publish(name, "record"|"append") and the scripts\' media writers record into (empty: records/ under application.dir; relative: to application.dir; "off": no recording)' },
   'application.memoryMax': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '268435456', doc: 'bytes the Lua applications may allocate (0 = no limit)' },
 
   'RTMP.port': { kind: port, default: '1935', doc: 'RTMP TCP port (0 disables RTMP)' },

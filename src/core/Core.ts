@@ -6,6 +6,7 @@ import { Listener, type ListenerOwner } from './Listener.js';
 import type { SubscriberLimits } from '../media/Subscriber.js';
 import { QueueBudget } from '../media/QueueBudget.js';
 import type { FeedOptions } from '../media/MediaFeed.js';
+import { type RecordMode, type RecordPlan, Recordings } from '../media/record/Recordings.js';
 import { Publication } from './Publication.js';
 import type { ConnectionResponse, ServerHooks } from './ServerHooks.js';
 
@@ -18,6 +19,8 @@ export interface CoreOptions {
   subscriberTimeoutMs: number;
   /** What this thread's subscribers may hold queued together (0: no budget). */
   queueBudgetBytes?: number;
+  /** Where `publish(name, "record" | "append")` records (application.recordDir); null or absent: no recording. */
+  recordDir?: string | null;
 }
 
 /** A hook failure as a rejection: a RejectionError keeps its code, anything else becomes `fallback` with its message. */
@@ -50,6 +53,8 @@ export class Core {
   readonly limits: SubscriberLimits;
   /** The late-joiner cache of every publication (media.gopCache, media.gopCacheMaxBytes). */
   readonly feedOptions: FeedOptions;
+  /** The recordings of publications (NetStream record/append, the scripts' media writers). */
+  readonly recordings: Recordings;
 
   constructor(
     public hooks: ServerHooks,
@@ -62,6 +67,7 @@ export class Core {
       budget: budget > 0 ? new QueueBudget(budget) : null,
     };
     this.feedOptions = { gopCache: options.gopCache, gopCacheMaxBytes: options.gopCacheMaxBytes };
+    this.recordings = new Recordings(options.recordDir ?? null);
   }
 
   /** Runs `onConnection`; resolves to the response fields, rejects with a RejectionError. */
@@ -109,15 +115,28 @@ export class Core {
 
   /**
    * Start publishing `name` for `client` (null: a script or the mesh). `onAccepted` runs once the
-   * hook agreed and before any frame can flow, so the protocol sends its status first.
+   * hook agreed and before any frame can flow, so the protocol sends its status first. `record`
+   * (NetStream `publish(name, "record" | "append")`) records the publication to its file from its
+   * first frame on; a name that cannot be a file is refused before the hook runs.
    */
-  async publish(client: Client | null, name: string, onAccepted?: (p: Publication) => void): Promise<Publication> {
+  async publish(client: Client | null, name: string, onAccepted?: (p: Publication) => void, record: RecordMode | null = null): Promise<Publication> {
     if (name === '') {
       throw rejectPublish('empty publication name');
     }
     const existing = this.publications.get(name);
     if (existing?.running === true) {
       throw rejectPublish(`${name} is already published`);
+    }
+    let plan: RecordPlan | null = null;
+    if (record !== null) {
+      try {
+        plan = await this.recordings.prepare(name, record);
+      } catch (err) {
+        throw asRejection(err, rejectPublish);
+      }
+      if (this.publications.get(name)?.running === true) {
+        throw rejectPublish(`${name} is already published`);
+      }
     }
     const publication = this.publicationFor(name);
     if (client !== null) {
@@ -136,6 +155,9 @@ export class Core {
       }
     }
     onAccepted?.(publication);
+    if (plan !== null) {
+      this.recordings.start(plan, publication.feed);
+    }
     publication.start(client);
     log.info(`publication ${name} started${client === null ? '' : ` by ${client.protocol} ${client.address}`}`);
     return publication;

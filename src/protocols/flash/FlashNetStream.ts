@@ -1,6 +1,7 @@
 import type { Listener, ListenerOwner } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { errorMessage } from '../../errors.js';
+import { type RecordMode, recordMode } from '../../media/record/Recordings.js';
 import type { FlashTransport } from './FlashTransport.js';
 import { onStatusCommand, resultCommand, sampleAccess, statusInfo } from './flashStatus.js';
 
@@ -49,7 +50,7 @@ export class FlashNetStream implements ListenerOwner {
   onCommand(name: string, transactionId: number, args: unknown[]): Promise<void> | null {
     switch (name) {
       case 'publish': {
-        return this.publish(typeof args[0] === 'string' ? args[0] : '');
+        return this.publish(typeof args[0] === 'string' ? args[0] : '', recordMode(args[1]));
       }
       case 'play':
       case 'play2': {
@@ -97,7 +98,8 @@ export class FlashNetStream implements ListenerOwner {
     this.transport.writeCommand(this.id, onStatusCommand(statusInfo(level, code, description, extra)));
   }
 
-  private async publish(fullName: string): Promise<void> {
+  /** publish(name, type): type "record" or "append" also records the stream (Core.publish), "live" does not. */
+  private async publish(fullName: string, record: RecordMode | null): Promise<void> {
     if (this.publication !== null || this.listener !== null) {
       this.status('error', 'NetStream.Publish.BadName', 'stream already in use');
       return;
@@ -112,7 +114,7 @@ export class FlashNetStream implements ListenerOwner {
         this.status('status', 'NetStream.Publish.Start', `${name} is now published`, { details: name });
         // After the status: the stream's media (some may have come already) goes to the publication.
         this.transport.media.publish(this.id, publication);
-      });
+      }, record);
     } catch (err) {
       this.transport.media.stopPublishing(this.id);
       this.transport.log.info(`${client.address}: publish ${name} refused: ${errorMessage(err)}`);

@@ -2,6 +2,7 @@ import type { App } from '../App.js';
 import { configsTable } from '../ScriptApi.js';
 import { type JsObjectFactory, type JsPublication, LiveCollection, ServerCollection } from './JsObjects.js';
 import { Logger, LogLevel } from '../../util/Logger.js';
+import { JsMediaWriter } from './JsMediaWriter.js';
 
 const scriptLog = new Logger('script');
 
@@ -25,6 +26,8 @@ export interface JsMona {
   time(): number;
   absolutePath(path: string): string;
   log(level: 'ERROR' | 'WARN' | 'NOTE' | 'INFO' | 'DEBUG' | 'TRACE', ...parts: unknown[]): void;
+  /** FLV (default), "mp4" or "mp2t"/"ts" bytes of media packets, or a recording of a publication (JsMediaWriter). */
+  createMediaWriter(type?: string): JsMediaWriter;
 }
 
 const bytes = (v: string | Uint8Array): Buffer => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
@@ -49,6 +52,7 @@ export const createMona = (objects: JsObjectFactory, currentApp: () => App | nul
     split: (expression, separators) => api.split(expression, separators),
     time: () => Date.now(),
     absolutePath: (path) => api.absolutePath(path),
+    createMediaWriter: (type = 'flv') => new JsMediaWriter(type, api.core.recordings),
     log: (level, ...parts) => {
       const app = currentApp();
       scriptLog.log(LogLevel[level], `${app === null ? '' : `app ${app.label}: `}${parts.map(String).join('')}`);

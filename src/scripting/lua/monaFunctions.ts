@@ -5,6 +5,7 @@ import { FrameKind } from '../../media/MediaFrame.js';
 import type { ScriptServer } from '../ServerDirectory.js';
 import { luaSocketFunctions, luaSocketMethods } from '../sockets/LuaSockets.js';
 import type { LuaRuntime } from './LuaRuntime.js';
+import { luaMediaWriters } from './luaMediaWriters.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { textOf } from '../../util/text.js';
 import { listPaths } from './luaFiles.js';
@@ -57,7 +58,7 @@ export const monaFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
     addToBlacklist: notSupported('addToBlacklist'),
     removeFromBlacklist: notSupported('removeFromBlacklist'),
     ...luaSocketFunctions(rt),
-    createMediaWriter: notSupported('createMediaWriter'),
+    createMediaWriter: luaMediaWriters(rt).create,
     listPaths: (a) => listPaths(api, a.string(1)),
   };
 };
@@ -155,6 +156,7 @@ export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, Hos
         }
       },
     },
+    mediaWriter: luaMediaWriters(rt).methods,
     server: {
       send: (a) => {
         const handler = a.string(2);

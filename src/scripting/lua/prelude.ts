@@ -138,6 +138,9 @@ Collection.__tostring = function(t) return "collection " .. COLL[t][1] end
 -- Objects ---------------------------------------------------------------------------------------
 -- kind -> { methods = {}, live = {name = true}, fallback = "field", hooks = {name = true} }
 local Kinds = {}
+-- Handles of collected objects of kinds defined with gc = true: their host side frees them.
+local DEAD = {}
+function P.takeDead() local dead = DEAD DEAD = {} return dead end
 local function defineKind(kind, spec)
   local methods, live, writable, fallback, hooks = {}, {}, {}, spec.fallback, {}
   for _, name in next, spec.live or {} do live[name] = true end
@@ -161,6 +164,9 @@ local function defineKind(kind, spec)
     if hooks[k] then host.hookChanged(kind, H[t], k, v ~= nil) end
   end
   meta.__tostring = spec.tostring or function(t) return kind .. " " .. tostring(H[t]) end
+  if spec.gc then
+    meta.__gc = function(t) local id = H[t] if id ~= nil then DEAD[#DEAD + 1] = id end end
+  end
   Kinds[kind] = { meta = meta, methods = methods }
 end
 defineKind("client", { live = { "address", "ping", "lastReceptionTime", "state" }, fallback = "properties",
@@ -172,6 +178,7 @@ defineKind("publication", { live = { "running", "lastTime", "droppedFrames", "pr
 defineKind("listener", { live = { "audioQOS", "videoQOS", "dataQOS", "droppedFrames" }, writable = { "receiveAudio", "receiveVideo" }, fallback = "parameters" })
 defineKind("group", { live = { "count" } })
 defineKind("member", {})
+defineKind("mediaWriter", { gc = true, tostring = function(t) return "mediaWriter " .. tostring(rawget(t, "format")) end })
 defineKind("server", { live = { "address", "host", "port", "isTarget", "configs", "publicAddress" }, fallback = "configs",
   tostring = function(t) return "server " .. tostring(host.get("server", H[t], "address")) end })
 -- Script sockets (MonaServer's LUATCPClient, LUATCPServer, LUAUDPSocket): events are the script's own fields.
@@ -346,6 +353,11 @@ local function method(fn)
   end
 end
 for name, fn in next, host.mona do mona[name] = method(fn) end
+local createMediaWriter = host.mona.createMediaWriter
+mona.createMediaWriter = method(function(format)
+  local id, name = createMediaWriter(format, P.takeDead())
+  return P.newObject("mediaWriter", id, { format = name })
+end)
 mona.clients = P.collection("clients")
 mona.publications = P.collection("publications")
 mona.groups = P.collection("groups")

@@ -60,7 +60,7 @@ export interface Harness {
 export const harness = async (files: Record<string, string>, overrides: Record<string, string> = {}, servers?: ServerDirectory): Promise<Harness> => {
   const dir = appDir(files);
   const { config } = loadConfig({ file: null, overrides: { 'application.dir': dir, ...overrides }, cwd: dir });
-  const core = new Core(new DefaultHooks(), { gopCache: true, gopCacheMaxBytes: 1 << 20, subscriberQueueBytes: 1 << 20, subscriberTimeoutMs: 10_000 });
+  const core = new Core(new DefaultHooks(), { gopCache: true, gopCacheMaxBytes: 1 << 20, subscriberQueueBytes: 1 << 20, subscriberTimeoutMs: 10_000, recordDir: config.application.recordDir });
   const host = new AppHost(core, config, servers);
   core.hooks = host;
   await host.start();
