@@ -8,10 +8,11 @@
  * message rather than being fresh per switch; values decoded that way do not enter the AMF0 table.
  */
 import type { AmfObject, AmfValue } from './AmfTypes.js';
-import { AmfEcmaArray, AmfTypedObject, AmfXml, setProperty } from './AmfTypes.js';
+import { AmfByteString, AmfEcmaArray, AmfTypedObject, AmfXml, setProperty } from './AmfTypes.js';
 import type { Amf3Decoder } from './Amf3Decoder.js';
 import type { ByteCursor } from './ByteCursor.js';
 import { Amf0 } from './markers.js';
+import { isUtf8 } from 'node:buffer';
 
 export class Amf0Decoder {
   private references: AmfValue[] = [];
@@ -20,6 +21,7 @@ export class Amf0Decoder {
     private readonly cur: ByteCursor,
     private readonly amf3: Amf3Decoder,
     private readonly binaryStrings: boolean,
+    private readonly byteStrings = false,
   ) {}
 
   resetReferences(): void {
@@ -88,8 +90,15 @@ export class Amf0Decoder {
     }
   }
 
-  private readStringValue(length: number): string | Buffer {
-    return this.binaryStrings ? this.cur.bytes(length, 'AMF0 string') : this.cur.utf8(length, 'AMF0 string');
+  private readStringValue(length: number): string | Buffer | AmfByteString {
+    if (this.binaryStrings) {
+      return this.cur.bytes(length, 'AMF0 string');
+    }
+    if (this.byteStrings) {
+      const bytes = this.cur.bytes(length, 'AMF0 string');
+      return isUtf8(bytes) ? bytes.toString('utf8') : new AmfByteString(bytes);
+    }
+    return this.cur.utf8(length, 'AMF0 string');
   }
 
   /** Name/value pairs up to the empty name followed by OBJECT_END. */

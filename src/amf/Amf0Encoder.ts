@@ -5,7 +5,7 @@
  * written as one AMF3 value behind the 0x11 marker.
  */
 import type { PlainObject } from './AmfTypes.js';
-import { AmfDictionary, AmfEcmaArray, AmfEncodeError, AmfTypedObject, AmfVector, AmfXml } from './AmfTypes.js';
+import { AmfByteString, AmfDictionary, AmfEcmaArray, AmfEncodeError, AmfTypedObject, AmfVector, AmfXml } from './AmfTypes.js';
 import type { Amf3Encoder } from './Amf3Encoder.js';
 import type { ByteSink } from './ByteSink.js';
 import { Amf0, U16_MAX } from './markers.js';
@@ -20,6 +20,7 @@ export class Amf0Encoder {
     private readonly out: ByteSink,
     private readonly amf3: Amf3Encoder,
     private readonly useReferences: boolean,
+    private readonly switchToAmf3?: (value: object) => boolean,
   ) {}
 
   resetReferences(): void {
@@ -122,8 +123,13 @@ export class Amf0Encoder {
 
   private writeObjectValue(value: object): void {
     const out = this.out;
-    if (value instanceof Uint8Array) {
+    if (this.switchToAmf3?.(value) === true) {
+      out.u8(Amf0.AVMPLUS);
+      this.amf3.writeValue(value);
+    } else if (value instanceof Uint8Array) {
       this.writeBytes(value);
+    } else if (value instanceof AmfByteString) {
+      this.writeBytes(value.bytes);
     } else if (value instanceof Date) {
       out.u8(Amf0.DATE);
       out.double(value.getTime());

@@ -5,10 +5,11 @@
  * as the sender does, so self-references decode to the same JS object.
  */
 import type { AmfObject, AmfValue, AmfVectorKind } from './AmfTypes.js';
-import { AmfDictionary, AmfEcmaArray, AmfTypedObject, AmfVector, AmfXml, setProperty } from './AmfTypes.js';
+import { AmfByteString, AmfDictionary, AmfEcmaArray, AmfTypedObject, AmfVector, AmfXml, setProperty } from './AmfTypes.js';
 import type { ByteCursor } from './ByteCursor.js';
 import { externalizableBodyProperty } from './externalizable.js';
 import { Amf3, INT29_MAX } from './markers.js';
+import { isUtf8 } from 'node:buffer';
 
 /** A string table entry: a slice of the input, decoded lazily and at most once per form. */
 interface StringEntry {
@@ -16,6 +17,7 @@ interface StringEntry {
   readonly length: number;
   text?: string;
   binary?: Buffer;
+  byteString?: string | AmfByteString;
 }
 
 interface Traits {
@@ -40,6 +42,7 @@ export class Amf3Decoder {
   constructor(
     private readonly cur: ByteCursor,
     private readonly binaryStrings: boolean,
+    private readonly byteStrings = false,
   ) {}
 
   resetReferences(): void {
@@ -68,7 +71,7 @@ export class Amf3Decoder {
       case Amf3.DOUBLE:
         return cur.double();
       case Amf3.STRING:
-        return this.binaryStrings ? this.readBinaryString() : this.readString();
+        return this.binaryStrings ? this.readBinaryString() : this.byteStrings ? this.readByteString() : this.readString();
       case Amf3.XML_DOCUMENT:
       case Amf3.XML:
         return this.readXml(marker === Amf3.XML_DOCUMENT);
@@ -109,6 +112,19 @@ export class Amf3Decoder {
     // One copy per table entry: a reference returns the same Buffer, so repeated references to a
     // long string cannot multiply memory.
     return (entry.binary ??= Buffer.from(this.cur.buf.subarray(entry.start, entry.start + entry.length)));
+  }
+
+  /** Text when the bytes are UTF-8, else an AmfByteString (the same instance for each reference). */
+  private readByteString(): string | AmfByteString {
+    const entry = this.readStringEntry();
+    if (entry.length === 0) {
+      return '';
+    }
+    if (entry.byteString === undefined) {
+      const bytes = this.cur.buf.subarray(entry.start, entry.start + entry.length);
+      entry.byteString = isUtf8(bytes) ? bytes.toString('utf8') : new AmfByteString(Buffer.from(bytes));
+    }
+    return entry.byteString;
   }
 
   private readStringEntry(): StringEntry {

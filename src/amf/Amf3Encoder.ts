@@ -4,7 +4,7 @@
  * are written, so shared and cyclic values become references rather than copies or endless loops.
  */
 import type { PlainObject } from './AmfTypes.js';
-import { AmfDictionary, AmfEcmaArray, AmfEncodeError, AmfTypedObject, AmfVector, AmfXml } from './AmfTypes.js';
+import { AmfByteString, AmfDictionary, AmfEcmaArray, AmfEncodeError, AmfTypedObject, AmfVector, AmfXml } from './AmfTypes.js';
 import type { ByteSink } from './ByteSink.js';
 import { externalizableBodyProperty } from './externalizable.js';
 import { Amf3, INT29_MAX, INT29_MIN, U28_MAX } from './markers.js';
@@ -31,6 +31,8 @@ const truncateTable = (table: Map<unknown, number>, size: number): void => {
 
 export class Amf3Encoder {
   private readonly strings = new Map<string, number>();
+  /** Byte strings (AmfByteString), keyed by their bytes as latin1; numbered with the text strings. */
+  private readonly byteStrings = new Map<string, number>();
   private readonly objects = new Map<object, number>();
   private readonly traits = new Map<string, number>();
   // Counts are kept apart from the maps: past the U28 index limit values are still counted (the
@@ -51,6 +53,7 @@ export class Amf3Encoder {
 
   rollback(mark: Amf3Mark): void {
     truncateTable(this.strings, mark.strings);
+    truncateTable(this.byteStrings, mark.strings);
     truncateTable(this.objects, mark.objects);
     truncateTable(this.traits, mark.traits);
     this.stringCount = mark.strings;
@@ -119,6 +122,27 @@ export class Amf3Encoder {
     out.utf8(s, byteLength);
   }
 
+  /** A string of raw bytes (AmfByteString), in the same string table as text strings. */
+  private writeByteString(bytes: Buffer): void {
+    const out = this.out;
+    if (bytes.length === 0) {
+      out.u8(0x01);
+      return;
+    }
+    const key = bytes.toString('latin1');
+    const index = this.byteStrings.get(key);
+    if (index !== undefined) {
+      out.u29(index << 1);
+      return;
+    }
+    this.register(this.byteStrings, key, this.stringCount++);
+    if (bytes.length > U28_MAX) {
+      throw new AmfEncodeError(`string of ${bytes.length} bytes is too long for AMF3`);
+    }
+    out.u29((bytes.length << 1) | 1);
+    out.bytes(bytes);
+  }
+
   private register<K>(table: Map<K, number>, key: K, index: number): void {
     if (index <= U28_MAX) {
       table.set(key, index);
@@ -142,7 +166,10 @@ export class Amf3Encoder {
 
   private writeObjectValue(value: object): void {
     const out = this.out;
-    if (Array.isArray(value)) {
+    if (value instanceof AmfByteString) {
+      out.u8(Amf3.STRING);
+      this.writeByteString(value.bytes);
+    } else if (Array.isArray(value)) {
       if (!this.reference(Amf3.ARRAY, value)) {
         this.writeArray(value as unknown[], undefined);
       }

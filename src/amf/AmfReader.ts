@@ -21,8 +21,9 @@ export class AmfReader {
     this.cursor = new ByteCursor(buf, 0, options.maxDepth ?? DEFAULT_MAX_DEPTH);
     this.offset = offset;
     const binaryStrings = options.binaryStrings === true;
-    this.amf3 = new Amf3Decoder(this.cursor, binaryStrings);
-    this.amf0 = new Amf0Decoder(this.cursor, this.amf3, binaryStrings);
+    const byteStrings = options.byteStrings === true;
+    this.amf3 = new Amf3Decoder(this.cursor, binaryStrings, byteStrings);
+    this.amf0 = new Amf0Decoder(this.cursor, this.amf3, binaryStrings, byteStrings);
   }
 
   get offset(): number {

@@ -27,7 +27,8 @@ export type AmfValue =
   | AmfTypedObject
   | AmfXml
   | AmfVector
-  | AmfDictionary;
+  | AmfDictionary
+  | AmfByteString;
 
 /**
  * AMF0 ECMA array (0x08) or AMF3 array with an associative part. Kept distinct from a plain object
@@ -96,6 +97,19 @@ export class AmfDictionary {
   }
 }
 
+/**
+ * A string value held as its bytes, which need not be UTF-8 (a Lua string is bytes): written as an
+ * AMF0 or AMF3 string of exactly these bytes, and what a reader with `byteStrings` gives for a
+ * string that is not valid UTF-8. Unlike a Uint8Array, it is a string, not a ByteArray.
+ */
+export class AmfByteString {
+  bytes: Buffer;
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
+}
+
 export interface AmfReaderOptions {
   /**
    * Return string values (AMF0 string/long string, AMF3 string values) as Buffers holding the raw
@@ -103,6 +117,11 @@ export interface AmfReaderOptions {
    * data this way. A referenced AMF3 string yields the same Buffer instance each time.
    */
   binaryStrings?: boolean;
+  /**
+   * Return string values as JS strings when they are valid UTF-8 and as AmfByteString otherwise,
+   * so that they stay distinct from ByteArrays (Buffers). Ignored when binaryStrings is set.
+   */
+  byteStrings?: boolean;
   /** Nesting limit for containers; deeper input is rejected instead of exhausting the stack. */
   maxDepth?: number;
 }
@@ -110,6 +129,12 @@ export interface AmfReaderOptions {
 export interface AmfWriterOptions {
   /** Nesting limit for containers; also what stops a cycle that cannot be written as a reference. */
   maxDepth?: number;
+  /**
+   * Objects that an AMF0 writer writes as one AMF3 value behind the 0x11 marker, on top of the
+   * vectors and dictionaries that have no AMF0 form (MonaServer's toAMF0 switches its byte arrays
+   * and mixed arrays this way).
+   */
+  amf0SwitchToAmf3?: (value: object) => boolean;
 }
 
 /** Default container nesting limit, shared by reader and writer so we never write what we reject. */

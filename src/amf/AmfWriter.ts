@@ -30,7 +30,7 @@ export class AmfWriter {
   constructor(initialSize = 256, options: AmfWriterConfig = {}) {
     this.sink = new ByteSink(initialSize, options.maxDepth ?? DEFAULT_MAX_DEPTH);
     this.amf3 = new Amf3Encoder(this.sink);
-    this.amf0 = new Amf0Encoder(this.sink, this.amf3, options.amf0References ?? false);
+    this.amf0 = new Amf0Encoder(this.sink, this.amf3, options.amf0References ?? false, options.amf0SwitchToAmf3);
   }
 
   /** Bytes written so far. */

@@ -3,11 +3,12 @@ import { configsTable } from '../ScriptApi.js';
 import { type JsObjectFactory, type JsPublication, LiveCollection, ServerCollection } from './JsObjects.js';
 import { Logger, LogLevel } from '../../util/Logger.js';
 import { JsMediaWriter } from './JsMediaWriter.js';
+import { jsSerializers, type JsSerializers } from './JsSerializers.js';
 
 const scriptLog = new Logger('script');
 
 /** The `mona` object of JS apps: the same operations as Lua's `mona`, with JS values (Buffers for bytes). */
-export interface JsMona {
+export interface JsMona extends JsSerializers {
   readonly clients: LiveCollection;
   readonly publications: LiveCollection<JsPublication>;
   readonly groups: LiveCollection;
@@ -16,7 +17,6 @@ export interface JsMona {
   readonly environment: Record<string, string | undefined>;
   publish(name: string): JsPublication | null;
   toAMF(...values: unknown[]): Buffer;
-  toAMF0(...values: unknown[]): Buffer;
   fromAMF(data: Uint8Array): unknown[];
   toJSON(...values: unknown[]): string;
   fromJSON(text: string): unknown;
@@ -43,7 +43,6 @@ export const createMona = (objects: JsObjectFactory, currentApp: () => App | nul
     environment: { ...process.env },
     publish: (name) => objects.wrap(api.publish(name, currentApp())) as JsPublication | null,
     toAMF: (...values) => api.toAmf(values),
-    toAMF0: (...values) => api.toAmf0(values),
     fromAMF: (data) => api.fromAmf(bytes(data)),
     toJSON: (...values) => api.toJson(values),
     fromJSON: (text) => api.fromJson(text),
@@ -57,5 +56,6 @@ export const createMona = (objects: JsObjectFactory, currentApp: () => App | nul
       const app = currentApp();
       scriptLog.log(LogLevel[level], `${app === null ? '' : `app ${app.label}: `}${parts.map(String).join('')}`);
     },
+    ...jsSerializers(),
   };
 };

@@ -1,9 +1,15 @@
 import { AmfEcmaArray, AmfTypedObject, AmfXml } from '../../amf/index.js';
 import { type LuaVm, LuaType } from './LuaVm.js';
 
-/** A Lua value kept alive in the registry (a function or table a script handed over). */
+/**
+ * A Lua value kept alive in the registry (a function or table a script handed over). A `once`
+ * reference is released as it is pushed: a value built ahead to be handed over exactly once.
+ */
 export class LuaRef {
-  constructor(readonly ref: number) {}
+  constructor(
+    readonly ref: number,
+    readonly once = false,
+  ) {}
 }
 
 /** How script-visible objects (clients, publications...) map to their Lua tables and back. */
@@ -71,6 +77,9 @@ export class LuaValues {
     }
     if (value instanceof LuaRef) {
       vm.pushRef(value.ref);
+      if (value.once) {
+        vm.unref(value.ref);
+      }
       return;
     }
     if (this.objects.pushObject(value)) {

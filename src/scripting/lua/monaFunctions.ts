@@ -8,6 +8,7 @@ import type { LuaRuntime } from './LuaRuntime.js';
 import { luaMediaWriters } from './luaMediaWriters.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { textOf } from '../../util/text.js';
+import { serializerFunctions } from './serializerFunctions.js';
 import { listPaths } from './luaFiles.js';
 
 /** A 32-byte id given raw or as 64 hex characters. */
@@ -45,9 +46,7 @@ export const monaFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
       }
       return api.core.joinGroup(groupId, peerId, null).member;
     },
-    toAMF: (a) => api.toAmf(rest(a, 1)),
-    toAMF0: (a) => api.toAmf0(rest(a, 1)),
-    fromAMF: (a) => new LuaMulti(api.fromAmf(a.bytes(1))),
+    ...serializerFunctions(rt),
     toJSON: (a) => api.toJson(rest(a, 1)),
     fromJSON: (a) => api.fromJson(a.string(1)),
     md5: (a) => new LuaMulti(api.digest('md5', allBytes(a))),

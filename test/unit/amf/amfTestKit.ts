@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { AmfObject, AmfValue } from '../../../src/amf/index.js';
 import {
+  AmfByteString,
   AmfDictionary,
   AmfEcmaArray,
   AmfParseError,
@@ -113,6 +114,10 @@ export const expectedDecode = (value: AmfValue, mode: DecodeMode): AmfValue => {
   }
   if (value instanceof Uint8Array) {
     return mode.format === 'amf0' && !mode.binaryStrings ? Buffer.from(value).toString('utf8') : Buffer.from(value);
+  }
+  if (value instanceof AmfByteString) {
+    // Not generated: the string of raw bytes that readers with byteStrings give.
+    return mode.binaryStrings ? Buffer.from(value.bytes) : value.bytes.toString('utf8');
   }
   if (value instanceof Date) {
     return new Date(value.getTime());
