@@ -12,7 +12,7 @@ import { AppLoader, quietly } from './AppLoader.js';
 import { type HookResult, NO_HOOK, ScriptError } from './AppRuntime.js';
 import type { AppTree } from './AppTree.js';
 import { resolveAddresses } from './addresses.js';
-import type { JsRuntime } from './js/JsRuntime.js';
+import type { JsWorkers } from './js/JsWorkers.js';
 import type { LuaRuntime } from './lua/LuaRuntime.js';
 import { ScriptApi } from './ScriptApi.js';
 import { type ScriptServer, type ServerDirectory, ServerListView, noServers } from './ServerDirectory.js';
@@ -52,7 +52,7 @@ export class AppHost implements ServerHooks {
     return this.apps.lua;
   }
 
-  private get js(): JsRuntime | null {
+  private get js(): JsWorkers | null {
     return this.apps.js;
   }
 

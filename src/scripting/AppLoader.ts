@@ -4,7 +4,7 @@ import { Logger } from '../util/Logger.js';
 import { type App, RELOAD_CHECK_MS } from './App.js';
 import { type AppRuntime, type HookResult, NO_HOOK, type RuntimeContext, ScriptError } from './AppRuntime.js';
 import { AppTree } from './AppTree.js';
-import { JsRuntime } from './js/JsRuntime.js';
+import { JsWorkers } from './js/JsWorkers.js';
 import { LuaRuntime } from './lua/LuaRuntime.js';
 import { ScriptTaps } from './ScriptTaps.js';
 import type { ScriptApi } from './ScriptApi.js';
@@ -40,7 +40,7 @@ export class AppLoader {
   readonly taps: ScriptTaps;
   lua: LuaRuntime | null = null;
   private luaLoading: Promise<LuaRuntime> | null = null;
-  js: JsRuntime | null = null;
+  js: JsWorkers | null = null;
   events: AppEvents | null = null;
   private readonly context: RuntimeContext;
 
@@ -223,7 +223,10 @@ export class AppLoader {
 
   private async runtime(kind: 'lua' | 'js'): Promise<AppRuntime> {
     if (kind === 'js') {
-      this.js ??= new JsRuntime(this.context);
+      if (this.js === null) {
+        this.js = new JsWorkers(this.context);
+        this.js.onLost = (apps, failed) => void this.restart(apps, failed);
+      }
       return this.js;
     }
     if (this.lua !== null) {
@@ -232,6 +235,37 @@ export class AppLoader {
     this.luaLoading ??= LuaRuntime.create(this.context);
     this.lua = await this.luaLoading;
     return this.lua;
+  }
+
+  /**
+   * JS apps whose worker had to be stopped (a hook past a limit): each is stopped as for a
+   * reload (onStop cannot run: their code is gone with the worker), then loaded again with
+   * onStart, parents first; one in `failed` stays stopped with that error until its file changes.
+   */
+  private async restart(apps: readonly App[], failed: ReadonlyMap<App, string>): Promise<void> {
+    const order = this.tree.all().filter((app) => apps.includes(app));
+    for (const app of order) {
+      if (app.loading !== null) {
+        await app.loading;
+      }
+    }
+    for (const app of order) {
+      this.unload(app);
+      const error = failed.get(app);
+      if (error !== undefined) {
+        app.loaded = true;
+        app.error = error;
+      }
+    }
+    for (const app of order.reverse()) {
+      if (!app.loaded) {
+        try {
+          await this.open(app);
+        } catch (err) {
+          log.error(`app ${app.label}: ${errorMessage(err)}`);
+        }
+      }
+    }
   }
 
   /** The runtime whose hooks serve `app` (its own or its nearest ancestor's), null for none. */

@@ -57,7 +57,11 @@ describe('JavaScript apps', () => {
     const got = capture(copy, (f) => f.payload);
     const sent = Array.from({ length: 50 }, (_, i) => randomBytes(10 + i * 13));
     sent.forEach((payload, i) => source.push(new MediaFrame(i % 2 === 0 ? FrameKind.VIDEO : FrameKind.AUDIO, i, payload)));
+    // The hooks run in the apps' worker: the copies come back a few turns later.
     await hooksRan();
+    for (const deadline = Date.now() + 5000; got.length < sent.length && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     assert.equal(got.length, sent.length);
     sent.forEach((payload, i) => assert.ok(got[i].equals(payload)));
     h.host.stop();
