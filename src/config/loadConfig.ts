@@ -212,6 +212,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       timeoutMs: num('application.timeout') * 1000,
       memoryMax: num('application.memoryMax'),
       recordDir: recordDir(resolve(cwd, str('application.dir')), str('application.recordDir')),
+      socketBuffer: num('application.socketBuffer'),
     },
     rtmp: {
       port: num('RTMP.port'),

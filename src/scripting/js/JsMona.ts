@@ -3,6 +3,8 @@ import { configsTable } from '../ScriptApi.js';
 import { type JsObjectFactory, type JsPublication, LiveCollection, ServerCollection } from './JsObjects.js';
 import { Logger, LogLevel } from '../../util/Logger.js';
 import { JsMediaWriter } from './JsMediaWriter.js';
+import { jsSocketFunctions, type JsTcpClient, type JsTcpServer, type JsUdpSocket } from '../sockets/JsSockets.js';
+import type { ScriptSockets } from '../sockets/ScriptSockets.js';
 import { jsSerializers, type JsSerializers } from './JsSerializers.js';
 
 const scriptLog = new Logger('script');
@@ -28,11 +30,15 @@ export interface JsMona extends JsSerializers {
   log(level: 'ERROR' | 'WARN' | 'NOTE' | 'INFO' | 'DEBUG' | 'TRACE', ...parts: unknown[]): void;
   /** FLV (default), "mp4" or "mp2t"/"ts" bytes of media packets, or a recording of a publication (JsMediaWriter). */
   createMediaWriter(type?: string): JsMediaWriter;
+  /** Sockets (src/scripting/sockets): closed when the app that made them stops or reloads. */
+  createTCPClient(): JsTcpClient;
+  createTCPServer(): JsTcpServer;
+  createUDPSocket(allowBroadcast?: boolean): JsUdpSocket;
 }
 
 const bytes = (v: string | Uint8Array): Buffer => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 
-export const createMona = (objects: JsObjectFactory, currentApp: () => App | null): JsMona => {
+export const createMona = (objects: JsObjectFactory, currentApp: () => App | null, sockets: ScriptSockets): JsMona => {
   const api = objects.api;
   return {
     clients: new LiveCollection(objects, 'clients'),
@@ -56,6 +62,7 @@ export const createMona = (objects: JsObjectFactory, currentApp: () => App | nul
       const app = currentApp();
       scriptLog.log(LogLevel[level], `${app === null ? '' : `app ${app.label}: `}${parts.map(String).join('')}`);
     },
+    ...jsSocketFunctions(sockets, currentApp),
     ...jsSerializers(),
   };
 };

@@ -8,6 +8,8 @@ import { FrameKind, type MediaFrame } from '../../media/MediaFrame.js';
 import type { App } from '../App.js';
 import { type AppRuntime, type HookResult, NO_HOOK, type RuntimeContext, ScriptError } from '../AppRuntime.js';
 import type { ScriptApi } from '../ScriptApi.js';
+import { jsSocketFunctions } from '../sockets/JsSockets.js';
+import { ScriptSockets } from '../sockets/ScriptSockets.js';
 import { createMona, type JsMona } from './JsMona.js';
 import { JsClient, JsGroup, JsListener, type JsObjectFactory, JsPublication } from './JsObjects.js';
 
@@ -40,13 +42,16 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
   readonly kind = 'js';
   readonly api: ScriptApi;
   readonly mona: JsMona;
+  /** The TCP/UDP sockets apps opened (closed with their app). */
+  readonly sockets: ScriptSockets;
   private readonly wrappers = new WeakMap<object, object>();
   private readonly tapped = new Set<JsPublication>();
   private currentApp: App | null = null;
 
   constructor(private readonly ctx: RuntimeContext) {
     this.api = ctx.api;
-    this.mona = createMona(this, () => this.currentApp);
+    this.sockets = new ScriptSockets(ctx.api.config.application.socketBuffer);
+    this.mona = createMona(this, () => this.currentApp, this.sockets);
   }
 
   wrap(value: unknown): unknown {
@@ -103,7 +108,8 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
       get super() {
         return parentState()?.context ?? null;
       },
-      mona: this.mona,
+      // Sockets made through an app's own `this.mona` are its own, whenever its code runs.
+      mona: { ...this.mona, ...jsSocketFunctions(this.sockets, () => app) },
       hook: (name) => {
         const own = hooks[name];
         return own !== undefined ? own.bind(context) : parentState()?.context.hook(name);
@@ -113,6 +119,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
   }
 
   unload(app: App): void {
+    this.sockets.closeApp(app);
     app.runtime = null;
   }
 
@@ -247,6 +254,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
   }
 
   close(): void {
+    this.sockets.closeAll();
     this.ctx.taps.clear('js');
     this.tapped.clear();
   }

@@ -11,11 +11,12 @@ import { getLogLevel } from '../../util/Logger.js';
 import type { App } from '../App.js';
 import { type AppRuntime, type HookResult, NO_HOOK, type RuntimeContext, ScriptError } from '../AppRuntime.js';
 import { type ScriptServer, ServerListView } from '../ServerDirectory.js';
+import { ScriptSocket, ScriptSockets } from '../sockets/ScriptSockets.js';
 import { installHost } from './hostFunctions.js';
 import { LuaCallError, LuaVm, LuaType } from './LuaVm.js';
 import { type LuaObjectMap, LuaRef, LuaValues } from './LuaValues.js';
 
-export type ObjectKind = 'client' | 'publication' | 'listener' | 'group' | 'member' | 'server';
+export type ObjectKind = 'client' | 'publication' | 'listener' | 'group' | 'member' | 'server' | ScriptSocket['kind'];
 
 /** Functions of the prelude the runtime calls, kept as registry references. */
 interface Prelude {
@@ -55,12 +56,15 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
   /** The media hooks each observed publication defines: only those are called. */
   private readonly mediaHooks = new Map<Publication, Set<MediaHook>>();
   private readonly flushPending = new Set<Publication>();
+  /** The TCP/UDP sockets scripts opened (closed with their app). */
+  readonly sockets: ScriptSockets;
 
   private constructor(
     readonly vm: LuaVm,
     readonly ctx: RuntimeContext,
   ) {
     this.values = new LuaValues(vm, this);
+    this.sockets = new ScriptSockets(ctx.api.config.application.socketBuffer);
   }
 
   static async create(ctx: RuntimeContext): Promise<LuaRuntime> {
@@ -85,6 +89,9 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
     }
     if (value instanceof Group) {
       return 'group';
+    }
+    if (value instanceof ScriptSocket) {
+      return value.kind;
     }
     if (this.ctx.api.servers.list().includes(value as ScriptServer)) {
       return 'server';
@@ -249,6 +256,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
   }
 
   unload(app: App): void {
+    this.sockets.closeApp(app);
     if (app.runtime instanceof LuaRef) {
       const top = this.vm.top;
       try {
@@ -411,6 +419,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
   }
 
   close(): void {
+    this.sockets.closeAll();
     this.ctx.taps.clear('lua');
     this.mediaHooks.clear();
     this.tables.clear();

@@ -336,6 +336,14 @@ export class LuaVm {
     return this.top - base;
   }
 
+  /** "file:line: " of the Lua code `level` calls up from a running host function (luaL_where; '' when unknown). */
+  where(level = 1): string {
+    this.m._luaL_where(this.L, level);
+    const where = this.toBytes(-1).toString();
+    this.top = -2;
+    return where;
+  }
+
   typeName(index: number): string {
     return ['nil', 'boolean', 'userdata', 'number', 'string', 'table', 'function', 'userdata', 'thread'][this.type(index)] ?? 'none';
   }
