@@ -19,6 +19,7 @@ export function onConnection(client, mode) {
   client.spin = () => { while (true) {} };
   client.later = async () => { await new Promise((r) => setTimeout(r, 20)); while (true) {} };
   client.bomb = () => { const a = []; for (;;) a.push(new Array(1000).fill(a.length)); };
+  client.timer = () => { setTimeout(() => { while (true) {} }, 10); return true; };
   client.tap = (name) => {
     const publication = this.mona.publications.get(name);
     publication.onVideo = () => { while (true) {} };
@@ -40,6 +41,12 @@ export function onConnection(client) {
 const START_LOOP = `
 export function onStart() { while (true) {} }
 export function onConnection() { return { never: true }; }
+`;
+
+/** A main file that never ends loading. */
+const TOP_LOOP = `
+while (true) {}
+export function onConnection() {}
 `;
 
 const LUA = `
@@ -101,7 +108,7 @@ describe('a runaway JS hook', { timeout: 120_000, skip: !hasFfmpeg() }, () => {
 
   before(async () => {
     dir = tempDir('nimbus-runaway-');
-    for (const [path, content] of Object.entries({ 'www/js/main.mjs': RUNAWAY, 'www/other/main.mjs': OTHER, 'www/startloop/main.mjs': START_LOOP, 'www/lua/main.lua': LUA })) {
+    for (const [path, content] of Object.entries({ 'www/js/main.mjs': RUNAWAY, 'www/other/main.mjs': OTHER, 'www/startloop/main.mjs': START_LOOP, 'www/toploop/main.mjs': TOP_LOOP, 'www/lua/main.lua': LUA })) {
       mkdirSync(join(dir, path, '..'), { recursive: true });
       writeFileSync(join(dir, path), content);
     }
@@ -240,6 +247,29 @@ describe('a runaway JS hook', { timeout: 120_000, skip: !hasFfmpeg() }, () => {
     assert.deepEqual(await fresh.call('count'), [1]);
     fresh.close();
     client.close();
+  });
+
+  it('in a timer (no hook call waiting) is stopped once the thread shows no sign of life', async (t) => {
+    const client = new RtmpClient();
+    await client.connect(url('js'));
+    const { ms } = await whileStreaming(t, async () => {
+      assert.deepEqual(await client.call('timer'), [true]);
+      return waitForLog(/3 \[script\] JS apps of \/js, outside any hook \(a timer, a socket event\): time budget of 1000 ms exceeded/, 5000);
+    });
+    assert.ok(ms >= TIMEOUT_MS && ms < TIMEOUT_MS + 1500, `stopped after ${ms} ms`);
+    const fresh = new RtmpClient();
+    await fresh.connect(url('js'));
+    assert.deepEqual(await fresh.call('count'), [1]);
+    fresh.close();
+    client.close();
+  });
+
+  it('in a main file that never ends loading fails the load, and the app stays failed until its file changes', async (t) => {
+    const { result: first, ms } = await whileStreaming(t, () => rejection(new RtmpClient().connect(url('toploop'))));
+    assert.equal(first.info.description, `www/toploop/main.mjs: time budget of ${TIMEOUT_MS} ms exceeded (application.timeout)`);
+    assert.ok(ms >= TIMEOUT_MS, `failed after ${ms} ms`);
+    const again = await rejection(new RtmpClient().connect(url('toploop')));
+    assert.equal(again.info.description, first.info.description);
   });
 
   it('in onStart leaves the app stopped with that error, without restarting it again and again', async () => {

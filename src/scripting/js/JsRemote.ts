@@ -25,7 +25,7 @@ import { type DoRequest, type FromJsWorker, HANDLE, type SyncAnswer, type SyncRe
 
 /** A server object the worker stands in for: `h` is its handle. */
 abstract class Remote {
-  abstract readonly kind: 'client' | 'publication' | 'listener' | 'group' | 'server';
+  abstract readonly kind: 'client' | 'publication' | 'listener' | 'group' | 'server' | 'recorder';
 
   constructor(
     protected readonly bridge: WorkerBridge,
@@ -85,6 +85,25 @@ export class RemotePublication extends Remote {
   get lastTime(): number { return this.live('lastTime') as number; }
   get droppedFrames(): number { return this.live('droppedFrames') as number; }
   get properties(): Record<string, unknown> | null { return this.live('properties') as Record<string, unknown> | null; }
+  /** What a media writer records (`writer.record(publication, name)` hands it to the core's recordings). */
+  get feed(): { publication: RemotePublication } { return { publication: this }; }
+}
+
+/** A recording a JS media writer started (`createMediaWriter().record(publication, name)`): it runs on the main thread. */
+export class RemoteRecorder extends Remote {
+  readonly kind = 'recorder';
+  readonly file: string;
+
+  constructor(bridge: WorkerBridge, h: number, s: Record<string, unknown>) {
+    super(bridge, h);
+    this.file = s.file as string;
+  }
+
+  get running(): boolean { return this.live('running') === true; }
+
+  stop(): void {
+    this.bridge.do({ what: 'stopRecorder', h: this.h });
+  }
 }
 
 export class RemoteListener extends Remote {
@@ -153,7 +172,7 @@ export class RemoteServer extends Remote implements ScriptServer {
   }
 }
 
-const STAND_INS = { client: RemoteClient, publication: RemotePublication, listener: RemoteListener, group: RemoteGroup, server: RemoteServer } as const;
+const STAND_INS = { client: RemoteClient, publication: RemotePublication, listener: RemoteListener, group: RemoteGroup, server: RemoteServer, recorder: RemoteRecorder } as const;
 
 /**
  * The worker's end of the channel: stand-ins by handle, app mirrors by the main thread's app id,
@@ -275,7 +294,14 @@ class RemoteScriptApi extends ScriptApi {
     private readonly bridge: WorkerBridge,
     config: Config,
   ) {
-    const core = { publication: (name: string) => bridge.sync({ what: 'publication', name }) ?? undefined };
+    const core = {
+      publication: (name: string) => bridge.sync({ what: 'publication', name }) ?? undefined,
+      // JsMediaWriter's recordings: ScriptMediaWriter.record(publication, name) gives them the publication's feed.
+      recordings: {
+        record: (feed: { publication: RemotePublication }, _label: string, name: string, format: string) =>
+          bridge.sync({ what: 'record', h: feed.publication.h, name, format }),
+      },
+    };
     const servers: ServerDirectory = {
       list: () => bridge.sync({ what: 'servers' }) as ScriptServer[],
       broadcast: (list, handler, args) =>

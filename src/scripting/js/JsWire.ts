@@ -14,7 +14,7 @@ export const HANDLE = '\u0000h';
 /** The key that marks an instance of one of the AMF value classes (they keep their class across). */
 const CLASS = '\u0000c';
 
-export type HandleKind = 'client' | 'publication' | 'listener' | 'group' | 'server' | 'servers';
+export type HandleKind = 'client' | 'publication' | 'listener' | 'group' | 'server' | 'recorder' | 'servers';
 
 export interface WireHandle {
   [HANDLE]: HandleKind;
@@ -62,6 +62,9 @@ export const progressViews = (sab: SharedArrayBuffer): { ids: Int32Array; times:
   times: new Float64Array(sab, 0, 4),
 });
 
+/** How often an idle worker shows it is alive (a time in `progress`, no message). */
+export const heartbeatMs = (timeoutMs: number): number => Math.max(10, Math.min(250, timeoutMs / 4));
+
 /** One media frame for a publication's hooks. */
 export interface WireFrame {
   pub: WireHandle;
@@ -92,7 +95,8 @@ export type SyncRequest =
   | { what: 'collectionGet'; source: CollectionSource; owner: unknown; key: unknown }
   | { what: 'servers' }
   | { what: 'publicAddress'; h: number; protocol: string }
-  | { what: 'publication'; name: string };
+  | { what: 'publication'; name: string }
+  | { what: 'record'; h: number; name: string; format: string };
 
 export type SyncAnswer = { ok: true; value: unknown } | { ok: false; message: string };
 
@@ -107,7 +111,8 @@ export type DoRequest =
   | { what: 'tap'; h: number; on: boolean }
   | { what: 'send'; h: number; handler: string; args: unknown[] }
   | { what: 'reject'; h: number; reason?: string }
-  | { what: 'broadcast'; servers: number[]; handler: string; args: unknown[] };
+  | { what: 'broadcast'; servers: number[]; handler: string; args: unknown[] }
+  | { what: 'stopRecorder'; h: number };
 
 /** Worker → main thread. */
 export type FromJsWorker =

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { Client } from '../../core/Client.js';
 import { Group } from '../../core/Group.js';
@@ -6,6 +7,8 @@ import { Publication } from '../../core/Publication.js';
 import { errorMessage } from '../../errors.js';
 import { DropPolicy, Verdict } from '../../media/DropPolicy.js';
 import type { FrameKind, MediaFrame } from '../../media/MediaFrame.js';
+import type { MediaFormat } from '../../media/record/MediaMuxer.js';
+import { Recorder } from '../../media/record/Recorder.js';
 import { type LogLevel, Logger, getLogLevel } from '../../util/Logger.js';
 import type { App } from '../App.js';
 import { type AppRuntime, type HookResult, NO_HOOK, type RuntimeContext, ScriptError } from '../AppRuntime.js';
@@ -26,6 +29,7 @@ import {
   type WireFrame,
   type WireHandle,
   fromWire,
+  heartbeatMs,
   progressViews,
   toWire,
 } from './JsWire.js';
@@ -36,8 +40,8 @@ const workerUrl = new URL(fromSource ? './jsWorker.ts' : './jsWorker.js', import
 
 /** The smallest heap a JS apps' worker gets whatever application.memoryMax says (Node and the app modules need some). */
 export const MIN_JS_HEAP_MB = 16;
-/** Past this much unanswered, with no script running, a worker is taken for stuck outside any hook (an app's timer, a socket event). */
-const slackMs = (timeoutMs: number): number => Math.max(250, timeoutMs / 4);
+/** Past the budget and this, a worker that has shown no sign of life is taken for stuck outside any hook it marked. */
+const stuckSlackMs = (timeoutMs: number): number => Math.max(250, timeoutMs / 4, 2 * heartbeatMs(timeoutMs));
 /** Losses of one tree's worker with no hook to blame, within LOSS_WINDOW_MS, after which its apps stay stopped. */
 const MAX_UNEXPLAINED_LOSSES = 3;
 const LOSS_WINDOW_MS = 60_000;
@@ -49,6 +53,7 @@ const FIELDS: Record<Exclude<HandleKind, 'servers'>, ReadonlySet<string>> = {
   listener: new Set(['droppedFrames', 'receiveAudio', 'receiveVideo']),
   group: new Set(['size']),
   server: new Set(),
+  recorder: new Set(['running']),
 };
 
 /**
@@ -77,6 +82,9 @@ class Handles {
     }
     if (v instanceof ServerListView) {
       return 'servers';
+    }
+    if (v instanceof Recorder) {
+      return 'recorder';
     }
     const proto = Object.getPrototypeOf(v) as unknown;
     if (proto === Object.prototype || proto === null || Array.isArray(v) || Buffer.isBuffer(v)) {
@@ -123,6 +131,9 @@ class Handles {
       case 'server': {
         const s = v as ScriptServer;
         return { address: s.address, host: s.host, port: s.port, isTarget: s.isTarget, configs: { ...s.configs } };
+      }
+      case 'recorder': {
+        return { file: (v as Recorder).file };
       }
     }
   }
@@ -186,6 +197,10 @@ class Handles {
         case 'server': {
           servers ??= this.api.servers.list();
           dead = !servers.includes(object as ScriptServer);
+          break;
+        }
+        case 'recorder': {
+          dead = !(object as Recorder).running;
           break;
         }
       }
@@ -256,6 +271,8 @@ class JsWorker {
   private framesBytes = 0;
   private inflightBytes = 0;
   private readonly drops = new WeakMap<Publication, DropPolicy>();
+  /** Recordings its scripts' media writers started: they end with the worker (their writers are gone). */
+  private readonly recorders = new Set<Recorder>();
 
   constructor(
     /** The top JS app of the tree. */
@@ -329,7 +346,6 @@ class JsWorker {
       this.pending.set(message.id, { where, app, hook, postedAt: Date.now(), startedAt: null, bytes, resolve, reject });
       if (this.pending.size === 1) {
         this.worker.ref();
-        this.startWatchdog();
       }
       this.post(message, transfer);
     });
@@ -361,7 +377,6 @@ class JsWorker {
     this.inflightBytes -= p.bytes;
     if (this.pending.size === 0) {
       this.worker.unref();
-      this.stopWatchdog();
     }
     return p;
   }
@@ -371,6 +386,7 @@ class JsWorker {
       case 'ready': {
         this.ready = true;
         this.times[PROGRESS.LAST_ACTIVITY] = Date.now();
+        this.startWatchdog();
         for (const [message, transfer] of this.queue.splice(0)) {
           this.post(message, transfer);
         }
@@ -471,6 +487,12 @@ class JsWorker {
       case 'publication': {
         return handles.toWire(api.core.publication(m.name) ?? null);
       }
+      case 'record': {
+        const publication = this.object(m.h, Publication);
+        const recorder = api.core.recordings.record(publication.feed, publication.name, m.name, m.format as MediaFormat);
+        this.recorders.add(recorder);
+        return handles.toWire(recorder);
+      }
     }
   }
 
@@ -527,6 +549,12 @@ class JsWorker {
       case 'broadcast': {
         const servers = m.servers.map((h) => handles.get(h)).filter((e) => e?.kind === 'server').map((e) => e!.object as ScriptServer);
         broadcastTo(api.servers, servers, m.handler, handles.fromWire(m.args) as unknown[]);
+        return;
+      }
+      case 'stopRecorder': {
+        const recorder = this.object(m.h, Recorder);
+        recorder.stop();
+        this.recorders.delete(recorder);
         return;
       }
     }
@@ -592,10 +620,10 @@ class JsWorker {
   }
 
   /**
-   * Past the budget: a hook whose synchronous part still runs; a started call not answered in the
-   * budget and a slack while the thread runs nothing it marked (an endless loop after an `await`:
-   * the worker's own budget timer cannot fire); a call not even started while the thread has shown
-   * no progress for as long (it is stuck in an app's timer or socket event).
+   * Past the budget: a hook whose synchronous part still runs, or a thread that has shown no sign
+   * of life (its heartbeat, the start or end of a piece of work) for the budget and a slack: it is
+   * stuck in code it did not mark, an endless loop after an `await` (blamed on the oldest call it
+   * started and has not answered), in an app's timer or socket event (blamed on no hook).
    */
   private check(): void {
     if (!this.ready || !this.alive) {
@@ -609,20 +637,10 @@ class JsWorker {
       }
       return;
     }
-    const lastStarted = Atomics.load(this.ids, PROGRESS.LAST_STARTED);
-    const slack = slackMs(this.timeoutMs);
-    const quiet = now - Math.max(this.times[PROGRESS.LAST_ACTIVITY], this.times[PROGRESS.LAST_STARTED_AT]) > slack;
-    for (const [id, p] of this.pending) {
-      if (id <= lastStarted) {
-        p.startedAt ??= id === lastStarted ? this.times[PROGRESS.LAST_STARTED_AT] : now;
-        if (quiet && now - p.startedAt > this.timeoutMs + slack) {
-          this.stop('time', id);
-          return;
-        }
-      } else if (quiet && now - p.postedAt > this.timeoutMs + slack) {
-        this.stop('time', 0);
-        return;
-      }
+    const seen = Math.max(this.times[PROGRESS.LAST_ACTIVITY], this.times[PROGRESS.LAST_STARTED_AT]);
+    if (now - seen > this.timeoutMs + stuckSlackMs(this.timeoutMs)) {
+      const lastStarted = Atomics.load(this.ids, PROGRESS.LAST_STARTED);
+      this.stop('time', [...this.pending.keys()].find((id) => id <= lastStarted) ?? 0);
     }
   }
 
@@ -639,6 +657,7 @@ class JsWorker {
     void this.worker.terminate();
     this.worker.unref();
     this.runtime.ctx.taps.clear(this.owner);
+    this.stopRecorders();
     let culprit = culpritId !== 0 ? this.pending.get(culpritId) : undefined;
     if (culprit === undefined && kind === 'memory') {
       const lastStarted = Atomics.load(this.ids, PROGRESS.LAST_STARTED);
@@ -651,7 +670,7 @@ class JsWorker {
           ? `memory cap of ${this.runtime.ctx.limits.memoryMax} bytes exceeded (application.memoryMax)`
           : `the JS apps' worker stopped: ${detail}`;
     const limit = kind === 'crash' ? null : kind;
-    const message = `${culprit?.where ?? `JS apps of ${this.top.label}`}: ${reason}`;
+    const message = `${culprit?.where ?? `JS apps of ${this.top.label}, outside any hook (a timer, a socket event)`}: ${reason}`;
     if (culprit === undefined || culprit.hook === 'media hooks') {
       // No caller logs it: a hook's caller logs the limit it failed on.
       this.log.error(message);
@@ -674,6 +693,22 @@ class JsWorker {
     this.runtime.lost(this, failed, culprit === undefined);
   }
 
+  /** Forgets the recordings that ended by themselves (their publisher left). */
+  pruneRecorders(): void {
+    for (const recorder of this.recorders) {
+      if (!recorder.running) {
+        this.recorders.delete(recorder);
+      }
+    }
+  }
+
+  private stopRecorders(): void {
+    for (const recorder of this.recorders) {
+      recorder.stop();
+    }
+    this.recorders.clear();
+  }
+
   /** Server stop: the worker ends once it has run what was posted (onStop), or is ended after 2 s. */
   close(): void {
     if (!this.alive) {
@@ -682,6 +717,7 @@ class JsWorker {
     this.post({ op: 'close' });
     this.alive = false;
     this.closing = true;
+    this.stopWatchdog();
     this.runtime.ctx.taps.clear(this.owner);
     setTimeout(() => void this.worker.terminate(), 2000).unref();
   }
@@ -744,7 +780,7 @@ export class JsWorkers implements AppRuntime {
       worker = new JsWorker(top, this);
       this.trees.set(top, worker);
     }
-    await worker.call({ op: 'load', id: 0, app: wireApp(app), file }, app, 'load', `app ${app.label}`);
+    await worker.call({ op: 'load', id: 0, app: wireApp(app), file }, app, 'load', `www${app.path}/${basename(file)}`);
     worker.apps.add(app);
     this.loadedIn.set(app, worker);
   }
@@ -801,6 +837,7 @@ export class JsWorkers implements AppRuntime {
   manage(): void {
     const gone = this.handles.sweep();
     for (const worker of this.workers()) {
+      worker.pruneRecorders();
       if (gone.length > 0) {
         worker.post({ op: 'release', ids: gone });
       }

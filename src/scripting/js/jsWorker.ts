@@ -12,7 +12,7 @@ import { type FrameKind, MediaFrame } from '../../media/MediaFrame.js';
 import { type LogLevel, Logger, setLogLevel, setLogSink } from '../../util/Logger.js';
 import { type HookResult, NO_HOOK, ScriptError } from '../AppRuntime.js';
 import { RemotePublication, WorkerBridge, workerRuntime } from './JsRemote.js';
-import { type FromJsWorker, type JsWorkerSetup, PROGRESS, type ToJsWorker, progressViews } from './JsWire.js';
+import { type FromJsWorker, type JsWorkerSetup, PROGRESS, type ToJsWorker, heartbeatMs, progressViews } from './JsWire.js';
 
 const setup = workerData as JsWorkerSetup;
 const port = parentPort!;
@@ -135,4 +135,8 @@ const onMessage = (message: ToJsWorker): void => {
 
 port.on('message', onMessage);
 times[PROGRESS.LAST_ACTIVITY] = Date.now();
+// The sign of life the main thread's watchdog looks for: a thread stuck in an app's timer or socket event stops beating.
+if (setup.timeoutMs > 0) {
+  setInterval(() => (times[PROGRESS.LAST_ACTIVITY] = Date.now()), heartbeatMs(setup.timeoutMs)).unref();
+}
 post({ op: 'ready' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
@@ -64,6 +64,33 @@ describe('JavaScript apps', () => {
     }
     assert.equal(got.length, sent.length);
     sent.forEach((payload, i) => assert.ok(got[i].equals(payload)));
+    h.host.stop();
+  });
+
+  it('records a publication through a media writer (the recording runs on the main thread)', async () => {
+    const h = await harness({
+      'www/main.mjs': `
+        export function onConnection(client) {
+          client.record = (name, file) => {
+            client.writer_ = this.mona.createMediaWriter('flv');
+            const path = client.writer_.record(this.mona.publications.get(name), file);
+            return [path, client.writer_.recording];
+          };
+          client.stop = () => { client.writer_.close(); return client.writer_.recording; };
+        }`,
+    });
+    const c = h.client();
+    await h.connect(c);
+    const source = await h.core.publish(null, 'rec');
+    const [[file, recording]] = (await h.core.call(c, 'record', ['rec', 'js-rec'])) as [[string, boolean]];
+    assert.equal(file, join(h.dir, 'records/js-rec.flv'));
+    assert.equal(recording, true);
+    source.push(new MediaFrame(FrameKind.VIDEO, 0, Buffer.from([0x17, 0, 0, 0, 0, 1, 2, 3])));
+    assert.deepEqual(await h.core.call(c, 'stop', []), [false]);
+    for (const deadline = Date.now() + 5000; !(existsSync(file) && readFileSync(file).length > 13) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(readFileSync(file).toString('latin1', 0, 3), 'FLV');
     h.host.stop();
   });
 
