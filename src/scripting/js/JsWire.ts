@@ -4,7 +4,7 @@
  * publications, listeners, groups, mesh servers) travel as handles: a number the main thread maps
  * to the object, with the fields that never change, so the worker builds its stand-in once.
  */
-import { AmfByteString, AmfDictionary, AmfEcmaArray, AmfTypedObject, AmfVector, AmfXml } from '../../amf/index.js';
+import { AmfByteString, AmfDictionary, AmfEcmaArray, AmfTypedObject, AmfVector, AmfXml, DEFAULT_MAX_DEPTH as MAX_DEPTH } from '../../amf/index.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { AppKind } from '../App.js';
 import type { CollectionSource } from '../ScriptApi.js';
@@ -152,11 +152,14 @@ const defineKey = (target: Record<string, unknown>, key: string, value: unknown)
  * A value as it can be posted: `handle` gives the handle of an object that travels as one (or
  * undefined); bytes become compact Uint8Arrays (a Buffer's pool is not copied along), functions
  * are left out, class instances become their own enumerable fields (the AMF classes keep theirs),
- * cycles stay cycles.
+ * cycles stay cycles, and what is nested deeper than the AMF writers go (64) is left out.
  */
 export const toWire = (value: unknown, handle: (v: object) => WireHandle | undefined): unknown => {
   const memo = new Map<object, unknown>();
-  const walk = (v: unknown): unknown => {
+  const walk = (v: unknown, depth: number): unknown => {
+    if (depth > MAX_DEPTH) {
+      return undefined;
+    }
     if (typeof v === 'function' || typeof v === 'symbol') {
       return undefined;
     }
@@ -184,7 +187,7 @@ export const toWire = (value: unknown, handle: (v: object) => WireHandle | undef
       const out: unknown[] = [];
       memo.set(v, out);
       for (const item of v) {
-        out.push(walk(item));
+        out.push(walk(item, depth + 1));
       }
       return out;
     }
@@ -192,7 +195,7 @@ export const toWire = (value: unknown, handle: (v: object) => WireHandle | undef
       const out = new Map<unknown, unknown>();
       memo.set(v, out);
       for (const [k, item] of v) {
-        out.set(walk(k), walk(item));
+        out.set(walk(k, depth + 1), walk(item, depth + 1));
       }
       return out;
     }
@@ -200,7 +203,7 @@ export const toWire = (value: unknown, handle: (v: object) => WireHandle | undef
       const out = new Set<unknown>();
       memo.set(v, out);
       for (const item of v) {
-        out.add(walk(item));
+        out.add(walk(item, depth + 1));
       }
       return out;
     }
@@ -210,12 +213,12 @@ export const toWire = (value: unknown, handle: (v: object) => WireHandle | undef
     memo.set(v, out);
     for (const [key, item] of Object.entries(v)) {
       if (typeof item !== 'function') {
-        defineKey(fields, key, walk(item));
+        defineKey(fields, key, walk(item, depth + 1));
       }
     }
     return out;
   };
-  return walk(value);
+  return walk(value, 0);
 };
 
 /**

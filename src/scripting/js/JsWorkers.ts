@@ -41,7 +41,7 @@ const workerUrl = new URL(fromSource ? './jsWorker.ts' : './jsWorker.js', import
 /** The smallest heap a JS apps' worker gets whatever application.memoryMax says (Node and the app modules need some). */
 export const MIN_JS_HEAP_MB = 16;
 /** Past the budget and this, a worker that has shown no sign of life is taken for stuck outside any hook it marked. */
-const stuckSlackMs = (timeoutMs: number): number => Math.max(250, timeoutMs / 4, 2 * heartbeatMs(timeoutMs));
+const stuckSlackMs = (timeoutMs: number): number => Math.max(500, timeoutMs / 4, 2 * heartbeatMs(timeoutMs));
 /** Losses of one tree's worker with no hook to blame, within LOSS_WINDOW_MS, after which its apps stay stopped. */
 const MAX_UNEXPLAINED_LOSSES = 3;
 const LOSS_WINDOW_MS = 60_000;

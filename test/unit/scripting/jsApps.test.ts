@@ -4,7 +4,7 @@ import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
-import { capture, harness, hooksRan } from './kit.js';
+import { capture, harness, hooksRan, logs } from './kit.js';
 
 describe('JavaScript apps', () => {
   it('runs main.js hooks with the same objects: connect fields, RPC, rejection, inheritance', async () => {
@@ -64,6 +64,29 @@ describe('JavaScript apps', () => {
     }
     assert.equal(got.length, sent.length);
     sent.forEach((payload, i) => assert.ok(got[i].equals(payload)));
+    h.host.stop();
+  });
+
+  it('logs an exception thrown in an app timer and goes on; JS app trees do not share globals', async () => {
+    const h = await harness({
+      'www/a/main.mjs': `
+        export function onConnection(client) {
+          client.boom = () => { setTimeout(() => { throw new Error('kaboom'); }, 0); globalThis.mark = 'a'; return 1; };
+          client.mark = () => globalThis.mark ?? null;
+        }`,
+      'www/b/main.mjs': 'export function onConnection(client) { client.mark = () => globalThis.mark ?? null; }',
+    });
+    const a = h.client('/a');
+    await h.connect(a);
+    assert.deepEqual(await h.core.call(a, 'boom', []), [1]);
+    for (const deadline = Date.now() + 5000; !logs.some((l) => l.includes('kaboom')) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(logs.some((l) => /JS apps of \/a: Error: kaboom/.test(l)), 'the exception is logged');
+    assert.deepEqual(await h.core.call(a, 'mark', []), ['a'], 'the thread went on, state kept');
+    const b = h.client('/b');
+    await h.connect(b);
+    assert.deepEqual(await h.core.call(b, 'mark', []), [null], 'another tree, another thread');
     h.host.stop();
   });
 
