@@ -8,7 +8,7 @@ export interface Config {
     readonly dir: string;
     /** Time budget of one script hook call (0 = none). */
     readonly timeoutMs: number;
-    /** Cap on the Lua heap in bytes (0 = none). */
+    /** Cap on the Lua heap, and on each JS app tree's worker heap (at least 16 MiB), in bytes (0 = none). */
     readonly memoryMax: number;
     /** Where recordings go (absolute), null when recording is off. */
     readonly recordDir: string | null;

@@ -26,7 +26,7 @@ export class ScriptError extends Error {
 export interface ScriptLimits {
   /** Time budget of one hook call, in ms (0 = none). */
   timeoutMs: number;
-  /** Lua heap cap, in bytes (0 = none). */
+  /** Lua heap cap, and a JS app tree's worker heap cap (at least 16 MiB), in bytes (0 = none). */
   memoryMax: number;
 }
 
