@@ -18,7 +18,7 @@ export function onConnection(client, mode) {
   client.count = () => ++calls;
   client.spin = () => { while (true) {} };
   client.later = async () => { await new Promise((r) => setTimeout(r, 20)); while (true) {} };
-  client.bomb = () => { const a = []; for (;;) a.push(new Array(1000).fill(a.length)); };
+  client.bomb = () => { const a = []; for (;;) a.push(new Array(10000).fill(a.length)); };
   client.timer = () => { setTimeout(() => { while (true) {} }, 10); return true; };
   client.tap = (name) => {
     const publication = this.mona.publications.get(name);

@@ -794,29 +794,34 @@ export class JsWorkers implements AppRuntime {
     }
   }
 
-  private async called(worker: JsWorker | null | undefined, message: ToJsWorker & { id: number }, app: App | null, hook: string): Promise<HookResult> {
+  /** A call of `worker` (none, or a stopped one: no hook); `message` is made only when there is one to post. */
+  private async called(worker: JsWorker | null | undefined, message: () => ToJsWorker & { id: number }, app: App | null, hook: string): Promise<HookResult> {
     if (worker == null || !worker.alive) {
       return NO_HOOK;
     }
-    const answer = await worker.call(message, app, hook, `app ${app?.label ?? worker.top.label} ${hook}`);
+    const answer = await worker.call(message(), app, hook, `app ${app?.label ?? worker.top.label} ${hook}`);
     return answer.defined ? { defined: true, values: this.handles.fromWire(answer.value) as unknown[] } : NO_HOOK;
   }
 
   callAppHook(app: App, name: string, own: boolean, args: readonly unknown[]): Promise<HookResult> {
     const worker = own ? this.loadedIn.get(app) : this.workerOf(app);
-    return this.called(worker, { op: 'call', id: 0, target: 'app', app: wireApp(app), name, own, args: this.handles.toWire(args) as unknown[] }, app, name);
+    return this.called(worker, () => ({ op: 'call', id: 0, target: 'app', app: wireApp(app), name, own, args: this.handles.toWire(args) as unknown[] }), app, name);
   }
 
   callClientHook(app: App, client: Client, name: string, args: readonly unknown[]): Promise<HookResult> {
-    const handle = this.handles.handle(client)!;
-    return this.called(this.workerOf(app), { op: 'call', id: 0, target: 'client', app: wireApp(app), client: handle, name, args: this.handles.toWire(args) as unknown[] }, app, name);
+    return this.called(
+      this.workerOf(app),
+      () => ({ op: 'call', id: 0, target: 'client', app: wireApp(app), client: this.handles.handle(client)!, name, args: this.handles.toWire(args) as unknown[] }),
+      app,
+      name,
+    );
   }
 
   /** A method scripts put on a shared object (a mesh server): every tree's worker is asked; the first that defines it answers. */
   async callObjectHook(app: App | null, object: object, name: string, args: readonly unknown[]): Promise<HookResult> {
     let result = NO_HOOK;
     for (const worker of this.workers()) {
-      const message: ToJsWorker & { id: number } = { op: 'call', id: 0, target: 'object', app: app === null ? null : wireApp(app), object: this.handles.toWire(object), name, args: this.handles.toWire(args) as unknown[] };
+      const message = (): ToJsWorker & { id: number } => ({ op: 'call', id: 0, target: 'object', app: app === null ? null : wireApp(app), object: this.handles.toWire(object), name, args: this.handles.toWire(args) as unknown[] });
       const answer = await this.called(worker, message, app, name);
       if (answer.defined && !result.defined) {
         result = answer;
