@@ -64,6 +64,8 @@ class Handles {
   private nextId = 1;
   private readonly ids = new WeakMap<object, number>();
   private readonly objects = new Map<number, { object: object; kind: Exclude<HandleKind, 'servers'> }>();
+  /** The mesh servers while one value is made wire-ready. */
+  private servers: Set<object> | null = null;
 
   constructor(private readonly api: ScriptApi) {}
 
@@ -86,15 +88,16 @@ class Handles {
     if (v instanceof Recorder) {
       return 'recorder';
     }
-    const proto = Object.getPrototypeOf(v) as unknown;
-    if (proto === Object.prototype || proto === null || Array.isArray(v) || Buffer.isBuffer(v)) {
+    if (Array.isArray(v) || v instanceof Uint8Array) {
       return null;
     }
-    return this.api.servers.list().includes(v as ScriptServer) ? 'server' : null;
+    // A mesh server is whatever the directory lists (the mesh's own class, or any object): looked up once per value sent.
+    this.servers ??= new Set(this.api.servers.list());
+    return this.servers.has(v) ? 'server' : null;
   }
 
   handle(v: object): WireHandle | undefined {
-    const kind = this.kindOf(v);
+    const kind = this.ids.has(v) ? this.objects.get(this.ids.get(v)!)!.kind : this.kindOf(v);
     if (kind === null) {
       return undefined;
     }
@@ -151,7 +154,11 @@ class Handles {
   }
 
   toWire(value: unknown): unknown {
-    return toWire(value, (v) => this.handle(v));
+    try {
+      return toWire(value, (v) => this.handle(v));
+    } finally {
+      this.servers = null;
+    }
   }
 
   fromWire(value: unknown): unknown {
