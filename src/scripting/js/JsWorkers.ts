@@ -227,9 +227,6 @@ interface Pending {
   where: string;
   app: App | null;
   hook: string;
-  postedAt: number;
-  /** When the worker started it, as far as the watchdog saw. */
-  startedAt: number | null;
   /** Frame bytes it carries (0 for a call). */
   bytes: number;
   resolve(answer: { defined: boolean; value: unknown }): void;
@@ -249,9 +246,10 @@ let nextWorkerSerial = 1;
 
 /**
  * One worker thread and the JS apps of one tree that run in it. Hook calls are posted with their
- * arguments as snapshots; the worker marks in shared memory what it runs since when, and a
- * watchdog here (while anything is unanswered) stops the thread once a hook has run past
- * `application.timeout`: `terminate` ends even a synchronous endless loop. The heap cap is the
+ * arguments as snapshots; the worker marks in shared memory what it runs since when (and a
+ * heartbeat while idle), and a watchdog here stops the thread once a hook has run past
+ * `application.timeout`, or the thread showed no sign of life for longer: `terminate` ends even a
+ * synchronous endless loop. The heap cap is the
  * thread's resourceLimits; reaching it ends the thread too. Then every unanswered call fails
  * (the one to blame with its limit, as a Lua hook's would), and the runtime restarts the apps.
  */
@@ -350,7 +348,7 @@ class JsWorker {
     }
     return new Promise((resolve, reject) => {
       message.id = this.nextId++;
-      this.pending.set(message.id, { where, app, hook, postedAt: Date.now(), startedAt: null, bytes, resolve, reject });
+      this.pending.set(message.id, { where, app, hook, bytes, resolve, reject });
       if (this.pending.size === 1) {
         this.worker.ref();
       }
@@ -365,12 +363,6 @@ class JsWorker {
     if (!this.ready) {
       this.queue.push([message, transfer]);
       return;
-    }
-    if (message.op === 'call' || message.op === 'load' || message.op === 'frames') {
-      const p = this.pending.get(message.id);
-      if (p !== undefined) {
-        p.postedAt = Date.now();
-      }
     }
     this.worker.postMessage(message, transfer);
   }
