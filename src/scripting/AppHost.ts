@@ -9,6 +9,7 @@ import { RejectionError, callFailed, errorMessage, rejectConnection, rejectPlay,
 import { Logger } from '../util/Logger.js';
 import type { App } from './App.js';
 import { AppLoader, quietly } from './AppLoader.js';
+import { unwatchPackets, watchPackets } from './CumulusPackets.js';
 import { type HookResult, NO_HOOK, ScriptError } from './AppRuntime.js';
 import type { AppTree } from './AppTree.js';
 import { resolveAddresses } from './addresses.js';
@@ -171,9 +172,15 @@ export class AppHost implements ServerHooks {
     if (result.defined && result.values[0] === false) {
       throw rejectPublish(`Not allowed to publish ${publication.name}`);
     }
+    const app = this.api.clientApps.get(client);
+    const runtime = app === undefined ? null : this.apps.runtimeOf(app);
+    if (app !== undefined && runtime !== null) {
+      watchPackets(this.apps.taps, runtime, app, client, publication);
+    }
   }
 
   async onUnpublish(client: Client, publication: Publication): Promise<void> {
+    unwatchPackets(this.apps.taps, publication);
     await this.clientHook(client, 'onUnpublish', [publication], null);
   }
 

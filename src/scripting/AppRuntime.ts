@@ -57,6 +57,8 @@ export interface AppRuntime {
   callClientHook(app: App, client: Client, name: string, args: readonly unknown[]): Awaitable<HookResult>;
   /** A method a script defined on another object (a mesh server's `server:handler(...)`). */
   callObjectHook(app: App | null, object: object, name: string, args: readonly unknown[]): Awaitable<HookResult>;
+  /** Whether the app (or a parent it inherits from) defines the global function `name` (Lua; JS: undefined). */
+  defines?(app: App, name: string): boolean;
   /** The script-side object of a core object that is gone (client left, listener released). */
   release(object: object): void;
   /** Periodic housekeeping (2 s). */

@@ -25,6 +25,7 @@ interface Prelude {
   merge: number;
   newApp: number;
   runMain: number;
+  defines: number;
   clearApp: number;
   appHook: number;
   objectHook: number;
@@ -312,6 +313,21 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
         this.vm.top = base;
       }
     });
+  }
+
+  defines(app: App, name: string): boolean {
+    if (!app.loaded || app.effectiveKind !== 'lua') {
+      return false;
+    }
+    const base = this.vm.top;
+    try {
+      const n = this.invoke(this.prelude.defines, [this.envOf(app), name]);
+      return n > 0 && this.vm.toBoolean(-1);
+    } catch {
+      return false;
+    } finally {
+      this.vm.top = base;
+    }
   }
 
   callAppHook(app: App, name: string, own: boolean, args: readonly unknown[]): HookResult {

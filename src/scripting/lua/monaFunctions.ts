@@ -104,6 +104,15 @@ export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, Hos
     publication: {
       pushVideo: push(FrameKind.VIDEO),
       pushAudio: push(FrameKind.AUDIO),
+      // CumulusServer's names; pushDataPacket(name, packet): the handler name, then the packet's AMF bytes.
+      pushVideoPacket: push(FrameKind.VIDEO),
+      pushAudioPacket: push(FrameKind.AUDIO),
+      pushDataPacket: (a) => {
+        const p = publication(a);
+        if (p !== null) {
+          api.push(p, FrameKind.DATA, p.lastTime, Buffer.concat([api.toAmf0([a.string(2)]), a.bytes(3)]));
+        }
+      },
       pushData: (a) => {
         const p = publication(a);
         if (p !== null) {

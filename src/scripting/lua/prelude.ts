@@ -300,6 +300,8 @@ function __nimbus_module(env, name, ...)
 end
 package.seeall = function(M, env) setmetatable(M, { __index = env or _G }) end
 
+function P.defines(env, name) return type(env[name]) == "function" end
+
 function P.runMain(env, code, chunk)
   loadIn(env, code, chunk)()
 end
