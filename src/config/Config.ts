@@ -12,6 +12,8 @@ export interface Config {
     readonly memoryMax: number;
     /** Where recordings go (absolute), null when recording is off. */
     readonly recordDir: string | null;
+    /** Where the scripts' persistent data is kept (absolute), null when it is kept in memory only. */
+    readonly dataDir: string | null;
     /** Bytes a script's TCP socket keeps (unconsumed by onData, or queued to send) before it is closed. */
     readonly socketBuffer: number;
   };

@@ -131,6 +131,15 @@ const recordDir = (applicationDir: string, raw: string): string | null => {
   return resolve(applicationDir, value === '' ? 'records' : value);
 };
 
+/** application.dataDir: "off" keeps the data in memory only; empty is data/ under the application dir (MonaServer's), a relative path is under it too. */
+const dataDir = (applicationDir: string, raw: string): string | null => {
+  const value = raw.trim();
+  if (value.toLowerCase() === 'off') {
+    return null;
+  }
+  return resolve(applicationDir, value === '' ? 'data' : value);
+};
+
 /** HTTP.index as MonaServer reads it: a boolean word, else the name of the file a folder serves. */
 const indexValue = (raw: string): boolean | string => {
   const word = raw.trim().toLowerCase();
@@ -212,6 +221,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       timeoutMs: num('application.timeout') * 1000,
       memoryMax: num('application.memoryMax'),
       recordDir: recordDir(resolve(cwd, str('application.dir')), str('application.recordDir')),
+      dataDir: dataDir(resolve(cwd, str('application.dir')), str('application.dataDir')),
       socketBuffer: num('application.socketBuffer'),
     },
     rtmp: {

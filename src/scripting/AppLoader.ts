@@ -60,13 +60,14 @@ export class AppLoader {
     };
   }
 
-  /** onStop for every loaded app, deepest first; then the runtimes close. */
+  /** onStop for every loaded app, deepest first; then the runtimes close, and the persistent data. */
   stop(): void {
     for (const app of this.tree.all()) {
       this.unload(app);
     }
     this.lua?.close();
     this.js?.close();
+    this.api.data.close();
   }
 
   /** The app at `path` (a RejectionError MS_ERR_CONNECT_INVALID_APP when its folder is missing). */

@@ -10,6 +10,7 @@ import type { Publication } from '../core/Publication.js';
 import { FrameKind, MediaFrame } from '../media/MediaFrame.js';
 import { Logger } from '../util/Logger.js';
 import type { App } from './App.js';
+import { PersistentData } from './data/PersistentData.js';
 import type { ScriptServer, ServerDirectory } from './ServerDirectory.js';
 
 const log = new Logger('script');
@@ -83,11 +84,16 @@ export class ScriptApi {
     return this.core.groups;
   }
 
+  /** The persistent data scripts see as `data` (MonaServer's), in application.dataDir. */
+  readonly data: PersistentData;
+
   constructor(
     readonly core: Core,
     readonly config: Config,
     readonly servers: ServerDirectory,
-  ) {}
+  ) {
+    this.data = new PersistentData(config.application.dataDir);
+  }
 
   get wwwDir(): string {
     return join(this.config.application.dir, 'www');

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
@@ -14,6 +17,9 @@ import { startInProcess } from '../helpers/inProcess.js';
  * Every function must pass, except the expected gaps below, each named with its reason: the test
  * checks that it still fails the way it is known to (so a gap that closes is noticed) and is
  * reported as skipped.
+ *
+ * `Databases` starts from the fixture's MonaServer data folder (data/, values that the test expects
+ * to find): a copy of it is the run's application.dataDir, which Nimbus imports on first use.
  */
 
 interface Gap {
@@ -27,12 +33,7 @@ interface Gap {
 
 /** test name -> function name -> undefined (must pass) or the known gap. */
 const EXPECTED: Record<string, Record<string, Gap | undefined>> = {
-  Databases: {
-    run: {
-      reason: "mona.data (the app's persistent data, LUATests/Databases and FunctionalTests/data) is another part of issue 13, not there yet",
-      error: /Databases\/main\.lua:16: attempt to index a nil value \(global 'data'\)/,
-    },
-  },
+  Databases: { run: undefined },
   Query: {
     run: {
       reason:
@@ -66,10 +67,12 @@ describe("MonaServer's LUATests", { timeout: 60_000 }, () => {
   let server: Server;
   let client: RtmpClient;
   const results = new Map<string, Record<string, string>>();
+  const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-luatests-data-'));
 
   before(async () => {
+    cpSync(join(fixture, 'data'), dataDir, { recursive: true });
     let url: (path: string) => string;
-    ({ server, url } = await startInProcess({ 'application.dir': fixture }));
+    ({ server, url } = await startInProcess({ 'application.dir': fixture, 'application.dataDir': dataDir }));
     client = new RtmpClient();
     await client.connect(url(''));
     const [list] = await client.call('listTests');
@@ -83,6 +86,7 @@ describe("MonaServer's LUATests", { timeout: 60_000 }, () => {
   after(async () => {
     client.close();
     await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   for (const [test, functions] of Object.entries(EXPECTED)) {

@@ -52,6 +52,8 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
   private nextId = 1;
   /** The app whose code runs now (for `mona:publish` bookkeeping and error messages). */
   currentApp: App | null = null;
+  /** How deep `run` calls are nested (hooks that call hooks). */
+  private depth = 0;
   /** Which app set a publication's media hooks (to name it in errors). */
   private readonly hookOwners = new Map<Publication, string>();
   /** The media hooks each observed publication defines: only those are called. */
@@ -273,6 +275,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
   private run<T>(app: App | null, hook: string, fn: () => T): T {
     const outer = this.currentApp;
     this.currentApp = app;
+    this.depth++;
     try {
       return fn();
     } catch (err) {
@@ -290,6 +293,10 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
       throw new ScriptError(err.message);
     } finally {
       this.currentApp = outer;
+      // The outermost call commits its writes to `data` before its answer goes out (acknowledged).
+      if (--this.depth === 0) {
+        this.ctx.api.data.commit();
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import type { LuaRuntime } from './LuaRuntime.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { compatChunk } from './luaCompat.js';
 import { IO_PRELUDE, fileFunctions } from './luaFiles.js';
+import { DATA_PRELUDE, dataFunctions } from './luaPersistentData.js';
 import { monaFunctions, objectMethods } from './monaFunctions.js';
 import { MONA_PRELUDE, PRELUDE } from './prelude.js';
 
@@ -168,7 +169,7 @@ const pushFunctions = (rt: LuaRuntime, fns: Record<string, HostFunction>): void 
 export const installHost = (rt: LuaRuntime): Record<string, number> => {
   const vm = rt.vm;
   const api = rt.ctx.api;
-  pushFunctions(rt, { ...coreFunctions(rt), ...fileFunctions(rt) });
+  pushFunctions(rt, { ...coreFunctions(rt), ...fileFunctions(rt), ...dataFunctions(rt) });
   vm.pushString('mona');
   pushFunctions(rt, monaFunctions(rt));
   vm.rawSet(-3);
@@ -194,6 +195,11 @@ export const installHost = (rt: LuaRuntime): Record<string, number> => {
   }
 
   vm.load(Buffer.from(IO_PRELUDE), '=nimbus-io');
+  vm.pushRef(host);
+  vm.pushRef(prelude);
+  vm.call(2, 0);
+
+  vm.load(Buffer.from(DATA_PRELUDE), '=nimbus-data');
   vm.pushRef(host);
   vm.pushRef(prelude);
   vm.call(2, 0);

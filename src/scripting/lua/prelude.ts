@@ -247,6 +247,7 @@ function P.newApp(parent, id, name, path)
     name = name, path = path, this = env, super = parent or _G, mona = mona, cumulus = mona,
     clients = collection("appclients", id),
     io = P.newIo ~= nil and P.newIo(id) or io,
+    data = P.appData ~= nil and P.appData(path) or nil,
   }
   specials.children = setmetatable({}, {
     __index = function(_, childName) return host.appChild(id, childName, false) end,
