@@ -400,6 +400,20 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
     }
   }
 
+  /** 'flowMessage' (flowId, metadata, message): every message from the server, raw, with its flow. */
+  onFlowMessage(session: RtmfpClientSession, flowId: number, metadata: Buffer, message: Buffer): void {
+    if (session === this.session) {
+      this.emit('flowMessage', flowId, metadata, message);
+    }
+  }
+
+  /** 'flowEnd' (flowId): a flow of the server ended. */
+  onFlowComplete(session: RtmfpClientSession, flowId: number): void {
+    if (session === this.session) {
+      this.emit('flowEnd', flowId);
+    }
+  }
+
   onClosed(session: RtmfpClientSession, reason: string): void {
     if (session === this.session) {
       this.shutdown(new Error(`session closed: ${reason}`));

@@ -101,6 +101,8 @@ export class RtmpClient extends FlashClient {
   }
 
   private onMessage(msg: RtmpMessage): void {
+    // 'message' (msg): every whole message, with its chunk stream (tests look at what arrives raw).
+    this.emit('message', msg);
     switch (msg.type) {
       case MessageType.SET_CHUNK_SIZE: {
         this.reader.chunkSize = msg.payload.readUInt32BE(0);

@@ -8,6 +8,22 @@ export interface ClientWriter {
   writeMessage(...args: unknown[]): void;
   /** Close the connection, with an optional reason that is logged and, where the protocol can, told to the client. */
   close(reason?: string): void;
+  /**
+   * Optional capabilities (a protocol without one gives the script a clear error). `writeRaw`:
+   * bytes as the protocol's raw unit (RTMP: the body of a User Control message, type 4, as
+   * MonaServer's FlashWriter writes raw messages; RTMFP: one flow message of exactly these bytes;
+   * WebSocket: one binary frame; HTTP: the response body, text/plain).
+   */
+  writeRaw?(data: Buffer): void;
+  /**
+   * Another writer on the same session that closes on its own (`writer:newWriter()`): RTMFP a new
+   * flow, RTMP a new chunk stream; `close()` on it ends only that writer.
+   */
+  newWriter?(): ClientWriter;
+  /** Sub-writers: RTMFP sends unreliably when false (MonaServer's `writer.reliable`). */
+  reliable?: boolean;
+  /** True once closed (by the script, or with its session). */
+  readonly isClosed?: boolean;
 }
 
 export type ClientState = 'connecting' | 'connected' | 'closed';

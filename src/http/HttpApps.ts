@@ -6,7 +6,7 @@ import { RejectionError, errorMessage } from '../errors.js';
 import { Logger } from '../util/Logger.js';
 import type { HttpConnection } from './HttpConnection.js';
 import type { RequestPath } from './requestPath.js';
-import { sendJson, sendText } from './responses.js';
+import { sendJson, sendRaw, sendText } from './responses.js';
 import { StaticFiles, listingPage } from './StaticFiles.js';
 import { textOf } from '../util/text.js';
 
@@ -209,6 +209,11 @@ export class HttpApps {
   /** An RPC's answer: its values, then what the script wrote during it, as one JSON array. */
   private answer(res: ServerResponse, connection: HttpConnection, values: readonly unknown[], head: boolean): void {
     this.applyCookies(res, connection);
+    if (connection.raw.length > 0) {
+      // writer:writeRaw: the bytes are the answer (MonaServer's HTTPWriter: "200 OK", text/plain).
+      sendRaw(res, Buffer.concat(connection.raw), head);
+      return;
+    }
     const all = [...values, ...connection.messages];
     sendJson(res, 200, all.length === 1 ? all[0] : all, head);
   }

@@ -19,6 +19,8 @@ export class HttpConnection {
   cookies: string[] = [];
   /** Values written by the script during the current request, in order. */
   messages: unknown[] = [];
+  /** Bytes written by `writer:writeRaw` during the current request: the answer's body when any. */
+  raw: Buffer[] = [];
   /** The script asked to close the connection (`writer:close()`). */
   closeAfter = false;
   closed = false;
@@ -87,6 +89,7 @@ export class HttpConnection {
   beginRequest(): void {
     this.cookies = [];
     this.messages = [];
+    this.raw = [];
   }
 
   private writer(): ClientWriter {
@@ -99,6 +102,10 @@ export class HttpConnection {
       },
       close: () => {
         this.closeAfter = true;
+      },
+      // MonaServer's HTTPWriter::writeRaw: a "200 OK" text/plain answer of these bytes.
+      writeRaw: (data) => {
+        this.raw.push(data);
       },
     };
   }

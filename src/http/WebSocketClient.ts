@@ -43,6 +43,8 @@ export class WebSocketClient {
       writeInvocation: (name, ...args) => this.send([name, ...args]),
       writeMessage: (...args) => this.send(args),
       close: (reason) => this.ws.close(WS_GOING_AWAY, (reason ?? '').slice(0, 120)),
+      // MonaServer's WSWriter::writeRaw: one binary frame of these bytes.
+      writeRaw: (data) => this.sendRaw(data),
     });
     this.client.path = target.file === '' ? target.path : `${target.path}/${target.file}`;
     this.client.query = target.query;
@@ -136,6 +138,13 @@ export class WebSocketClient {
       log.debug(`${this.client.address} ${name}: ${errorMessage(err)}`);
       // As a Flash client's `_error`: the page learns that its call failed and why.
       this.send(['_error', { level: 'error', code: 'NetConnection.Call.Failed', description: errorMessage(err) }]);
+    }
+  }
+
+  sendRaw(data: Buffer): void {
+    if (this.ws.readyState === this.ws.OPEN) {
+      this.client.traffic.sent += data.length;
+      this.ws.send(data, { binary: true });
     }
   }
 

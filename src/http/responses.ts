@@ -43,6 +43,19 @@ export const sendText = (res: ServerResponse, status: number, text: string, head
   res.end(body);
 };
 
+/** `writer:writeRaw` bytes as the answer: "200 OK", text/plain (MonaServer's HTTPWriter::writeRaw). */
+export const sendRaw = (res: ServerResponse, body: Buffer, head = false): void => {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'text/plain');
+  res.setHeader('Cache-Control', 'no-cache, no-store');
+  res.setHeader('Content-Length', body.length);
+  res.end(head ? undefined : body);
+};
+
 export const sendJson = (res: ServerResponse, status: number, value: unknown, head = false): void => {
   if (res.headersSent) {
     res.destroy();

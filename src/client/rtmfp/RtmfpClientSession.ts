@@ -26,6 +26,10 @@ export interface ClientSessionEvents {
   onRawMessage(session: RtmfpClientSession, metadata: Buffer, message: Buffer): void;
   onClosed(session: RtmfpClientSession, reason: string): void;
   requestFlush(session: RtmfpClientSession): void;
+  /** Every whole message, before it is decoded, with the flow it came on (tests look at flows). */
+  onFlowMessage?(session: RtmfpClientSession, flowId: number, metadata: Buffer, message: Buffer): void;
+  /** A flow of the peer ended (its final fragment arrived and everything before it). */
+  onFlowComplete?(session: RtmfpClientSession, flowId: number): void;
 }
 
 /** Where a session's packets go instead of `sendTo` (a shared socket seals them into its batch). */
@@ -136,9 +140,11 @@ export class RtmfpClientSession implements RtmfpEndpoint {
 
   onRecvFlowComplete(flow: RtmfpRecvFlow): void {
     this.recvFlows.delete(flow.id);
+    this.events.onFlowComplete?.(this, flow.id);
   }
 
   private onMessage(flow: RtmfpRecvFlow, kind: FlowKind, message: Buffer): void {
+    this.events.onFlowMessage?.(this, flow.id, flow.metadata, message);
     if (kind?.kind !== 'tc') {
       this.events.onRawMessage(this, flow.metadata, message);
       return;

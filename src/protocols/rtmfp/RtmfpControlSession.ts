@@ -8,6 +8,7 @@ import type { FlashTransport } from '../flash/FlashTransport.js';
 import type { MediaCommands } from '../flash/SessionMedia.js';
 import { invocation } from '../flash/flashStatus.js';
 import { OrderedDispatch } from '../flash/OrderedDispatch.js';
+import { SubWriter } from '../flash/SubWriter.js';
 import { AddressOrigin, type RtmfpAddress, parseHostPort } from './address.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
 import { TcType, TcUserControl, encodeTcMessage, encodeUserControl } from './tcMessage.js';
@@ -214,13 +215,45 @@ export class RtmfpControlSession implements FlashTransport, ClientWriter, Sessio
     this.writeCommand(0, invocation('onMessage', ...args));
   }
 
+  /** `writer:writeRaw(bytes)`: one message of exactly these bytes on the NetConnection flow (MonaServer's RTMFPWriter). */
+  writeRaw(data: Buffer): void {
+    if (!this.closed) {
+      this.commands.writeTc(0, data);
+    }
+  }
+
+  /**
+   * `writer:newWriter()` (Cumulus `newFlowWriter()`): a writer on a new NetConnection flow of
+   * this session, opened by its first message and ended by its `close()`; unreliable when the
+   * script sets `reliable = false`.
+   */
+  newWriter(): ClientWriter {
+    const id = this.nextWriterId++;
+    return new SubWriter({
+      command: (payload, reliable) =>
+        this.commands.writeFlow(
+          id,
+          this.objectEncoding === 3
+            ? encodeTcMessage(TcType.COMMAND_AMF3, 0, Buffer.concat([Buffer.alloc(1), payload]))
+            : encodeTcMessage(TcType.COMMAND_AMF0, 0, payload),
+          reliable,
+        ),
+      raw: (data, reliable) => this.commands.writeFlow(id, data, reliable),
+      end: () => this.commands.closeFlow(id),
+      sessionClosed: () => this.closed,
+      newWriter: () => this.newWriter(),
+    });
+  }
+
+  private nextWriterId = 1;
+
   private fail(err: unknown): void {
     this.end(causeOf(err));
   }
 
-  /** `client.writer:close(reason)` from a script. */
+  /** `client.writer:close(reason)` from a script: what it wrote before goes out first (MonaServer flushes, then closes). */
   close(reason?: string): void {
-    this.end(sessionEnd('MS_ERR_SESSION_CLOSED', reason === undefined || reason === '' ? 'closed by the server' : `closed by the server: ${reason}`));
+    this.end(sessionEnd('MS_ERR_SESSION_CLOSED', reason === undefined || reason === '' ? 'closed by the server' : `closed by the server: ${reason}`), true);
   }
 
   /** Ends the session from the control side (a rejection, a script, the server stopping). */

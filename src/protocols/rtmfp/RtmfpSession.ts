@@ -122,6 +122,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
   /** What its NetStreams play and publish, on this thread. */
   readonly media = new SessionMedia((streamId) => new RtmfpPlayer(this, streamId));
   private readonly streamFlows = new Map<number, StreamFlows>();
+  /** The flows of the control half's `newWriter()` writers, by writer id. */
+  private readonly writerFlows = new Map<number, RtmfpSendFlow>();
   private nextSendFlowId = 1;
   lastReceptionAt: number;
   closed = false;
@@ -263,6 +265,29 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
     const flows = this.streamFlows.get(streamId) ?? this.streamFlows.get(0);
     if (flows !== undefined && !this.closed) {
       flows.control.write(message, true, Date.now());
+      this.requestFlush();
+    }
+  }
+
+  writeFlow(writerId: number, message: Buffer, reliable: boolean): void {
+    if (this.closed) {
+      return;
+    }
+    let flow = this.writerFlows.get(writerId);
+    if (flow === undefined) {
+      // As MonaServer's RTMFPWriter::newWriter: the NetConnection signature, no return association.
+      flow = this.openSendFlow(tcMetadata(0), -1);
+      this.writerFlows.set(writerId, flow);
+    }
+    flow.write(message, reliable, Date.now(), reliable ? 0 : this.host.settings.mediaDeadlineMs);
+    this.requestFlush();
+  }
+
+  closeFlow(writerId: number): void {
+    const flow = this.writerFlows.get(writerId);
+    this.writerFlows.delete(writerId);
+    if (flow !== undefined && !this.closed) {
+      flow.finish();
       this.requestFlush();
     }
   }

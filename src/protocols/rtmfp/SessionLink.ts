@@ -31,6 +31,13 @@ export interface SessionEvents {
 export interface SessionCommands extends MediaCommands {
   /** A reliable TC message on the control flow of NetStream `streamId`. */
   writeTc(streamId: number, message: Buffer): void;
+  /**
+   * A message on the flow of the control half's writer `writerId` (`writer:newWriter()`): a
+   * NetConnection flow of its own, opened by its first message.
+   */
+  writeFlow(writerId: number, message: Buffer, reliable: boolean): void;
+  /** That writer closed: its flow ends (after what it queued). */
+  closeFlow(writerId: number): void;
   /** A raw message on the GC send flow answering the client's GC flow `clientFlowId`. */
   writeGroup(clientFlowId: number, message: Buffer): void;
   /** A ready-made chunk for the next packet (forwarded IHello). */

@@ -8,9 +8,10 @@ import type { FlashTransport } from '../flash/FlashTransport.js';
 import type { MediaCommands } from '../flash/SessionMedia.js';
 import { invocation } from '../flash/flashStatus.js';
 import { OrderedDispatch } from '../flash/OrderedDispatch.js';
+import { SubWriter } from '../flash/SubWriter.js';
 import { encodeMessage, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './RtmpChunkWriter.js';
 import type { RtmpCommands, RtmpEvents } from './RtmpLink.js';
-import { BandwidthLimit, ChunkStreamId, MessageType } from './constants.js';
+import { BandwidthLimit, ChunkStreamId, MAX_CSID, MessageType } from './constants.js';
 
 export interface RtmpSessionOptions {
   chunkSize: number;
@@ -21,6 +22,9 @@ export interface RtmpSessionOptions {
   connectTimeoutMs: number;
   mergeWriteMs: number;
 }
+
+/** The chunk stream of the first `writer:newWriter()` (2..6 carry protocol, commands and media). */
+const FIRST_WRITER_CSID = 7;
 
 /** Most commands a session queues while a hook is pending (reading is paused meanwhile). */
 const MAX_PENDING_MESSAGES = 4096;
@@ -174,6 +178,35 @@ export class RtmpSession implements ClientWriter, FlashTransport, RtmpEvents {
   writeMessage(...args: unknown[]): void {
     this.writeCommand(0, invocation('onMessage', ...args));
   }
+
+  /**
+   * `writer:writeRaw(bytes)`: a User Control message (type 4) of these bytes on chunk stream 2,
+   * what MonaServer's FlashWriter calls a raw message (its ping is `writeRaw()` + 0x0006 + time).
+   */
+  writeRaw(data: Buffer): void {
+    this.writeChunked(ChunkStreamId.PROTOCOL, MessageType.USER_CONTROL, 0, data);
+  }
+
+  /**
+   * `writer:newWriter()`: another writer on this connection, its messages on a chunk stream of
+   * their own (7 and up); closing it stops its writes, the connection goes on.
+   */
+  newWriter(): ClientWriter {
+    const csid = this.nextWriterCsid;
+    this.nextWriterCsid = csid >= MAX_CSID ? FIRST_WRITER_CSID : csid + 1;
+    return new SubWriter({
+      command: (payload) =>
+        this.objectEncoding === 3
+          ? this.writeChunked(csid, MessageType.COMMAND_AMF3, 0, Buffer.concat([Buffer.alloc(1), payload]))
+          : this.writeChunked(csid, MessageType.COMMAND_AMF0, 0, payload),
+      raw: (data) => this.writeRaw(data),
+      end: () => undefined,
+      sessionClosed: () => this.closed,
+      newWriter: () => this.newWriter(),
+    });
+  }
+
+  private nextWriterCsid: number = FIRST_WRITER_CSID;
 
   private fail(err: unknown): void {
     this.end(causeOf(err));

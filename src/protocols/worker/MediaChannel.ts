@@ -27,6 +27,8 @@ export type ToWorker =
   // Sessions (control half → data half).
   | { op: 'tc'; sid: number; streamId: number; message: Uint8Array }
   | { op: 'group'; sid: number; flowId: number; message: Uint8Array }
+  | { op: 'writerFlow'; sid: number; writerId: number; message: Uint8Array; reliable: boolean }
+  | { op: 'writerFlowClose'; sid: number; writerId: number }
   | { op: 'chunk'; sid: number; chunk: Uint8Array }
   | { op: 'close'; sid: number; code: string; message: string; graceful: boolean }
   | { op: 'sendStartup'; datagram: Uint8Array; host: string; port: number }

@@ -91,6 +91,15 @@ export class RemoteCommands extends RemoteMedia implements SessionCommands {
     this.handle.post({ op: 'tc', sid: this.sid, streamId, message: bytes }, [bytes.buffer as ArrayBuffer]);
   }
 
+  writeFlow(writerId: number, message: Buffer, reliable: boolean): void {
+    const bytes = wireBytes(message);
+    this.handle.post({ op: 'writerFlow', sid: this.sid, writerId, message: bytes, reliable }, [bytes.buffer as ArrayBuffer]);
+  }
+
+  closeFlow(writerId: number): void {
+    this.handle.post({ op: 'writerFlowClose', sid: this.sid, writerId });
+  }
+
   writeGroup(clientFlowId: number, message: Buffer): void {
     const bytes = wireBytes(message);
     this.handle.post({ op: 'group', sid: this.sid, flowId: clientFlowId, message: bytes }, [bytes.buffer as ArrayBuffer]);

@@ -42,6 +42,14 @@ const onMessage = (message: ToWorker): void => {
       sessionOf(message.sid)?.writeTc(message.streamId, asBuffer(message.message));
       return;
     }
+    case 'writerFlow': {
+      sessionOf(message.sid)?.writeFlow(message.writerId, asBuffer(message.message), message.reliable);
+      return;
+    }
+    case 'writerFlowClose': {
+      sessionOf(message.sid)?.closeFlow(message.writerId);
+      return;
+    }
     case 'group': {
       sessionOf(message.sid)?.writeGroup(message.flowId, asBuffer(message.message));
       return;

@@ -15,6 +15,7 @@ import { compatChunk } from './luaCompat.js';
 import { IO_PRELUDE, fileFunctions } from './luaFiles.js';
 import { DATA_PRELUDE, dataFunctions } from './luaPersistentData.js';
 import { monaFunctions, objectMethods } from './monaFunctions.js';
+import { luaWriterField, setLuaWriterField } from './luaWriters.js';
 import { MONA_PRELUDE, PRELUDE } from './prelude.js';
 
 const PRELUDE_EXPORTS = ['newObject', 'collection', 'merge', 'newApp', 'runMain', 'defines', 'clearApp', 'appHook', 'objectHook', 'gc', 'setLogLevel', 'H', 'COLL'];
@@ -66,8 +67,12 @@ const coreFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
       }
       broadcastTo(api.servers, api.serverList(source(a)), handler, rt.values.readRange(3, a.count - 2));
     },
-    get: (a) => getField(rt, a.string(1), rt.objectById(a.integer(2)), a.string(3)),
+    get: (a) => (a.string(1) === 'writer' ? luaWriterField(rt, a.integer(2), a.string(3)) : getField(rt, a.string(1), rt.objectById(a.integer(2)), a.string(3))),
     set: (a) => {
+      if (a.string(1) === 'writer') {
+        setLuaWriterField(rt, a.integer(2), a.string(3), a.boolean(4));
+        return;
+      }
       const object = rt.objectById(a.integer(2));
       const key = a.string(3);
       if (object instanceof Listener && (key === 'receiveAudio' || key === 'receiveVideo')) {

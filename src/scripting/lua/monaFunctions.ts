@@ -6,6 +6,7 @@ import type { ScriptServer } from '../ServerDirectory.js';
 import { luaSocketFunctions, luaSocketMethods } from '../sockets/LuaSockets.js';
 import type { LuaRuntime } from './LuaRuntime.js';
 import { luaMediaWriters } from './luaMediaWriters.js';
+import { luaWriterMethods } from './luaWriters.js';
 import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { textOf } from '../../util/text.js';
 import { serializerFunctions } from './serializerFunctions.js';
@@ -92,15 +93,8 @@ export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, Hos
         c.setCookie(a.string(2), textOf(value), typeof options === 'object' && options !== null ? (options as Record<string, unknown>) : {});
       },
     },
-    writer: {
-      writeInvocation: (a) => client(a)?.writer.writeInvocation(a.string(2), ...rest(a, 3)),
-      writeMessage: (a) => client(a)?.writer.writeMessage(...rest(a, 2)),
-      writeRaw: () => {
-        throw new Error('writer:writeRaw is not supported for this protocol');
-      },
-      flush: () => undefined,
-      close: (a) => client(a)?.writer.close(a.type(2) === LuaType.NONE || a.type(2) === LuaType.NIL ? 'closed by the application' : a.string(2)),
-    },
+    // writeInvocation/writeAMFMessage, writeMessage, writeRaw, flush, close, newWriter (luaWriters.ts).
+    writer: luaWriterMethods(rt),
     publication: {
       pushVideo: push(FrameKind.VIDEO),
       pushAudio: push(FrameKind.AUDIO),

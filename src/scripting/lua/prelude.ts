@@ -171,7 +171,7 @@ local function defineKind(kind, spec)
 end
 defineKind("client", { live = { "address", "ping", "lastReceptionTime", "state" }, fallback = "properties",
   tostring = function(t) return "client " .. tostring(rawget(t, "id")) end })
-defineKind("writer", { live = { "qos" } })
+defineKind("writer", { live = { "qos" }, writable = { "reliable" } })
 defineKind("publication", { live = { "running", "lastTime", "droppedFrames", "properties", "audioQOS", "videoQOS", "dataQOS", "publisher" },
   fallback = "properties", hooks = { "onVideo", "onAudio", "onData", "onFlush", "onProperties" },
   tostring = function(t) return "publication " .. tostring(rawget(t, "name")) end })
@@ -185,6 +185,15 @@ defineKind("server", { live = { "address", "host", "port", "isTarget", "configs"
 defineKind("tcpClient", { live = { "connected", "address", "peerAddress", "idleTime" } })
 defineKind("tcpServer", { live = { "address", "running" } })
 defineKind("udpSocket", { live = { "address", "peerAddress" } })
+
+-- writer:newWriter() (Cumulus: newFlowWriter()): the host gives the new writer's handle, or this one's.
+local function newWriter(self)
+  local id = Kinds.writer.methods.__newWriter(self)
+  if id == H[self] then return self end
+  return P.newObject("writer", id)
+end
+Kinds.writer.methods.newWriter = newWriter
+Kinds.writer.methods.newFlowWriter = newWriter
 
 -- Host methods become Lua methods: obj:method(...) calls host(id, ...).
 function P.addMethods(kind, fns)
