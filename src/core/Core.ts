@@ -192,6 +192,10 @@ export class Core {
       throw rejectPlay('empty stream name');
     }
     const publication = this.publicationFor(name);
+    // As MonaServer: one subscription per client and publication (scripts' `publication.listeners` is keyed by client).
+    if (client !== null && [...publication.listeners].some((l) => l.client === client)) {
+      throw rejectPlay(`already subscribed to ${name}`);
+    }
     const listener = new Listener(client, publication, owner, parameters);
     if (client !== null) {
       try {

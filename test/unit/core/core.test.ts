@@ -91,6 +91,17 @@ describe('Core', () => {
     await assert.rejects(core.publish(client(), 'x'), (err: unknown) => err instanceof RejectionError && err.code === 'MS_ERR_PUBLISH_REJECTED');
   });
 
+  it('refuses a second subscription of one client to the same publication (MonaServer: "Already subscribed")', async () => {
+    const core = new Core(new DefaultHooks(), options);
+    const c = client();
+    const owner = new FakePlayer();
+    const first = await core.subscribe(c, 'x', owner);
+    await assert.rejects(core.subscribe(c, 'x?y=1', owner), (err: unknown) => err instanceof RejectionError && err.code === 'MS_ERR_PLAY_REJECTED' && /already subscribed to x/.test(err.message));
+    await core.subscribe(client(), 'x', new FakePlayer());
+    core.unsubscribe(first);
+    await core.subscribe(c, 'x', owner);
+  });
+
   it('maps any hook error to the rejection of its kind', async () => {
     const hooks = new (class extends DefaultHooks {
       override onConnection(): undefined {
