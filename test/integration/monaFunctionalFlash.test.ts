@@ -192,7 +192,6 @@ describe("MonaServer's FunctionalTests: RTMP, RTMFP, Other and LUA", { timeout: 
 
   it(
     'WriterDestruction: an RTMFP client whose app made a writer:newWriter() goes, then an HTTP request still gets 200',
-    { skip: "writer:newWriter is another engineer's part of issue 13, in progress (the app's onConnection calls it)" },
     async () => {
       const connection = await connectNew('RTMFP', 'WriterDestruction/');
       await sleep(100);
