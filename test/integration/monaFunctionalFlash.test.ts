@@ -238,7 +238,7 @@ describe("MonaServer's FunctionalTests: RTMP, RTMFP, Other and LUA", { timeout: 
   describe('LUATest: the root app lists the LUATests apps (listTests) and runs each (runTest), over RTMFP as the mxml connects', () => {
     /** LUATests app -> undefined (must pass) or why it cannot and the error it is known to fail with. */
     const EXPECTED: Record<string, { skip?: string; difference?: string; error: RegExp; mayPass?: boolean } | undefined> = {
-      Databases: { skip: "mona.data (its persistent data) is another engineer's part of issue 13, in progress", error: /Databases test failed, .*Databases\/main\.lua:16: attempt to index a nil value \(global 'data'\)/ },
+      Databases: undefined,
       Query: {
         difference:
           "its line 7 compares toQuery's output with the order LuaJIT's pairs() lists a 3-key table in; Lua 5.4 seeds its string hashes per state (README: Lua 5.4), so it passes only when the order happens to match",

@@ -4,6 +4,9 @@
  * (monaFunctional*.test.ts). FunctionalTests.mxml connects every test to
  * `<protocol>://127.0.0.1/FunctionalTests/`: `app` is that path, on the ports of this process.
  */
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AmfReader, encodeAmf0 } from '../../src/amf/index.js';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
@@ -34,8 +37,12 @@ export const startFunctionalServer = async (): Promise<FunctionalServer> => {
   const rtmpPort = await freePort();
   const httpPort = await freePort();
   const rtmfpPort = await freeUdpPort();
+  // Persistent data starts from MonaServer's data folder of the LUATests (kept once, in the luatests
+  // fixture), copied so that nothing is written inside the repository.
+  const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-functional-data-'));
+  cpSync(fileURLToPath(new URL('../fixtures/mona-luatests/data', import.meta.url)), dataDir, { recursive: true });
   const server = new ServerProcess(
-    [`--RTMP.port=${rtmpPort}`, `--HTTP.port=${httpPort}`, `--RTMFP.port=${rtmfpPort}`, '--host=127.0.0.1', '--log=7'],
+    [`--RTMP.port=${rtmpPort}`, `--HTTP.port=${httpPort}`, `--RTMFP.port=${rtmfpPort}`, '--host=127.0.0.1', '--log=7', `--application.dataDir=${dataDir}`],
     fixtureDir,
   );
   await server.waitFor(/nimbus listening: .*HTTP/);
