@@ -9,7 +9,7 @@ import type { Server } from '../../src/Server.js';
 import { startInProcess } from '../helpers/inProcess.js';
 
 /**
- * MonaServer's own LUATests apps, unchanged (test/fixtures/mona-luatests), listed and run by RPC as
+ * MonaServer's own LUATests apps, unchanged (test/fixtures/mona-functional), listed and run by RPC as
  * MonaServer's FunctionalTests root does it (client:listTests, then client:runTest: each app's
  * run(), then each test function run() returns), through a harness app of ours
  * (test/fixtures/mona-luatests/www/main.lua) that reports every function's result on its own.
@@ -62,6 +62,7 @@ const EXPECTED: Record<string, Record<string, Gap | undefined>> = {
 };
 
 const fixture = fileURLToPath(new URL('../fixtures/mona-luatests', import.meta.url));
+const functional = fileURLToPath(new URL('../fixtures/mona-functional', import.meta.url));
 
 describe("MonaServer's LUATests", { timeout: 60_000 }, () => {
   let server: Server;
@@ -69,10 +70,17 @@ describe("MonaServer's LUATests", { timeout: 60_000 }, () => {
   const results = new Map<string, Record<string, string>>();
   const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-luatests-data-'));
 
+  const appDir = mkdtempSync(join(tmpdir(), 'nimbus-luatests-'));
+
   before(async () => {
     cpSync(join(fixture, 'data'), dataDir, { recursive: true });
+    // The harness's root app, next to MonaServer's LUATests as the FunctionalTests fixture holds them (verbatim).
+    cpSync(join(fixture, 'www', 'main.lua'), join(appDir, 'www', 'main.lua'));
+    for (const entry of ['LUATests', 'utilTests.lua']) {
+      cpSync(join(functional, 'www', 'FunctionalTests', entry), join(appDir, 'www', 'FunctionalTests', entry), { recursive: true });
+    }
     let url: (path: string) => string;
-    ({ server, url } = await startInProcess({ 'application.dir': fixture, 'application.dataDir': dataDir }));
+    ({ server, url } = await startInProcess({ 'application.dir': appDir, 'application.dataDir': dataDir }));
     client = new RtmpClient();
     await client.connect(url(''));
     const [list] = await client.call('listTests');
@@ -87,6 +95,7 @@ describe("MonaServer's LUATests", { timeout: 60_000 }, () => {
     client.close();
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(appDir, { recursive: true, force: true });
   });
 
   for (const [test, functions] of Object.entries(EXPECTED)) {
