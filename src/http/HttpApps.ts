@@ -7,6 +7,8 @@ import { Logger } from '../util/Logger.js';
 import type { HttpConnection } from './HttpConnection.js';
 import type { RequestPath } from './requestPath.js';
 import { sendJson, sendRaw, sendText } from './responses.js';
+import { forJs, type ScriptData } from '../scripting/serializers/ScriptData.js';
+import { fromXmlRpc, toXmlRpc } from '../scripting/serializers/xmlRpc.js';
 import { StaticFiles, listingPage } from './StaticFiles.js';
 import { textOf } from '../util/text.js';
 
@@ -194,16 +196,41 @@ export class HttpApps {
         values = null;
       }
     }
+    // XML-RPC (text/xml, application/xml): a methodCall's name and params; answered by a methodResponse.
+    let xmlRpc = false;
+    if (values === null && type.includes('xml') && text.includes('methodCall')) {
+      try {
+        // MonaServer's reader takes a bare "&" as text (Flash sends strings unescaped): so does this one.
+        const call = fromXmlRpc(text.replace(/&(?!(?:[a-zA-Z][\w.-]*|#\d+|#x[0-9a-fA-F]+);)/g, '&amp;'));
+        if (call.length > 0) {
+          values = call.map(forJs);
+          xmlRpc = true;
+        }
+      } catch {
+        values = null;
+      }
+    }
     const args = values ?? (body.length === 0 ? [] : [body]);
+    const reply = (result: readonly unknown[]): void => (xmlRpc ? this.answerXmlRpc(res, connection, result) : this.answer(res, connection, result, false));
     if (target.file !== '' && extname(target.file) === '' && this.core.hooks.callIfDefined !== undefined) {
       const result = await this.core.hooks.callIfDefined(client, target.file, args);
       if (result !== null) {
-        this.answer(res, connection, result, false);
+        reply(result);
         return;
       }
     }
     const [name, rest] = values !== null && typeof values[0] === 'string' ? [values[0], values.slice(1)] : ['onMessage', args];
-    this.answer(res, connection, await this.core.call(client, name, rest), false);
+    reply(await this.core.call(client, name, rest));
+  }
+
+  /** An XML-RPC call's answer: a methodResponse of the values, then what the script wrote during it. */
+  private answerXmlRpc(res: ServerResponse, connection: HttpConnection, values: readonly unknown[]): void {
+    this.applyCookies(res, connection);
+    const body = toXmlRpc([...values, ...connection.messages] as ScriptData[]);
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'text/xml; charset=utf-8');
+    res.setHeader('Content-Length', body.length);
+    res.end(body);
   }
 
   /** An RPC's answer: its values, then what the script wrote during it, as one JSON array. */
