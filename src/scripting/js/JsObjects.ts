@@ -1,4 +1,4 @@
-import type { Client } from '../../core/Client.js';
+import type { Client, ClientWriter } from '../../core/Client.js';
 import type { Group } from '../../core/Group.js';
 import type { Listener } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
@@ -75,28 +75,96 @@ export class ServerCollection extends LiveCollection<ScriptServer> {
   }
 }
 
-/** `client.writer`. */
-export class JsWriter {
-  reliable = true;
+/** The bytes of one `writeRaw` argument: a Buffer / Uint8Array as is, a string as UTF-8. */
+const rawBytes = (value: unknown, index: number): Buffer | null => {
+  if (typeof value === 'string') {
+    return Buffer.from(value);
+  }
+  if (value instanceof Uint8Array) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
+  if (value === undefined || value === null) {
+    return null;
+  }
+  throw new TypeError(`writer.writeRaw(...data): argument #${index + 1} is a ${typeof value}, expected a Buffer or a string`);
+};
 
-  constructor(private readonly client: Client) {}
+/**
+ * `client.writer` and the writers `newWriter()` returns (MonaServer's LUAWriter, Cumulus's
+ * LUAFlowWriter, as luaWriters.ts gives Lua apps): on `writer`, the session's own or a sub-writer.
+ */
+export class JsWriter {
+  constructor(
+    private readonly client: Client,
+    private readonly writer: ClientWriter = client.writer,
+  ) {}
+
+  /** Sub-writers: RTMFP sends unreliably when false (true, and no effect, elsewhere). */
+  get reliable(): boolean {
+    return this.writer.reliable ?? true;
+  }
+
+  set reliable(on: boolean) {
+    if ('reliable' in this.writer) {
+      this.writer.reliable = on === true;
+    }
+  }
 
   writeInvocation(name: string, ...args: unknown[]): void {
     if (this.client.state !== 'closed') {
-      this.client.writer.writeInvocation(name, ...args);
+      this.writer.writeInvocation(name, ...args);
     }
+  }
+
+  /** Cumulus's FlowWriter::writeAMFMessage: the same AMF invocation as writeInvocation. */
+  writeAMFMessage(name: string, ...args: unknown[]): void {
+    this.writeInvocation(name, ...args);
   }
 
   writeMessage(...args: unknown[]): void {
     if (this.client.state !== 'closed') {
-      this.client.writer.writeMessage(...args);
+      this.writer.writeMessage(...args);
     }
+  }
+
+  /**
+   * Each argument (a Buffer, or a string as UTF-8; null/undefined skipped) as one raw unit of the
+   * protocol (ClientWriter.writeRaw: RTMP a User Control message body, RTMFP a flow message,
+   * WebSocket a binary frame, HTTP the response body).
+   */
+  writeRaw(...data: unknown[]): void {
+    const chunks = data.map(rawBytes).filter((b): b is Buffer => b !== null);
+    if (this.writer.writeRaw === undefined) {
+      throw new Error(`writer.writeRaw is not supported by ${this.client.protocol}`);
+    }
+    if (this.client.state === 'closed' || this.writer.isClosed === true) {
+      return;
+    }
+    for (const chunk of chunks) {
+      this.writer.writeRaw(chunk);
+    }
+  }
+
+  /**
+   * Another writer on the same session that closes on its own (RTMFP a new flow, RTMP a new chunk
+   * stream); this writer itself where the protocol has no other (MonaServer's Writer::newWriter).
+   */
+  newWriter(): JsWriter {
+    if (this.client.state === 'closed' || this.writer.newWriter === undefined) {
+      return this;
+    }
+    return new JsWriter(this.client, this.writer.newWriter());
+  }
+
+  /** Cumulus's name of newWriter. */
+  newFlowWriter(): JsWriter {
+    return this.newWriter();
   }
 
   flush(): void {}
 
   close(reason = 'closed by the application'): void {
-    this.client.writer.close(reason);
+    this.writer.close(reason);
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config/Config.js';
-import type { Client } from '../../core/Client.js';
+import type { Client, ClientWriter } from '../../core/Client.js';
 import type { Core } from '../../core/Core.js';
 import type { Group } from '../../core/Group.js';
 import type { Listener } from '../../core/Listener.js';
@@ -46,7 +46,7 @@ export class RemoteClient extends Remote {
   readonly protocol: string;
   /** 'closed' once the main thread released it (writes are checked there too). */
   state: 'connected' | 'closed' = 'connected';
-  readonly writer: { writeInvocation(name: string, ...args: unknown[]): void; writeMessage(...args: unknown[]): void; close(reason?: string): void };
+  readonly writer: RemoteWriter;
 
   constructor(bridge: WorkerBridge, h: number, s: Record<string, unknown>) {
     super(bridge, h);
@@ -55,11 +55,8 @@ export class RemoteClient extends Remote {
     this.path = s.path as string;
     this.query = s.query as string;
     this.protocol = s.protocol as string;
-    this.writer = {
-      writeInvocation: (name, ...args) => bridge.do({ what: 'invoke', h, name, args: bridge.toWire(args) as unknown[] }),
-      writeMessage: (...args) => bridge.do({ what: 'message', h, args: bridge.toWire(args) as unknown[] }),
-      close: (reason) => bridge.do({ what: 'closeClient', h, reason }),
-    };
+    const writer = (s.writer ?? {}) as { raw?: boolean; sub?: boolean };
+    this.writer = new RemoteWriter(bridge, h, 0, writer.raw === true, writer.sub === true);
   }
 
   get address(): string { return this.live('address') as string; }
@@ -67,6 +64,73 @@ export class RemoteClient extends Remote {
   get lastReceptionTime(): number { return this.live('lastReceptionTime') as number; }
   get properties(): Record<string, unknown> { return this.live('properties') as Record<string, unknown>; }
   get parameters(): Record<string, unknown> { return this.live('parameters') as Record<string, unknown>; }
+}
+
+/**
+ * A client's writer in the worker (ClientWriter's shape, so JsWriter runs on it): `w` 0 is the
+ * session's own, others are the sub-writers `newWriter()` made (ids the worker picks, the main
+ * thread maps them to the protocol's sub-writers). Writes are messages; `writeRaw` and `newWriter`
+ * are there only when the protocol has them (the client's snapshot says).
+ */
+export class RemoteWriter implements ClientWriter {
+  private static nextSub = 1;
+  private reliableHere = true;
+  private closedHere = false;
+  writeRaw?: (data: Buffer) => void;
+  newWriter?: () => ClientWriter;
+
+  constructor(
+    private readonly bridge: WorkerBridge,
+    private readonly h: number,
+    private readonly w: number,
+    raw: boolean,
+    sub: boolean,
+  ) {
+    if (raw) {
+      this.writeRaw = (data) => {
+        const bytes = new Uint8Array(data);
+        bridge.do({ what: 'raw', h, w, bytes }, [bytes.buffer]);
+      };
+    }
+    if (sub) {
+      this.newWriter = () => {
+        const id = RemoteWriter.nextSub++;
+        bridge.do({ what: 'newWriter', h, from: w, w: id });
+        return new RemoteWriter(bridge, h, id, raw, sub);
+      };
+    }
+  }
+
+  get reliable(): boolean {
+    return this.reliableHere;
+  }
+
+  set reliable(on: boolean) {
+    if (this.w !== 0) {
+      this.reliableHere = on;
+      this.bridge.do({ what: 'writerReliable', h: this.h, w: this.w, on });
+    }
+  }
+
+  /** A sub-writer the script closed (the session's own: its client's state says). */
+  get isClosed(): boolean {
+    return this.closedHere;
+  }
+
+  writeInvocation(name: string, ...args: unknown[]): void {
+    this.bridge.do({ what: 'invoke', h: this.h, w: this.w, name, args: this.bridge.toWire(args) as unknown[] });
+  }
+
+  writeMessage(...args: unknown[]): void {
+    this.bridge.do({ what: 'message', h: this.h, w: this.w, args: this.bridge.toWire(args) as unknown[] });
+  }
+
+  close(reason?: string): void {
+    if (this.w !== 0) {
+      this.closedHere = true;
+    }
+    this.bridge.do({ what: 'closeClient', h: this.h, w: this.w, reason });
+  }
 }
 
 export class RemotePublication extends Remote {

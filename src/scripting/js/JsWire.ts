@@ -102,9 +102,13 @@ export type SyncAnswer = { ok: true; value: unknown } | { ok: false; message: st
 
 /** What the worker asks and does not wait for (in order with everything else it posts). */
 export type DoRequest =
-  | { what: 'invoke'; h: number; name: string; args: unknown[] }
-  | { what: 'message'; h: number; args: unknown[] }
-  | { what: 'closeClient'; h: number; reason?: string }
+  // `w`: the client's writer, 0 its own, others the sub-writers `newWriter` made (ids the worker picks).
+  | { what: 'invoke'; h: number; w?: number; name: string; args: unknown[] }
+  | { what: 'message'; h: number; w?: number; args: unknown[] }
+  | { what: 'raw'; h: number; w: number; bytes: Uint8Array }
+  | { what: 'newWriter'; h: number; from: number; w: number }
+  | { what: 'writerReliable'; h: number; w: number; on: boolean }
+  | { what: 'closeClient'; h: number; w?: number; reason?: string }
   | { what: 'push'; h: number; kind: number; time: number; bytes: Uint8Array }
   | { what: 'pushData'; h: number; values: unknown[]; time: number }
   | { what: 'listener'; h: number; key: 'receiveAudio' | 'receiveVideo'; on: boolean }

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { Client } from '../../core/Client.js';
+import { Client, type ClientWriter } from '../../core/Client.js';
 import { Group } from '../../core/Group.js';
 import { Listener } from '../../core/Listener.js';
 import { Publication } from '../../core/Publication.js';
@@ -117,7 +117,8 @@ class Handles {
     switch (kind) {
       case 'client': {
         const c = v as Client;
-        return { id: c.id, rawId: new Uint8Array(c.rawId), path: c.path, query: c.query, protocol: c.protocol };
+        const writer = { raw: c.writer.writeRaw !== undefined, sub: c.writer.newWriter !== undefined };
+        return { id: c.id, rawId: new Uint8Array(c.rawId), path: c.path, query: c.query, protocol: c.protocol, writer };
       }
       case 'publication': {
         const p = v as Publication;
@@ -278,6 +279,8 @@ class JsWorker {
   private readonly drops = new WeakMap<Publication, DropPolicy>();
   /** Recordings its scripts' media writers started: they end with the worker (their writers are gone). */
   private readonly recorders = new Set<Recorder>();
+  /** The sub-writers its scripts made (`client.writer.newWriter()`), by the id the worker gave them. */
+  private readonly writers = new Map<number, { client: Client; writer: ClientWriter }>();
 
   constructor(
     /** The top JS app of the tree. */
@@ -495,6 +498,19 @@ class JsWorker {
     }
   }
 
+  /** The writer `w` of the client `h` (0: its own), null once the client is gone. */
+  private writerOf(h: number, w = 0): ClientWriter | null {
+    const client = this.runtime.handles.get(h)?.object;
+    if (!(client instanceof Client) || client.state === 'closed') {
+      return null;
+    }
+    if (w === 0) {
+      return client.writer;
+    }
+    const sub = this.writers.get(w);
+    return sub?.client === client ? sub.writer : null;
+  }
+
   /** What the worker asked and does not wait for. */
   private perform(m: DoRequest): void {
     const api = this.runtime.ctx.api;
@@ -502,18 +518,45 @@ class JsWorker {
     switch (m.what) {
       case 'invoke':
       case 'message': {
-        const client = handles.get(m.h)?.object;
-        if (client instanceof Client && client.state !== 'closed') {
+        const writer = this.writerOf(m.h, m.w);
+        if (writer !== null) {
           const args = handles.fromWire(m.args) as unknown[];
           if (m.what === 'invoke') {
-            client.writer.writeInvocation(m.name, ...args);
+            writer.writeInvocation(m.name, ...args);
           } else {
-            client.writer.writeMessage(...args);
+            writer.writeMessage(...args);
           }
         }
         return;
       }
+      case 'raw': {
+        this.writerOf(m.h, m.w)?.writeRaw?.(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength));
+        return;
+      }
+      case 'newWriter': {
+        const from = this.writerOf(m.h, m.from);
+        for (const [id, sub] of this.writers) {
+          if (sub.client.state === 'closed') {
+            this.writers.delete(id);
+          }
+        }
+        if (from !== null) {
+          this.writers.set(m.w, { client: handles.get(m.h)!.object as Client, writer: from.newWriter?.() ?? from });
+        }
+        return;
+      }
+      case 'writerReliable': {
+        const writer = this.writerOf(m.h, m.w);
+        if (writer !== null && 'reliable' in writer) {
+          writer.reliable = m.on;
+        }
+        return;
+      }
       case 'closeClient': {
+        if (m.w !== undefined && m.w !== 0) {
+          this.writerOf(m.h, m.w)?.close();
+          return;
+        }
         const client = handles.get(m.h)?.object;
         if (client instanceof Client) {
           client.writer.close(m.reason);
