@@ -17,6 +17,8 @@ export interface JsMona extends JsSerializers {
   readonly servers: ServerCollection;
   readonly configs: Record<string, unknown>;
   readonly environment: Record<string, string | undefined>;
+  /** In an app's own `this.mona`: its persistent data (`this.data`, JsData.ts). */
+  readonly data?: Record<string, unknown>;
   publish(name: string): JsPublication | null;
   toAMF(...values: unknown[]): Buffer;
   fromAMF(data: Uint8Array): unknown[];

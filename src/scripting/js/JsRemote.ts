@@ -19,6 +19,7 @@ import type { RuntimeContext } from '../AppRuntime.js';
 import { type CollectionSource, type Qos, ScriptApi } from '../ScriptApi.js';
 import type { FrameObserver, ScriptTaps } from '../ScriptTaps.js';
 import type { ScriptServer, ServerDirectory } from '../ServerDirectory.js';
+import type { DataEntry } from './JsData.js';
 import { JsRuntime } from './JsRuntime.js';
 import { JsClient, JsGroup, JsListener, JsPublication, ServerCollection } from './JsObjects.js';
 import { type DoRequest, type FromJsWorker, HANDLE, type SyncAnswer, type SyncRequest, type WireApp, type WireHandle, fromWire, toWire } from './JsWire.js';
@@ -178,8 +179,9 @@ export class RemoteListener extends Remote {
 
   constructor(bridge: WorkerBridge, h: number, s: Record<string, unknown>) {
     super(bridge, h);
-    this.client = bridge.fromWire(s.client) as RemoteClient | null;
-    this.publication = bridge.fromWire(s.publication) as RemotePublication;
+    // Already stand-ins (standIn brings `s` from the wire first): walking them again would walk live objects.
+    this.client = (s.client ?? null) as RemoteClient | null;
+    this.publication = s.publication as RemotePublication;
     this.parameters = (s.parameters ?? {}) as Record<string, string>;
   }
 
@@ -451,6 +453,18 @@ class RemoteTaps {
 export class WorkerJsRuntime extends JsRuntime {
   private readonly wrapped = new WeakMap<object, object>();
 
+  constructor(context: RuntimeContext, bridge: WorkerBridge) {
+    super(context);
+    // Synchronous requests: a read sees the last write at once, in order with the writes.
+    this.dataAccess = {
+      get: (path, key) => bridge.sync({ what: 'dataGet', path, key }) as DataEntry,
+      set: (path, key, value) => {
+        bridge.sync({ what: 'dataSet', path, key, value: bridge.toWire(value) });
+      },
+      keys: (path) => bridge.sync({ what: 'dataKeys', path }) as string[],
+    };
+  }
+
   override wrap(value: unknown): unknown {
     if (!(value instanceof Remote) || value instanceof RemoteServer) {
       return value;
@@ -482,5 +496,5 @@ export const workerRuntime = (bridge: WorkerBridge, config: Config, limits: Runt
     appById: () => undefined,
     childApp: () => null,
   };
-  return { runtime: new WorkerJsRuntime(context), taps };
+  return { runtime: new WorkerJsRuntime(context, bridge), taps };
 };

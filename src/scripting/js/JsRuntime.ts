@@ -10,6 +10,7 @@ import { type AppRuntime, type HookResult, NO_HOOK, type RuntimeContext, ScriptE
 import type { ScriptApi } from '../ScriptApi.js';
 import { jsSocketFunctions } from '../sockets/JsSockets.js';
 import { ScriptSockets } from '../sockets/ScriptSockets.js';
+import { type DataAccess, type DataTables, appData, treeAccess } from './JsData.js';
 import { createMona, type JsMona } from './JsMona.js';
 import { JsClient, JsGroup, JsListener, type JsObjectFactory, JsPublication } from './JsObjects.js';
 
@@ -28,6 +29,8 @@ export interface JsAppContext {
   /** The parent app's context (null for the root): `this.super.onConnection(client)`. */
   readonly super: JsAppContext | null;
   readonly mona: JsMona;
+  /** The app's persistent data (Lua's `data`): the table at its path, also `this.mona.data`. */
+  readonly data: Record<string, unknown>;
   /** Hooks of this app, or inherited from its parents (bound to the app that defines them). */
   hook(name: string): Hook | undefined;
 }
@@ -47,8 +50,12 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
   private readonly wrappers = new WeakMap<object, object>();
   private readonly tapped = new Set<JsPublication>();
   private currentApp: App | null = null;
+  /** How apps' `data` reaches the persistent data: the tree here, requests to the main thread in a worker. */
+  protected dataAccess: DataAccess;
+  private readonly dataTables: DataTables = new Map();
 
   constructor(private readonly ctx: RuntimeContext) {
+    this.dataAccess = treeAccess(() => ctx.api.data.tree);
     this.api = ctx.api;
     this.sockets = new ScriptSockets(ctx.api.config.application.socketBuffer);
     this.mona = createMona(this, () => this.currentApp, this.sockets);
@@ -102,6 +109,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
       }
       return null;
     };
+    const data = (): Record<string, unknown> => appData(this.dataAccess, app.path, this.dataTables);
     const context: JsAppContext = {
       name: app.name,
       path: app.path,
@@ -109,7 +117,10 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
         return parentState()?.context ?? null;
       },
       // Sockets made through an app's own `this.mona` are its own, whenever its code runs.
-      mona: { ...this.mona, ...jsSocketFunctions(this.sockets, () => app) },
+      mona: { ...this.mona, ...jsSocketFunctions(this.sockets, () => app), get data() { return data(); } },
+      get data() {
+        return data();
+      },
       hook: (name) => {
         const own = hooks[name];
         return own !== undefined ? own.bind(context) : parentState()?.context.hook(name);

@@ -96,7 +96,11 @@ export type SyncRequest =
   | { what: 'servers' }
   | { what: 'publicAddress'; h: number; protocol: string }
   | { what: 'publication'; name: string }
-  | { what: 'record'; h: number; name: string; format: string };
+  | { what: 'record'; h: number; name: string; format: string }
+  // Apps' `data` (JsData.ts): an entry, an assignment (undefined value: removal), a table's keys.
+  | { what: 'dataGet'; path: string; key: string }
+  | { what: 'dataSet'; path: string; key: string; value: unknown }
+  | { what: 'dataKeys'; path: string };
 
 export type SyncAnswer = { ok: true; value: unknown } | { ok: false; message: string };
 

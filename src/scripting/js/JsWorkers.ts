@@ -1,5 +1,7 @@
 import { basename } from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import type { DataInput, DataValue } from '../data/DataTree.js';
+import { treeAccess } from './JsData.js';
 import { Client, type ClientWriter } from '../../core/Client.js';
 import { Group } from '../../core/Group.js';
 import { Listener } from '../../core/Listener.js';
@@ -281,6 +283,8 @@ class JsWorker {
   private readonly recorders = new Set<Recorder>();
   /** The sub-writers its scripts made (`client.writer.newWriter()`), by the id the worker gave them. */
   private readonly writers = new Map<number, { client: Client; writer: ClientWriter }>();
+  /** The persistent data its apps' `data` reads and writes (opened at the first use). */
+  private readonly data = treeAccess(() => this.runtime.ctx.api.data.tree);
 
   constructor(
     /** The top JS app of the tree. */
@@ -395,10 +399,13 @@ class JsWorker {
         return;
       }
       case 'done': {
+        // The hook's writes to apps' `data` are committed before its answer goes out (as Lua's).
+        this.runtime.ctx.api.data.commit();
         this.settle(m.id)?.resolve({ defined: m.defined, value: m.value });
         return;
       }
       case 'failed': {
+        this.runtime.ctx.api.data.commit();
         this.settle(m.id)?.reject(new ScriptError(m.message, m.limit));
         return;
       }
@@ -494,6 +501,16 @@ class JsWorker {
         const recorder = api.core.recordings.record(publication.feed, publication.name, m.name, m.format as MediaFormat);
         this.recorders.add(recorder);
         return handles.toWire(recorder);
+      }
+      case 'dataGet': {
+        return handles.toWire(this.data.get(m.path, m.key));
+      }
+      case 'dataSet': {
+        this.data.set(m.path, m.key, (handles.fromWire(m.value) ?? undefined) as DataValue | DataInput | undefined);
+        return null;
+      }
+      case 'dataKeys': {
+        return this.data.keys(m.path);
       }
     }
   }
