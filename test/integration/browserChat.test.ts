@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
 import { launchBrowser, skipUnlessBrowser } from '../helpers/browser.js';
-import { tempDir } from '../helpers/ffmpeg.js';
+import { tempDir, withTimeout } from '../helpers/ffmpeg.js';
 import { startHttpServer } from '../helpers/http.js';
 import type { ServerProcess } from '../helpers/serverProcess.js';
 
@@ -58,7 +58,9 @@ describe('a MonaServer chat app with its web page, in the browser', { timeout: 6
       });
       assert.deepEqual(await page.evaluate(() => (globalThis as unknown as ChatPage).received), ['ann: hello bob', 'bob: hi ann']);
     }
-    const png = Buffer.from(await ann.screenshot({ type: 'png' }));
+    // A page in the background gets no frames, and a screenshot of it waits for one: ann comes to the front first.
+    await ann.bringToFront();
+    const png = Buffer.from(await withTimeout(ann.screenshot({ type: 'png' }), 10_000, 'screenshot'));
     const file = join(tempDir('nimbus-chat-'), 'chat.png');
     writeFileSync(file, png);
     t.diagnostic(`screenshot ${file}`);
