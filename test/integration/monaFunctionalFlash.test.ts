@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
 import { RtmpCallError } from '../../src/client/RtmpClient.js';
 import { withTimeout } from '../helpers/ffmpeg.js';
-import { APP, Connection, type FunctionalServer, type Protocol, connectTo, sleep, startFunctionalServer, until } from './monaFunctionalKit.js';
+import { APP, Connection, closedAfter, type FunctionalServer, type Protocol, connectTo, sleep, startFunctionalServer, until } from './monaFunctionalKit.js';
 
 /**
  * MonaServer's FunctionalTests (FunctionalTests/src/RTMP/*.as, RTMFP/*.as, Other/ParentFunctions.as,
@@ -28,23 +27,6 @@ const rejection = async (p: Promise<unknown>): Promise<RtmpCallError> => {
   }
   throw new Error('expected a rejection');
 };
-
-/** Resolves true when the server closes the TCP connection after `bytes`. */
-const closedAfter = (port: number, bytes: Buffer, ms = 5000): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = tcpConnect(port, '127.0.0.1');
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(false);
-    }, ms);
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-    socket.on('connect', () => socket.write(bytes));
-    socket.resume();
-  });
 
 describe("MonaServer's FunctionalTests: RTMP, RTMFP, Other and LUA", { timeout: 180_000 }, () => {
   let s: FunctionalServer;

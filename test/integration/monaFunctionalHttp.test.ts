@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest, wsNext, wsOpen } from '../helpers/http.js';
-import { APP, type FunctionalServer, asEquals, sleep, startFunctionalServer } from './monaFunctionalKit.js';
+import { APP, type FunctionalServer, asEquals, closedAfter, sleep, startFunctionalServer } from './monaFunctionalKit.js';
 
 /**
  * MonaServer's FunctionalTests (FunctionalTests/src/HTTP/*.as, WebSocket/*.as, Other/Deserialization*.as,
@@ -42,23 +42,6 @@ const formAnswer = async (response: Response): Promise<URLSearchParams> => {
   assert.equal(typeof body, 'string');
   return new URLSearchParams(body as string);
 };
-
-/** Resolves true when the server closes the connection after `bytes` (false after `ms`). */
-const closedAfter = (port: number, bytes: string | Buffer, ms = 5000): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(false);
-    }, ms);
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-    socket.on('connect', () => socket.write(bytes));
-    socket.resume();
-  });
 
 describe("MonaServer's FunctionalTests: HTTP, WebSocket and deserialization", { timeout: 90_000 }, () => {
   let s: FunctionalServer;

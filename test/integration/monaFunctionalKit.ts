@@ -7,6 +7,7 @@
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AmfReader, encodeAmf0 } from '../../src/amf/index.js';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
@@ -139,3 +140,20 @@ export const asEquals = (a: unknown, b: unknown): boolean => {
   }
   return true;
 };
+
+/** Resolves true when the server closes the connection after `bytes` (false after `ms`). */
+export const closedAfter = (port: number, bytes: string | Buffer, ms = 5000): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(false);
+    }, ms);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    socket.on('connect', () => socket.write(bytes));
+    socket.resume();
+  });
