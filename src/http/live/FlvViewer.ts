@@ -24,9 +24,6 @@ export interface FlvTransport {
   end(): void;
 }
 
-/** Counters of every FLV viewer of this process, by protocol (API, metrics). */
-export const flvViewerCount = { HTTP: 0, WebSocket: 0 };
-
 /**
  * One HTTP-FLV or WebSocket-FLV viewer: a subscription through the core (so `onSubscribe` decides,
  * with `client.protocol` "HTTP" or "WebSocket"), then a `Subscriber` in the publication's fan-out
@@ -37,7 +34,6 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
   private listener: Listener | null = null;
   private subscriber: Subscriber | null = null;
   private closed = false;
-  private counted = false;
 
   constructor(
     private readonly core: Core,
@@ -58,8 +54,6 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
       }
       accepted();
       log.info(`${this.client.protocol} ${this.client.address} plays ${listener.publication.name}`);
-      this.counted = true;
-      flvViewerCount[this.protocol]++;
       this.transport.writeHeader(flvHeaderFor(listener.publication));
       const subscriber = new Subscriber(this, this.core.limits);
       this.subscriber = subscriber;
@@ -69,10 +63,6 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
     if (this.closed) {
       this.release();
     }
-  }
-
-  private get protocol(): 'HTTP' | 'WebSocket' {
-    return this.client.protocol === 'WebSocket' ? 'WebSocket' : 'HTTP';
   }
 
   get queuedBytes(): number {
@@ -116,10 +106,6 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
     this.subscriber = null;
     const listener = this.listener;
     this.listener = null;
-    if (this.counted) {
-      this.counted = false;
-      flvViewerCount[this.protocol]--;
-    }
     if (listener !== null) {
       try {
         this.core.unsubscribe(listener);

@@ -58,11 +58,6 @@ export class HlsPlayback implements LiveFormat {
     this.janitor.unref();
   }
 
-  /** Sessions alive (API). */
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
   private get idleMs(): number {
     return Math.max(10_000, 4000 * this.options.segmentDuration);
   }
