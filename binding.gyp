@@ -9,6 +9,7 @@
         "native/src/addon.cc",
         "native/src/PacketKey.cc",
         "native/src/aesMultiBuffer.cc",
+        "native/src/optionPackets.cc",
         "native/src/rtmfpKernels.cc",
         "native/src/socketHandover.cc",
         "native/src/streamWrite.cc",

@@ -26,6 +26,10 @@ class PacketKey {
   // follows the number of live sessions).
   static constexpr int64_t kExternalBytes = 2048;
 
+  static constexpr size_t kHmacKeySize = 32;
+  static constexpr uint32_t kSequenceWindow = 32;     // Kernels.ts SEQUENCE_WINDOW
+  static constexpr size_t kSequenceMaxBytes = 7;      // Kernels.ts SEQUENCE_NUMBER_MAX_BYTES
+
   explicit PacketKey(const uint8_t* key);
   ~PacketKey();
   PacketKey(const PacketKey&) = delete;
@@ -39,6 +43,24 @@ class PacketKey {
 
   // The AES-128 key schedule for the multi-buffer fan-out path (aesMultiBuffer.h), made on first
   // use. That path does fresh zero-IV CBC itself and never touches the EVP chain states.
+  // RFC 7425 packet options (Kernels.ts PacketKeyOptions): an HMAC-SHA-256 key with its tag
+  // length (nullptr: the checksum stays), session sequence numbers.
+  void setOptions(const uint8_t* hmacKey, size_t hmacLength, bool sequenceNumbers);
+  bool hasOptions() const { return hmacLength_ > 0 || sequenceNumbers_; }
+  size_t hmacLength() const { return hmacLength_; }
+  bool sequenceNumbers() const { return sequenceNumbers_; }
+  const uint8_t* hmacKey() const { return hmacKey_; }
+  // Bytes in front of the content: the sequence number, then the checksum unless there is a tag.
+  size_t front() const;
+  uint64_t txSequence() const { return txSequence_; }
+  void sealed() { txSequence_++; }
+  bool fresh(uint64_t n) const;
+  void accept(uint64_t n);
+
+  // Test hook (addon injectCryptoFailures): the next `n` AES calls on this thread fail as an
+  // OpenSSL failure would, so tests can check what a failure leaves behind.
+  static void injectFailures(int n);
+
   const uint8_t* roundKeys() {
     if (!expanded_) {
       expandAes128Key(key_, roundKeys_);
@@ -60,6 +82,14 @@ class PacketKey {
   uint8_t decryptState_[16] = {0};
   alignas(16) uint8_t roundKeys_[kRoundKeysSize];
   bool expanded_ = false;
+  uint8_t hmacKey_[kHmacKeySize] = {0};
+  size_t hmacLength_ = 0;
+  bool sequenceNumbers_ = false;
+  uint64_t txSequence_ = 0;
+  // Highest sequence number accepted (valid once rxAny_), and bit d = (highest - d) seen.
+  uint64_t rxHighest_ = 0;
+  uint32_t rxWindow_ = 0;
+  bool rxAny_ = false;
 };
 
 }  // namespace nimbus

@@ -140,6 +140,8 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
         InstanceValue("napiVersion", Napi::Number::New(env, NAPI_VERSION)),
         InstanceMethod("checksum", &KernelsAddon::Checksum),
         InstanceMethod("createPacketKey", &KernelsAddon::CreatePacketKey),
+        InstanceMethod("sealedLength", &KernelsAddon::SealedLength),
+        InstanceMethod("injectCryptoFailures", &KernelsAddon::InjectCryptoFailures),
         InstanceMethod("encryptPacket", &KernelsAddon::EncryptPacket),
         InstanceMethod("decryptPacket", &KernelsAddon::DecryptPacket),
         InstanceMethod("encryptFanOut", &KernelsAddon::EncryptFanOut),
@@ -180,21 +182,56 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
     return Napi::Number::New(info.Env(), checksum(buf.data + start, static_cast<size_t>(end - start)));
   }
 
-  // createPacketKey(key) -> External
+  // createPacketKey(key, hmacKey | undefined, hmacLength, sequenceNumbers) -> External
   Napi::Value CreatePacketKey(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Bytes raw = bytesOf(env, info[0], napi_uint8_array, "key");
+    Bytes hmacKey{nullptr, 0};
+    int64_t hmacLength = 0;
+    if (!info[1].IsUndefined()) {
+      hmacKey = bytesOf(env, info[1], napi_uint8_array, "hmacKey");
+      hmacLength = intOf(info[2]);
+    }
+    const bool sequenceNumbers = info[3].ToBoolean().Value();
     if (failed(env)) {
       return env.Undefined();
     }
     if (raw.length != PacketKey::kKeySize) {
       return rangeError(env, "an AES-128 key is 16 bytes");
     }
+    if (hmacKey.data != nullptr && hmacKey.length != PacketKey::kHmacKeySize) {
+      return rangeError(env, "an HMAC-SHA-256 key is 32 bytes");
+    }
+    if (hmacKey.data != nullptr && (hmacLength < 4 || hmacLength > 32)) {
+      return rangeError(env, "an HMAC tag is 4 to 32 bytes");
+    }
     Napi::MemoryManagement::AdjustExternalMemory(env, PacketKey::kExternalBytes);
-    return Napi::External<PacketKey>::New(env, new PacketKey(raw.data), [](Napi::Env finalEnv, PacketKey* key) {
+    PacketKey* made = new PacketKey(raw.data);
+    made->setOptions(hmacKey.data, static_cast<size_t>(hmacLength), sequenceNumbers);
+    return Napi::External<PacketKey>::New(env, made, [](Napi::Env finalEnv, PacketKey* key) {
       delete key;
       Napi::MemoryManagement::AdjustExternalMemory(finalEnv, -PacketKey::kExternalBytes);
     });
+  }
+
+  // sealedLength(key, end) -> the datagram length encryptPacket would return now
+  Napi::Value SealedLength(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    PacketKey* key = keyOf(env, info[0]);
+    int64_t end = intOf(info[1]);
+    if (key == nullptr || failed(env)) {
+      return env.Undefined();
+    }
+    if (end < static_cast<int64_t>(kContentOffset)) {
+      return rangeError(env, "packet end before the content offset");
+    }
+    return Napi::Number::New(env, static_cast<double>(sealedLength(*key, static_cast<size_t>(end))));
+  }
+
+  // injectCryptoFailures(n): the next n AES calls of this thread fail (tests only: what a failure leaves behind)
+  Napi::Value InjectCryptoFailures(const Napi::CallbackInfo& info) {
+    PacketKey::injectFailures(static_cast<int>(intOf(info[0])));
+    return info.Env().Undefined();
   }
 
   // encryptPacket(key, ssid, packet, end, out, outOffset)
@@ -216,7 +253,8 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
       return rangeError(env, "packet end before the content offset");
     }
     int64_t length = static_cast<int64_t>(datagramLength(static_cast<size_t>(end)));
-    if (!within(0, length, packet.length) || !within(outOffset, length, out.length)) {
+    int64_t sealed = static_cast<int64_t>(sealedLength(*key, static_cast<size_t>(end)));
+    if (!within(0, length, packet.length) || !within(outOffset, sealed, out.length)) {
       return rangeError(env, "packet or output buffer too short for the padded datagram");
     }
     return resultOf(env, encryptPacket(context_, *key, ssid, packet.data, static_cast<size_t>(end), out.data + outOffset));
@@ -238,7 +276,8 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
       return env.Undefined();
     }
     int64_t length = end - start;
-    if (length <= static_cast<int64_t>(kSsidSize) || ((length - kSsidSize) & 15) != 0) {
+    const int64_t tag = static_cast<int64_t>(key->hmacLength());
+    if (length <= static_cast<int64_t>(kSsidSize) + tag || ((length - kSsidSize - tag) & 15) != 0) {
       return Napi::Number::New(env, static_cast<double>(kBadLength));  // before any bounds: as TS
     }
     if (!within(start, length, datagram.length) || !within(outOffset, length - kSsidSize, out.length)) {
@@ -334,8 +373,9 @@ class KernelsAddon : public Napi::Addon<KernelsAddon> {
     int32_t* out = reinterpret_cast<int32_t*>(results.data);
     for (size_t i = 0; i < n; i++) {
       const size_t length = e[i] - s[i];
+      const size_t tag = keys_[i]->hmacLength();
       int64_t result = kBadLength;
-      if (length > kSsidSize && ((length - kSsidSize) & 15) == 0) {
+      if (length > kSsidSize + tag && ((length - kSsidSize - tag) & 15) == 0) {
         result = decryptPacket(context_, *keys_[i], datagrams.data + s[i], length, datagrams.data + s[i] + kSsidSize);
       }
       if (result == kCryptoFailure) {

@@ -46,6 +46,9 @@ inline size_t paddedBodyLength(size_t contentLength) {
 }  // namespace
 
 int64_t encryptPacket(KernelContext& ctx, PacketKey& key, uint32_t ssid, uint8_t* packet, size_t end, uint8_t* out) {
+  if (key.hasOptions()) {
+    return sealWithOptions(ctx, key, ssid, packet + kContentOffset, end - kContentOffset, nullptr, 0, out);
+  }
   const size_t bodyEnd = kSsidSize + paddedBodyLength(end - kContentOffset);
   std::memset(packet + end, 0xff, bodyEnd - end);
   const uint16_t sum = checksum(packet + kContentOffset, bodyEnd - kContentOffset);
@@ -59,6 +62,9 @@ int64_t encryptPacket(KernelContext& ctx, PacketKey& key, uint32_t ssid, uint8_t
 }
 
 int64_t decryptPacket(KernelContext& ctx, PacketKey& key, const uint8_t* datagram, size_t length, uint8_t* out) {
+  if (key.hasOptions()) {
+    return openWithOptions(ctx, key, datagram, length, out);
+  }
   if (length <= kSsidSize || ((length - kSsidSize) & 15) != 0) {
     return kBadLength;
   }
@@ -132,12 +138,31 @@ uint8_t* placeHead(const FanOutArgs& a, const FanOutPayload& p, uint32_t i, uint
   return head - 2;
 }
 
+// Fan-out datagram i for a key with RFC 7425 options, at out + offset; its length or an error.
+int64_t sealOneWithOptions(KernelContext& ctx, const FanOutArgs& a, uint32_t i, size_t offset) {
+  const size_t headLength = a.headOffsets[i + 1] - a.headOffsets[i];
+  if (offset + sealedLength(*a.keys[i], kContentOffset + headLength + a.payloadLength) > a.outCapacity) {
+    return kOutOfRange;
+  }
+  a.outOffsets[i] = static_cast<uint32_t>(offset);
+  return sealWithOptions(ctx, *a.keys[i], a.ssids[i], a.heads + a.headOffsets[i], headLength, a.payload, a.payloadLength,
+                         a.out + offset);
+}
+
 // One session at a time through OpenSSL (CPUs without AES-NI, other architectures).
 int64_t fanOutSerial(KernelContext& ctx, const FanOutArgs& a) {
   FanOutPayload p;
   uint8_t* area = prepareLanes(ctx, a, p, 1);
   size_t offset = 0;
   for (uint32_t i = 0; i < a.count; i++) {
+    if (a.keys[i]->hasOptions()) {
+      const int64_t n = sealOneWithOptions(ctx, a, i, offset);
+      if (n < 0) {
+        return n;
+      }
+      offset += static_cast<size_t>(n);
+      continue;
+    }
     size_t body;
     uint8_t* plain = placeHead(a, p, i, area, body);
     if (offset + kSsidSize + body > a.outCapacity) {
@@ -167,29 +192,44 @@ struct SealTargets {
 
 // Seals `t.count` plaintexts eight at a time, interleaved on the AES unit (aesMultiBuffer.h):
 // `plainOf(i, lane, body)` returns where plaintext i starts (checksum first, padded) and sets its
-// length; the datagrams go back to back from t.out. Returns the total or kOutOfRange.
-template <typename PlainOf>
-int64_t sealInLanes(const SealTargets& t, PlainOf plainOf) {
+// length; keys with RFC 7425 options go through `sealAlone(i, offset)` instead (their length or
+// an error). The datagrams go back to back from t.out. Returns the total or an error.
+template <typename PlainOf, typename SealAlone>
+int64_t sealInLanes(const SealTargets& t, PlainOf plainOf, SealAlone sealAlone) {
   AesLane group[kMaxLanes];
-  size_t offset = 0;
-  for (uint32_t first = 0; first < t.count; first += kMaxLanes) {
-    const int n = static_cast<int>(std::min<uint32_t>(t.count - first, kMaxLanes));
-    for (int l = 0; l < n; l++) {
-      const uint32_t i = first + static_cast<uint32_t>(l);
-      size_t body;
-      const uint8_t* plain = plainOf(i, l, body);
-      if (offset + kSsidSize + body > t.outCapacity) {
-        return kOutOfRange;  // nothing of this group written yet
-      }
-      group[l] = AesLane{t.keys[i]->roundKeys(), plain, t.out + offset + kSsidSize, body / 16};
-      t.outOffsets[i] = static_cast<uint32_t>(offset);
-      offset += kSsidSize + body;
-    }
+  uint32_t members[kMaxLanes];
+  int n = 0;
+  const auto flush = [&]() {
     encryptLanes(group, n);
     for (int l = 0; l < n; l++) {
-      writeScrambledSsid(group[l].out - kSsidSize, t.ssids[first + static_cast<uint32_t>(l)]);
+      writeScrambledSsid(group[l].out - kSsidSize, t.ssids[members[l]]);
+    }
+    n = 0;
+  };
+  size_t offset = 0;
+  for (uint32_t i = 0; i < t.count; i++) {
+    if (t.keys[i]->hasOptions()) {
+      const int64_t length = sealAlone(i, offset);
+      if (length < 0) {
+        return length;
+      }
+      offset += static_cast<size_t>(length);
+      continue;
+    }
+    size_t body;
+    const uint8_t* plain = plainOf(i, n, body);
+    if (offset + kSsidSize + body > t.outCapacity) {
+      return kOutOfRange;  // nothing of this group written yet
+    }
+    group[n] = AesLane{t.keys[i]->roundKeys(), plain, t.out + offset + kSsidSize, body / 16};
+    members[n++] = i;
+    t.outOffsets[i] = static_cast<uint32_t>(offset);
+    offset += kSsidSize + body;
+    if (n == static_cast<int>(kMaxLanes)) {
+      flush();
     }
   }
+  flush();
   t.outOffsets[t.count] = static_cast<uint32_t>(offset);
   return static_cast<int64_t>(offset);
 }
@@ -200,9 +240,12 @@ int64_t fanOutMultiBuffer(KernelContext& ctx, const FanOutArgs& a) {
   const int lanes = static_cast<int>(std::min<uint32_t>(a.count, kMaxLanes));
   uint8_t* scratch = prepareLanes(ctx, a, p, lanes);
   const SealTargets targets{a.count, a.keys, a.ssids, a.out, a.outCapacity, a.outOffsets};
-  return sealInLanes(targets, [&](uint32_t i, int lane, size_t& body) -> const uint8_t* {
-    return placeHead(a, p, i, scratch + p.stride * static_cast<size_t>(lane), body);
-  });
+  return sealInLanes(
+      targets,
+      [&](uint32_t i, int lane, size_t& body) -> const uint8_t* {
+        return placeHead(a, p, i, scratch + p.stride * static_cast<size_t>(lane), body);
+      },
+      [&](uint32_t i, size_t offset) { return sealOneWithOptions(ctx, a, i, offset); });
 }
 
 }  // namespace
@@ -221,9 +264,28 @@ size_t sealInPlace(const PacketBatchArgs& a, uint32_t i) {
   return bodyEnd - kSsidSize;
 }
 
+// Packet i of the batch for a key with RFC 7425 options, at out + offset; its length or an error.
+int64_t sealPacketWithOptions(KernelContext& ctx, const PacketBatchArgs& a, uint32_t i, size_t offset) {
+  const size_t end = a.ends[i] - a.starts[i];
+  if (offset + sealedLength(*a.keys[i], end) > a.outCapacity) {
+    return kOutOfRange;
+  }
+  a.outOffsets[i] = static_cast<uint32_t>(offset);
+  return sealWithOptions(ctx, *a.keys[i], a.ssids[i], a.packets + a.starts[i] + kContentOffset, end - kContentOffset, nullptr, 0,
+                         a.out + offset);
+}
+
 int64_t packetsSerial(KernelContext& ctx, const PacketBatchArgs& a) {
   size_t offset = 0;
   for (uint32_t i = 0; i < a.count; i++) {
+    if (a.keys[i]->hasOptions()) {
+      const int64_t n = sealPacketWithOptions(ctx, a, i, offset);
+      if (n < 0) {
+        return n;
+      }
+      offset += static_cast<size_t>(n);
+      continue;
+    }
     const size_t body = sealInPlace(a, i);
     if (offset + kSsidSize + body > a.outCapacity) {
       return kOutOfRange;
@@ -241,18 +303,21 @@ int64_t packetsSerial(KernelContext& ctx, const PacketBatchArgs& a) {
 }
 
 // Eight packets at a time on the AES unit: independent zero-IV CBCs, whatever their sessions.
-int64_t packetsMultiBuffer(const PacketBatchArgs& a) {
+int64_t packetsMultiBuffer(KernelContext& ctx, const PacketBatchArgs& a) {
   const SealTargets targets{a.count, a.keys, a.ssids, a.out, a.outCapacity, a.outOffsets};
-  return sealInLanes(targets, [&](uint32_t i, int, size_t& body) -> const uint8_t* {
-    body = sealInPlace(a, i);
-    return a.packets + a.starts[i] + kSsidSize;
-  });
+  return sealInLanes(
+      targets,
+      [&](uint32_t i, int, size_t& body) -> const uint8_t* {
+        body = sealInPlace(a, i);
+        return a.packets + a.starts[i] + kSsidSize;
+      },
+      [&](uint32_t i, size_t offset) { return sealPacketWithOptions(ctx, a, i, offset); });
 }
 
 }  // namespace
 
 int64_t encryptPackets(KernelContext& ctx, const PacketBatchArgs& a) {
-  return ctx.multiBuffer && multiBufferAesAvailable() ? packetsMultiBuffer(a) : packetsSerial(ctx, a);
+  return ctx.multiBuffer && multiBufferAesAvailable() ? packetsMultiBuffer(ctx, a) : packetsSerial(ctx, a);
 }
 
 int64_t encryptFanOut(KernelContext& ctx, const FanOutArgs& a) {

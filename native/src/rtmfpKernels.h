@@ -18,6 +18,7 @@ constexpr size_t kContentOffset = 6;
 // decryptPacket results, as in Kernels.ts.
 constexpr int64_t kBadLength = -1;
 constexpr int64_t kBadChecksum = -2;
+constexpr int64_t kReplayed = -3;
 // Internal failures, turned into JS exceptions by addon.cc.
 constexpr int64_t kOutOfRange = -100;
 constexpr int64_t kCryptoFailure = -101;
@@ -46,6 +47,9 @@ class Scratch {
 struct KernelContext {
   const EVP_CIPHER* cipher;
   Scratch scratch;
+  // Plaintext of packets with RFC 7425 options (optionPackets.cc), apart from `scratch`, which
+  // a fan-out holds its lanes in while such a packet is sealed.
+  Scratch optionScratch;
   // Fan-out through multi-buffer AES-NI when the CPU has it (aesMultiBuffer.h); switchable so
   // that tests and benchmarks can compare it with the OpenSSL path.
   bool multiBuffer = true;
@@ -59,6 +63,16 @@ int64_t encryptPacket(KernelContext& ctx, PacketKey& key, uint32_t ssid, uint8_t
 // first) goes to `out`, which may overlap the datagram. Returns the plaintext length or
 // kBadLength / kBadChecksum.
 int64_t decryptPacket(KernelContext& ctx, PacketKey& key, const uint8_t* datagram, size_t length, uint8_t* out);
+
+// The datagram length encryptPacket returns for content ending at `end` with this key.
+size_t sealedLength(const PacketKey& key, size_t end);
+
+// Keys with RFC 7425 options (optionPackets.cc). sealWithOptions: the content a ++ b, sealed
+// into `out` (room: sealedLength); returns the datagram length. openWithOptions: as
+// decryptPacket, with the content moved to out + 2; returns 2 + content length.
+int64_t sealWithOptions(KernelContext& ctx, PacketKey& key, uint32_t ssid, const uint8_t* a, size_t aLength, const uint8_t* b,
+                        size_t bLength, uint8_t* out);
+int64_t openWithOptions(KernelContext& ctx, PacketKey& key, const uint8_t* datagram, size_t length, uint8_t* out);
 
 struct FanOutArgs {
   uint32_t count;

@@ -29,6 +29,8 @@ export interface RtmfpClientOptions {
   socket?: RtmfpClientSocket;
   /** Light mode: acknowledge in-order data on the delayed-ack timer (ClientSessionOptions.delayedAcks). */
   delayedAcks?: boolean;
+  /** Require RFC 7425 HMAC and session sequence numbers from the server, as rtmfp-cpp does by default. */
+  requirePacketOptions?: boolean;
 }
 
 const log = new Logger('rtmfp-client');
@@ -196,14 +198,16 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   /** Handshake with `first` for `epd`; resolves with the session keys. */
   private handshake(epd: Buffer, first: RtmfpAddress): Promise<InitiatorResult> {
     return new Promise((resolve, reject) => {
-      const initiator = new RtmfpInitiator(this.kernels, this.identity, epd, first, (d, a) => this.send(d, a), (result) => {
+      const done = (result: InitiatorResult | Error): void => {
         this.initiators.delete(initiator);
         if (result instanceof Error) {
           reject(result);
         } else {
           resolve(result);
         }
-      });
+      };
+      const send = (d: Buffer, a: RtmfpAddress): void => this.send(d, a);
+      const initiator = new RtmfpInitiator(this.kernels, this.identity, epd, first, send, done, 8, this.options.requirePacketOptions === true);
       this.initiators.add(initiator);
       initiator.start();
     });
@@ -356,8 +360,8 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
           log,
           {
             farSsid: decision.initiatorSsid,
-            encryptKey: this.kernels.createPacketKey(decision.encryptKey),
-            decryptKey: this.kernels.createPacketKey(decision.decryptKey),
+            encryptKey: this.kernels.createPacketKey(decision.encryptKey, decision.options.encrypt),
+            decryptKey: this.kernels.createPacketKey(decision.decryptKey, decision.options.decrypt),
           },
           from,
           (d, a) => this.send(d, a),

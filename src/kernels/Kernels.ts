@@ -47,7 +47,36 @@ export const rtmfpDatagramLength = (end: number): number => RTMFP_SSID_SIZE + ((
 
 /** `decryptPacket` results below zero. */
 export const DECRYPT_BAD_LENGTH = -1;
+/** The checksum, or the HMAC of a key made with `hmacKey`, does not match. */
 export const DECRYPT_BAD_CHECKSUM = -2;
+/** A session sequence number already received, or older than the window (keys with `sequenceNumbers`). */
+export const DECRYPT_REPLAYED = -3;
+
+/**
+ * The RFC 7425 §4.6 packet options a session negotiated in its key components (rtmfp.md §1.1,
+ * §2.3): what a key adds to the packets it seals and checks on the ones it opens. Flash and
+ * librtmfp never negotiate them; rtmfp-cpp requires both by default.
+ *
+ * With `hmacKey`, the checksum field is gone and the first `hmacLength` bytes of
+ * HMAC-SHA-256(hmacKey, ciphertext) follow the ciphertext. With `sequenceNumbers`, the plaintext
+ * starts with a VLU session sequence number (0, 1, 2... per sealing key), before the checksum if
+ * there is one; an opening key refuses a number it already accepted or 32 below the highest.
+ * Opened packets are laid out as without options: content from `outOffset + 2`.
+ */
+export interface PacketKeyOptions {
+  /** The 32-byte HMAC-SHA-256 key of this direction. */
+  hmacKey?: Uint8Array;
+  /** Bytes of the tag, 4 to 32 (required with `hmacKey`). */
+  hmacLength?: number;
+  sequenceNumbers?: boolean;
+}
+
+/** The most a key with options adds to `rtmfpDatagramLength` (a 7-byte sequence number, a longer padding, a 32-byte tag). */
+export const RTMFP_OPTIONS_ROOM = 16 + 32;
+/** Largest sequence number VLU (7 bytes): 2^49 packets, never reached. */
+export const SEQUENCE_NUMBER_MAX_BYTES = 7;
+/** How far below the highest accepted session sequence number a late packet is still accepted (rtmfp-cpp's MAX_SSEQ_GAP). */
+export const SEQUENCE_WINDOW = 32;
 
 /**
  * One media payload to many sessions (architecture.md §4 step 3). Session `i` gets the plaintext
@@ -104,8 +133,14 @@ export interface Kernels {
    */
   checksum(buf: Uint8Array, start: number, end: number): number;
 
-  /** Wraps a 16-byte AES-128 key; the result is used for both directions if need be. */
-  createPacketKey(key: Uint8Array): PacketKey;
+  /**
+   * Wraps a 16-byte AES-128 key; without options the result may serve both directions (the
+   * default key). With options (PacketKeyOptions) it serves one direction of one session.
+   */
+  createPacketKey(key: Uint8Array, options?: PacketKeyOptions): PacketKey;
+
+  /** The datagram length `encryptPacket(key, ssid, packet, end, ...)` would return now (`out` needs that much room). */
+  sealedLength(key: PacketKey, end: number): number;
 
   /**
    * Seals one packet. `packet[6, end)` holds the content (flags, timestamps, chunks); the kernel

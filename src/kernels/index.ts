@@ -15,11 +15,13 @@ import { type SocketHandover, nativeHandover } from './SocketHandover.js';
 import { loadNativeAddon } from './native/nativeAddon.js';
 import { TsKernels } from './ts/TsKernels.js';
 
-export type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey } from './Kernels.js';
+export type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey, PacketKeyOptions } from './Kernels.js';
 export {
   DECRYPT_BAD_CHECKSUM,
   DECRYPT_BAD_LENGTH,
+  DECRYPT_REPLAYED,
   RTMFP_CONTENT_OFFSET,
+  RTMFP_OPTIONS_ROOM,
   RTMFP_MAX_CONTENT,
   RTMFP_MAX_DATAGRAM,
   RTMFP_SSID_SIZE,

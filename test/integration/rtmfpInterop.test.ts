@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RtmfpClient } from '../../src/client/RtmfpClient.js';
+import { RTMFP_CONTENT_OFFSET, rtmfpDatagramLength } from '../../src/kernels/index.js';
 import { classifyFlow } from '../../src/protocols/rtmfp/tcMessage.js';
 import type { Server } from '../../src/Server.js';
 import { sleep } from '../helpers/inProcess.js';
@@ -55,6 +56,35 @@ for (const workers of ['0', '2']) {describe(`RTMFP interop with independent clie
     assert.deepEqual(new Set(streamFlowAssociations(publisher)), new Set([ncFlow(publisher)]));
     publisher.close();
     player.close();
+  });
+
+  it('gives RFC 7425 HMAC and session sequence numbers to an initiator that requires them (rtmfp-cpp\'s default), Flash profile to the others', async () => {
+    const strict = { requirePacketOptions: true };
+    const publisher = new RtmfpClient(strict);
+    await publisher.connect(rtmfpUrl('live'));
+    const id = await publisher.publish('rfc7425');
+    const received = { strict: 0, flash: 0 };
+    const strictPlayer = new RtmfpClient({ ...strict, onMedia: (type) => type === 9 && received.strict++ });
+    const flashPlayer = new RtmfpClient({ onMedia: (type) => type === 9 && received.flash++ });
+    for (const player of [strictPlayer, flashPlayer]) {
+      await player.connect(rtmfpUrl('live'));
+      await player.play('rfc7425');
+    }
+    // Our side's keys carry the options (a tag and a sequence number lengthen the datagram);
+    // the session working at all shows the server checks and sends them too.
+    const keysOf = (client: RtmfpClient) => client.session!.keys;
+    const plainLength = rtmfpDatagramLength(RTMFP_CONTENT_OFFSET + 40);
+    assert.notEqual(publisher.kernels.sealedLength(keysOf(publisher).encryptKey, RTMFP_CONTENT_OFFSET + 40), plainLength);
+    assert.equal(flashPlayer.kernels.sealedLength(keysOf(flashPlayer).encryptKey, RTMFP_CONTENT_OFFSET + 40), plainLength);
+    publisher.writeMedia(id, 9, 0, avcSequenceHeader);
+    for (let i = 0; i < 30; i++) {
+      publisher.writeMedia(id, 9, i * 40, videoFrame(i % 10 === 0, i, 1500));
+      await sleep(5);
+    }
+    await until(() => received.strict >= 25 && received.flash >= 25, 5000, 'video to both players');
+    for (const client of [publisher, strictPlayer, flashPlayer]) {
+      client.close();
+    }
   });
 
   it('sends no StreamIsRecorded on RTMFP: librtmfp rejects the stream flow and a late publisher is never heard', async () => {

@@ -1,5 +1,5 @@
 import { AmfReader } from '../../amf/index.js';
-import { type Kernels, type PacketKey, rtmfpDatagramLength } from '../../kernels/Kernels.js';
+import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
 import type { RtmfpAddress } from '../../protocols/rtmfp/address.js';
 import { Congestion } from '../../protocols/rtmfp/flows/Congestion.js';
 import { RtmfpRecvFlow } from '../../protocols/rtmfp/flows/RtmfpRecvFlow.js';
@@ -217,9 +217,8 @@ export class RtmfpClientSession implements RtmfpEndpoint {
       this.packetSink(this, packet, end);
       return;
     }
-    const datagram = Buffer.allocUnsafe(rtmfpDatagramLength(end));
-    this.kernels.encryptPacket(this.keys.encryptKey, this.keys.farSsid, packet, end, datagram, 0);
-    this.sendTo(datagram, this.address);
+    const datagram = Buffer.allocUnsafe(this.kernels.sealedLength(this.keys.encryptKey, end));
+    this.sendTo(datagram.subarray(0, this.kernels.encryptPacket(this.keys.encryptKey, this.keys.farSsid, packet, end, datagram, 0)), this.address);
   }
 
   requestFlush(): void {

@@ -2,7 +2,7 @@ import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import {
   type Kernels, type PacketKey, type SocketIo, type UdpHandle, UDP_ADDRESS_ENTRY_SIZE, decodeUdpHost, encodeUdpAddress, loadKernels, loadSocketIo, udpHandleOf,
 } from '../../kernels/index.js';
-import { RTMFP_MAX_DATAGRAM } from '../../kernels/Kernels.js';
+import { RTMFP_MAX_DATAGRAM, RTMFP_OPTIONS_ROOM } from '../../kernels/Kernels.js';
 import { AddressOrigin, type RtmfpAddress } from '../../protocols/rtmfp/address.js';
 import { readSessionId } from '../../protocols/rtmfp/RtmfpPacket.js';
 import { Logger } from '../../util/Logger.js';
@@ -41,7 +41,7 @@ const ROUNDS = 8;
 /** Room per received datagram (longer ones are not RTMFP and are dropped). */
 const SLOT = 2048;
 /** Room kept per datagram in the send batch (encryptPacket pads in place: a little more than the largest datagram). */
-const SEND_SLOT = RTMFP_MAX_DATAGRAM + 32;
+const SEND_SLOT = RTMFP_MAX_DATAGRAM + RTMFP_OPTIONS_ROOM;
 
 
 /** Counters for benchmarks. */

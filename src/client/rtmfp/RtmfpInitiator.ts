@@ -3,9 +3,9 @@ import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
 import { RTMFP_CONTENT_OFFSET } from '../../kernels/Kernels.js';
 import type { RtmfpAddress } from '../../protocols/rtmfp/address.js';
 import { buildClientCertificate, peerIdOf } from '../../protocols/rtmfp/crypto/certificate.js';
-import { deriveSessionKeys } from '../../protocols/rtmfp/crypto/computeKeys.js';
+import { SESSION_KEY_SIZE, deriveFullKeys, hmacKeyOf } from '../../protocols/rtmfp/crypto/computeKeys.js';
 import { type DhGroupId, dhExchange, newPrivateKey, publicKeyOf } from '../../protocols/rtmfp/crypto/dhGroups.js';
-import { buildSkic, readSkrc } from '../../protocols/rtmfp/crypto/keyComponents.js';
+import { NegotiationFlag, REQUIRE_ALL, buildSkic, negotiateAsInitiator, readSkrc } from '../../protocols/rtmfp/crypto/keyComponents.js';
 import { readRHello, readRIKeying, readRedirect, writeIHello, writeIIKeying } from '../../protocols/rtmfp/handshakeChunks.js';
 import {
   Chunk, ChunkIterator, DEFAULT_KEY, Mode, PacketHeader, allocStartupPacket, readPacketHeader, timestampOf, writePacketHeader,
@@ -42,7 +42,9 @@ export class RtmfpInitiator {
   private cookie: Buffer | null = null;
   private responder: RtmfpAddress | null = null;
   private responderCertificate: Buffer | null = null;
-  private readonly skic = buildSkic(2);
+  private readonly skic: Buffer;
+  /** Our RFC 7425 negotiation flags (HMAC and sequence numbers alike). */
+  private readonly optionFlags: number;
   private targets: RtmfpAddress[];
   private attempts = 0;
   private redirects = 0;
@@ -58,7 +60,11 @@ export class RtmfpInitiator {
     private readonly send: (datagram: Buffer, address: RtmfpAddress) => void,
     private readonly onDone: (result: InitiatorResult | Error) => void,
     private readonly maxAttempts = 8,
+    /** Require HMAC and session sequence numbers as rtmfp-cpp does (tag length 16); default: offer them on request, as Flash. */
+    requireOptions = false,
   ) {
+    this.optionFlags = requireOptions ? REQUIRE_ALL : NegotiationFlag.SEND_ON_REQUEST;
+    this.skic = buildSkic(2, randomBytes(64), this.optionFlags, requireOptions ? 16 : 10);
     this.privateKey = identity.privateKey;
     this.defaultKey = kernels.createPacketKey(DEFAULT_KEY);
     this.targets = [first];
@@ -170,11 +176,23 @@ export class RtmfpInitiator {
       this.finish(new Error('RTMFP handshake: invalid responder public key'));
       return;
     }
-    const keys = deriveSessionKeys(exchange.secret, this.skic, skrc);
+    const negotiation = negotiateAsInitiator(this.optionFlags, skrc);
+    if (negotiation === null) {
+      this.finish(new Error('RTMFP handshake: the responder does not give the HMAC and sequence numbers we require'));
+      return;
+    }
+    const full = deriveFullKeys(exchange.secret, this.skic, skrc);
+    const secret = exchange.secret;
     this.finish({
       farSsid: responderSsid,
-      encryptKey: this.kernels.createPacketKey(keys.initiatorKey),
-      decryptKey: this.kernels.createPacketKey(keys.responderKey),
+      encryptKey: this.kernels.createPacketKey(full.initiatorKey.subarray(0, SESSION_KEY_SIZE), {
+        sequenceNumbers: negotiation.sseqSend,
+        ...(negotiation.hmacSend ? { hmacKey: hmacKeyOf(secret, full.initiatorKey), hmacLength: 16 } : {}),
+      }),
+      decryptKey: this.kernels.createPacketKey(full.responderKey.subarray(0, SESSION_KEY_SIZE), {
+        sequenceNumbers: negotiation.sseqReceive,
+        ...(negotiation.hmacReceive ? { hmacKey: hmacKeyOf(secret, full.responderKey), hmacLength: negotiation.hmacReceiveLength } : {}),
+      }),
       address: this.responder!,
       certificate: this.responderCertificate!,
     });

@@ -3,7 +3,7 @@
  * kernels (test/unit/kernels checks both). The wrapper only flattens the fan-out batch, which the
  * addon takes as positional arguments because property reads through N-API cost more.
  */
-import type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey } from '../Kernels.js';
+import type { DecryptBatch, FanOutBatch, Kernels, PacketBatch, PacketKey, PacketKeyOptions } from '../Kernels.js';
 import { checksum as tsChecksum } from '../ts/checksum.js';
 import { checkChecksum } from '../ts/kernelArgs.js';
 import type { NativeAddon } from './nativeAddon.js';
@@ -31,8 +31,17 @@ export class NativeKernels implements Kernels {
     return this.addon.checksum(buf, start, end);
   }
 
-  createPacketKey(key: Uint8Array): PacketKey {
-    return this.addon.createPacketKey(key) as PacketKey;
+  createPacketKey(key: Uint8Array, options?: PacketKeyOptions): PacketKey {
+    return this.addon.createPacketKey(key, options?.hmacKey, options?.hmacLength ?? 0, options?.sequenceNumbers === true) as PacketKey;
+  }
+
+  sealedLength(key: PacketKey, end: number): number {
+    return this.addon.sealedLength(key, end);
+  }
+
+  /** Test hook: the next `n` AES calls of this thread fail as an OpenSSL failure would. */
+  injectCryptoFailures(n: number): void {
+    this.addon.injectCryptoFailures(n);
   }
 
   encryptPacket(key: PacketKey, ssid: number, packet: Buffer, end: number, out: Buffer, outOffset: number): number {

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 export interface NativeAddon {
   readonly napiVersion: number;
   checksum(buf: Uint8Array, start: number, end: number): number;
-  createPacketKey(key: Uint8Array): object;
+  createPacketKey(key: Uint8Array, hmacKey: Uint8Array | undefined, hmacLength: number, sequenceNumbers: boolean): object;
+  sealedLength(key: unknown, end: number): number;
+  /** Test hook: the next `n` AES calls of this thread fail as an OpenSSL failure would. */
+  injectCryptoFailures(n: number): void;
   encryptPacket(key: object, ssid: number, packet: Buffer, end: number, out: Buffer, outOffset: number): number;
   decryptPacket(key: object, datagram: Buffer, start: number, end: number, out: Buffer, outOffset: number): number;
   encryptFanOut(

@@ -15,6 +15,8 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Cipher, Decipher } from 'node:crypto';
+import type { PacketKeyOptions } from '../Kernels.js';
+import { PacketOptions } from './PacketOptions.js';
 
 const ZERO_IV = Buffer.alloc(16);
 const BLOCK = 16;
@@ -35,8 +37,12 @@ export class TsPacketKey {
   /** Last ciphertext block fed to `decipher`. */
   private readonly decryptState = Buffer.alloc(BLOCK);
 
-  constructor(key: Uint8Array) {
+  /** RFC 7425 packet options (HMAC, session sequence numbers), null for the Flash profile. */
+  readonly options: PacketOptions | null;
+
+  constructor(key: Uint8Array, options?: PacketKeyOptions) {
     this.key = Buffer.from(key);
+    this.options = options === undefined || (options.hmacKey === undefined && options.sequenceNumbers !== true) ? null : new PacketOptions(options);
   }
 
   /**

@@ -5,7 +5,7 @@
  * RangeError; test/unit/kernels/nativeEqualsTs.test.ts). Callers are the project's own code;
  * these keep a bug from writing past a buffer or producing half a batch in one implementation only.
  */
-import { RTMFP_CONTENT_OFFSET, RTMFP_SSID_SIZE, rtmfpDatagramLength } from '../Kernels.js';
+import { type PacketKey, type PacketKeyOptions, RTMFP_CONTENT_OFFSET, RTMFP_SSID_SIZE, rtmfpDatagramLength } from '../Kernels.js';
 
 export const within = (start: number, n: number, length: number): boolean => start >= 0 && n >= 0 && n <= length && start <= length - n;
 
@@ -19,18 +19,25 @@ export const checkChecksum = (buf: Uint8Array, start: number, end: number): void
   }
 };
 
-export const checkKey = (key: Uint8Array): void => {
+export const checkKey = (key: Uint8Array, options: PacketKeyOptions | undefined): void => {
   if (key.length !== 16) {
     refuse('an AES-128 key is 16 bytes');
   }
+  if (options?.hmacKey !== undefined && options.hmacKey.length !== 32) {
+    refuse('an HMAC-SHA-256 key is 32 bytes');
+  }
+  const tag = options?.hmacLength ?? 0;
+  if (options?.hmacKey !== undefined && (!Number.isInteger(tag) || tag < 4 || tag > 32)) {
+    refuse('an HMAC tag is 4 to 32 bytes');
+  }
 };
 
-export const checkEncryptPacket = (packet: Uint8Array, end: number, out: Uint8Array, outOffset: number): void => {
+/** `sealed` = the datagram length for this key (sealedLength). */
+export const checkEncryptPacket = (packet: Uint8Array, end: number, out: Uint8Array, outOffset: number, sealed: number): void => {
   if (end < RTMFP_CONTENT_OFFSET) {
     refuse('packet end before the content offset');
   }
-  const length = rtmfpDatagramLength(end);
-  if (!within(0, length, packet.length) || !within(outOffset, length, out.length)) {
+  if (!within(0, rtmfpDatagramLength(end), packet.length) || !within(outOffset, sealed, out.length)) {
     refuse('packet or output buffer too short for the padded datagram');
   }
 };
@@ -45,7 +52,7 @@ export const checkDecryptPacket = (datagram: Uint8Array, start: number, end: num
 
 export const checkFanOut = (
   count: number,
-  keys: readonly unknown[],
+  keys: readonly PacketKey[],
   ssids: Uint32Array,
   heads: Uint8Array,
   headOffsets: Uint32Array,
@@ -54,6 +61,7 @@ export const checkFanOut = (
   payloadEnd: number,
   out: Uint8Array,
   outOffsets: Uint32Array,
+  sealedLength: (key: PacketKey, end: number) => number,
 ): void => {
   if (count < 0 || count > 0xffffffff / 4) {
     refuse('fan-out batch count out of range');
@@ -67,7 +75,7 @@ export const checkFanOut = (
     if (headOffsets[i + 1] < headOffsets[i] || headOffsets[i + 1] > heads.length) {
       refuse('fan-out head offsets out of bounds');
     }
-    need += rtmfpDatagramLength(RTMFP_CONTENT_OFFSET + headOffsets[i + 1] - headOffsets[i] + payloadEnd - payloadStart);
+    need += sealedLength(keys[i], RTMFP_CONTENT_OFFSET + headOffsets[i + 1] - headOffsets[i] + payloadEnd - payloadStart);
   }
   if (need > out.length) {
     refuse('output buffer too short');
@@ -90,13 +98,14 @@ export const checkDecryptPackets = (count: number, keys: readonly unknown[], dat
 
 export const checkEncryptPackets = (
   count: number,
-  keys: readonly unknown[],
+  keys: readonly PacketKey[],
   ssids: Uint32Array,
   packets: Uint8Array,
   starts: Uint32Array,
   ends: Uint32Array,
   out: Uint8Array,
   outOffsets: Uint32Array,
+  sealedLength: (key: PacketKey, end: number) => number,
 ): void => {
   if (count < 0 || count > 0xffffffff / 4 - 1) {
     refuse('packet batch count out of range');
@@ -109,7 +118,7 @@ export const checkEncryptPackets = (
     if (ends[i] < starts[i] + RTMFP_CONTENT_OFFSET || !within(starts[i], rtmfpDatagramLength(ends[i] - starts[i]), packets.length)) {
       refuse('packet batch: a packet is out of bounds (or has no room for its padding)');
     }
-    need += rtmfpDatagramLength(ends[i] - starts[i]);
+    need += sealedLength(keys[i], ends[i] - starts[i]);
   }
   if (out.buffer === packets.buffer && out.byteOffset < packets.byteOffset + packets.length && packets.byteOffset < out.byteOffset + out.length) {
     refuse('packet batch: out overlaps the packets');

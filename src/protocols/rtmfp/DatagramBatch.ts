@@ -1,7 +1,7 @@
 import type { Socket } from 'node:dgram';
 import {
-  type Kernels, type PacketBatch, type PacketKey, RTMFP_CONTENT_OFFSET, RTMFP_MAX_DATAGRAM, type SocketIo, UDP_ADDRESS_ENTRY_SIZE,
-  type UdpHandle, encodeUdpAddress, rtmfpDatagramLength, udpHandleOf,
+  type Kernels, type PacketBatch, type PacketKey, RTMFP_CONTENT_OFFSET, RTMFP_MAX_DATAGRAM, RTMFP_OPTIONS_ROOM, type SocketIo, UDP_ADDRESS_ENTRY_SIZE,
+  type UdpHandle, encodeUdpAddress, udpHandleOf,
 } from '../../kernels/index.js';
 import type { Logger } from '../../util/Logger.js';
 import type { RtmfpAddress } from './address.js';
@@ -9,7 +9,8 @@ import type { RtmfpAddress } from './address.js';
 /** Datagrams gathered before they must go out (slabs of ~300 KB: a keyframe to ~8 sessions). */
 const BATCH_DATAGRAMS = 256;
 /** Room for one packet in the plaintext slab: the largest datagram plus its padding. */
-const SLOT = RTMFP_MAX_DATAGRAM + 32;
+/** Room per datagram: the largest one, with RFC 7425 options (sequence number, tag). */
+const SLOT = RTMFP_MAX_DATAGRAM + RTMFP_OPTIONS_ROOM;
 
 /** Why a batch stopped being used, for the log and `stats`. */
 export class DatagramBatchStats {
@@ -100,9 +101,8 @@ export class DatagramBatch {
   sendPacket(key: PacketKey, ssid: number, packet: Buffer, end: number, destination: RtmfpAddress): void {
     const entry = this.handle === null ? null : this.entryOf(destination);
     if (entry === null) {
-      const datagram = Buffer.allocUnsafe(rtmfpDatagramLength(end));
-      this.kernels.encryptPacket(key, ssid, packet, end, datagram, 0);
-      this.viaNode(datagram, destination);
+      const datagram = Buffer.allocUnsafe(this.kernels.sealedLength(key, end));
+      this.viaNode(datagram.subarray(0, this.kernels.encryptPacket(key, ssid, packet, end, datagram, 0)), destination);
       return;
     }
     const i = this.count;

@@ -216,8 +216,8 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
       {
         localSsid: ssid,
         farSsid: decision.initiatorSsid,
-        encryptKey: this.kernels.createPacketKey(decision.encryptKey),
-        decryptKey: this.kernels.createPacketKey(decision.decryptKey),
+        encryptKey: this.kernels.createPacketKey(decision.encryptKey, decision.options.encrypt),
+        decryptKey: this.kernels.createPacketKey(decision.decryptKey, decision.options.decrypt),
         peerId: decision.peerId,
       },
       address,

@@ -40,7 +40,7 @@ import { formatAddress } from './address.js';
 import type { RtmfpAddress } from './address.js';
 import { buildServerCertificate, certificateDhKey, certificateFingerprint, peerIdOf } from './crypto/certificate.js';
 import { computeKeysInThread } from './crypto/computeKeys.js';
-import type { ComputeKeys, KeyResult } from './crypto/computeKeys.js';
+import type { ComputeKeys, KeyResult, SessionOptions } from './crypto/computeKeys.js';
 import { isDhGroup } from './crypto/dhGroups.js';
 import { readSkic } from './crypto/keyComponents.js';
 import { COOKIE_SIZE, CookieCheck, StatelessCookies } from './crypto/StatelessCookies.js';
@@ -113,6 +113,8 @@ export interface KeyingDecision {
   encryptKey: Buffer;
   /** Client → server packets. */
   decryptKey: Buffer;
+  /** RFC 7425 HMAC and session sequence numbers of each direction, as negotiated. */
+  options: SessionOptions;
   /** The RIKeying announcing our session ID; built once, later calls return the same bytes. */
   respond(responderSsid: number): Buffer;
 }
@@ -354,7 +356,7 @@ export class RtmfpHandshake {
       stats.badPublicKey++;
       return null;
     }
-    const { skrc, encryptKey, decryptKey } = result;
+    const { skrc, encryptKey, decryptKey, options } = result;
     stats.keyingDecisions++;
     const respond = (responderSsid: number): Buffer => {
       if (answer.datagram === null) {
@@ -364,7 +366,7 @@ export class RtmfpHandshake {
       }
       return answer.datagram;
     };
-    return { kind: 'keying', initiatorSsid, peerId, clientCertificate, groupId, encryptKey, decryptKey, respond };
+    return { kind: 'keying', initiatorSsid, peerId, clientCertificate, groupId, encryptKey, decryptKey, options, respond };
   }
 
   /** Keeps `answer` for its cookie's lifetime, dropping expired and, past the bound, oldest ones. */

@@ -156,7 +156,9 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
     computeKeys: async (args) => {
       const request = { groupId: args.groupId, clientPublicKey: asBuffer(args.clientPublicKey), skic: asBuffer(args.skic) };
       const keys = this.keyPool === null ? computeKeysSync(request) : await this.keyPool.computeKeys(request);
-      return keys === null ? null : { skrc: wireBytes(keys.skrc), encryptKey: wireBytes(keys.encryptKey), decryptKey: wireBytes(keys.decryptKey) };
+      return keys === null
+        ? null
+        : { skrc: wireBytes(keys.skrc), encryptKey: wireBytes(keys.encryptKey), decryptKey: wireBytes(keys.decryptKey), options: keys.options };
     },
   };
 

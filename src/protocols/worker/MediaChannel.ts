@@ -16,6 +16,7 @@
  */
 import { type ErrorCode, MediaServerError, errorFromCode } from '../../errors.js';
 import type { RtmpDataState } from '../rtmp/RtmpLink.js';
+import type { SessionOptions } from '../rtmfp/crypto/computeKeys.js';
 
 // --- what crosses ------------------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ export type MainRequests = {
   /** Handshake DH and key derivation, run in the main thread's piscina pool (null: bad key or group). */
   computeKeys: {
     args: { groupId: number; clientPublicKey: Uint8Array; skic: Uint8Array };
-    reply: { skrc: Uint8Array; encryptKey: Uint8Array; decryptKey: Uint8Array } | null;
+    reply: { skrc: Uint8Array; encryptKey: Uint8Array; decryptKey: Uint8Array; options: SessionOptions } | null;
   };
 };
 

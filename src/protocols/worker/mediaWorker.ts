@@ -152,7 +152,9 @@ const computeKeys: ComputeKeys = async (request) => {
     clientPublicKey.buffer as ArrayBuffer,
     skic.buffer as ArrayBuffer,
   ]);
-  return reply === null ? null : { skrc: asBuffer(reply.skrc), encryptKey: asBuffer(reply.encryptKey), decryptKey: asBuffer(reply.decryptKey) };
+  return reply === null
+    ? null
+    : { skrc: asBuffer(reply.skrc), encryptKey: asBuffer(reply.encryptKey), decryptKey: asBuffer(reply.decryptKey), options: reply.options };
 };
 
 const handover = loadSocketHandover();

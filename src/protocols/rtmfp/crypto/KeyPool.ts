@@ -34,7 +34,7 @@ export class KeyPool {
     const result = (await this.pool.run(request)) as KeyResult | null;
     return result === null
       ? null
-      : { skrc: asBuffer(result.skrc), encryptKey: asBuffer(result.encryptKey), decryptKey: asBuffer(result.decryptKey) };
+      : { skrc: asBuffer(result.skrc), encryptKey: asBuffer(result.encryptKey), decryptKey: asBuffer(result.decryptKey), options: result.options };
   };
 
   async close(): Promise<void> {

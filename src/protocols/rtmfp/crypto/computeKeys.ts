@@ -11,7 +11,8 @@
  * `RtmfpHandshakeOptions.computeKeys`).
  */
 import { createHmac } from 'node:crypto';
-import { buildSkrc } from './keyComponents.js';
+import type { PacketKeyOptions } from '../../../kernels/Kernels.js';
+import { HMAC_SEND_LENGTH, type Negotiation, buildSkrc, negotiate, readSkic } from './keyComponents.js';
 import { dhExchange, isDhGroup } from './dhGroups.js';
 
 export const SESSION_KEY_SIZE = 16;
@@ -26,10 +27,41 @@ export interface SessionKeys {
 }
 
 export function deriveSessionKeys(secret: Uint8Array, skic: Uint8Array, skrc: Uint8Array): SessionKeys {
-  return {
-    initiatorKey: hmac(secret, hmac(skrc, skic)).subarray(0, SESSION_KEY_SIZE),
-    responderKey: hmac(secret, hmac(skic, skrc)).subarray(0, SESSION_KEY_SIZE),
-  };
+  const full = deriveFullKeys(secret, skic, skrc);
+  return { initiatorKey: full.initiatorKey.subarray(0, SESSION_KEY_SIZE), responderKey: full.responderKey.subarray(0, SESSION_KEY_SIZE) };
+}
+
+/** The 32-byte keys before truncation: the HMAC keys derive from them. */
+export const deriveFullKeys = (secret: Uint8Array, skic: Uint8Array, skrc: Uint8Array): SessionKeys => ({
+  initiatorKey: hmac(secret, hmac(skrc, skic)),
+  responderKey: hmac(secret, hmac(skic, skrc)),
+});
+
+/**
+ * The packet options of both directions of the responder's session (RFC 7425 §4.6, rtmfp-cpp
+ * `computeKeysAndNonces`): each direction's HMAC key is HMAC-SHA256(S, that direction's full
+ * 32-byte key). Plain objects (structured-clone safe: they cross to workers as they are).
+ */
+export interface SessionOptions {
+  encrypt: PacketKeyOptions;
+  decrypt: PacketKeyOptions;
+}
+
+/** The HMAC key of one direction: HMAC-SHA256(S, that direction's full key). */
+export const hmacKeyOf = (secret: Uint8Array, fullKey: Uint8Array): Buffer => hmac(secret, fullKey);
+
+function sessionOptions(secret: Uint8Array, full: SessionKeys, n: Negotiation): SessionOptions {
+  const encrypt: PacketKeyOptions = n.sseqSend ? { sequenceNumbers: true } : {};
+  const decrypt: PacketKeyOptions = n.sseqReceive ? { sequenceNumbers: true } : {};
+  if (n.hmacSend) {
+    encrypt.hmacKey = hmac(secret, full.responderKey);
+    encrypt.hmacLength = HMAC_SEND_LENGTH;
+  }
+  if (n.hmacReceive) {
+    decrypt.hmacKey = hmac(secret, full.initiatorKey);
+    decrypt.hmacLength = n.hmacReceiveLength;
+  }
+  return { encrypt, decrypt };
 }
 
 export interface KeyRequest {
@@ -49,24 +81,36 @@ export interface KeyResult {
   encryptKey: Buffer;
   /** Client → server packets. */
   decryptKey: Buffer;
+  /** HMAC and session sequence numbers as negotiated (empty objects: the Flash profile). */
+  options: SessionOptions;
 }
 
 /** The async form the handshake calls: in-thread by default, a worker pool's `run` later. */
 export type ComputeKeys = (request: KeyRequest) => Promise<KeyResult | null>;
 
-/** Null when the group is unsupported or the client's public key fails validation. */
+/**
+ * Null when the group is unsupported, the client's public key fails validation or its SKIC asks
+ * for options we cannot give (an HMAC length outside 4..32).
+ */
 export function computeKeysSync(request: KeyRequest): KeyResult | null {
   const { groupId, clientPublicKey, skic, privateKey } = request;
-  if (!isDhGroup(groupId)) {
+  const component = readSkic(skic);
+  const negotiation = component === null ? null : negotiate(component);
+  if (!isDhGroup(groupId) || negotiation === null) {
     return null;
   }
   const exchange = dhExchange(groupId, clientPublicKey, privateKey);
   if (exchange === null) {
     return null;
   }
-  const skrc = buildSkrc(groupId, exchange.publicKey);
-  const keys = deriveSessionKeys(exchange.secret, skic, skrc);
-  return { skrc, encryptKey: keys.responderKey, decryptKey: keys.initiatorKey };
+  const skrc = buildSkrc(groupId, exchange.publicKey, negotiation);
+  const full = deriveFullKeys(exchange.secret, skic, skrc);
+  return {
+    skrc,
+    encryptKey: full.responderKey.subarray(0, SESSION_KEY_SIZE),
+    decryptKey: full.initiatorKey.subarray(0, SESSION_KEY_SIZE),
+    options: sessionOptions(exchange.secret, full, negotiation),
+  };
 }
 
 /** The default `ComputeKeys`: runs the task on this thread (exceptions become rejections). */

@@ -8,6 +8,12 @@
  * numbers) | option 0x0D = `VLU group` + our DH public key. librtmfp insists on exactly those
  * first 7 bytes and reads the key from byte 11, so the key is always sent padded to the prime
  * size (SKRC is 139 bytes for group 2, 203 for 5, 267 for 14).
+ *
+ * RFC 7425 §4.6 lets each side ask for HMAC and session sequence numbers (flags SND "I always
+ * send", SOR "I send on request", REQ "I require"). We never ask for them ourselves and send them
+ * on request: an initiator with REQ gets them, one with SND has them checked. Flash and librtmfp
+ * offer SOR only, so they get the Flash answer above; rtmfp-cpp requires both by default
+ * (SND|SOR|REQ) and gets `03 1A 07 0A` | `02 1E 07` (rtmfp-cpp `negotiateFlags` reads it so).
  */
 import { randomBytes } from 'node:crypto';
 import { OptionReader, OptionsEnd, encodeOptions } from '../options.js';
@@ -55,27 +61,105 @@ export function readSkic(skic: Buffer): InitiatorComponent | null {
   return r.ended === OptionsEnd.MALFORMED ? null : out;
 }
 
-/** Does the initiator insist on HMAC or session sequence numbers, which we do not implement? */
-export const requiresExtensions = (c: InitiatorComponent): boolean =>
-  (c.hmacFlags & NegotiationFlag.REQUIRE) !== 0 || (c.sseqFlags & NegotiationFlag.REQUIRE) !== 0;
+/** The tag length we send (Flash's; RFC 2104 §5 asks for at least 80 bits). */
+export const HMAC_SEND_LENGTH = 10;
+const HMAC_MIN_LENGTH = 4;
+const HMAC_MAX_LENGTH = 32;
 
-/** Our SKRC for `publicKey` (already padded to the prime size). */
-export function buildSkrc(groupId: number, publicKey: Uint8Array): Buffer {
-  const key = encodeOptions([[KeyingOption.DH_PUBLIC_KEY, Buffer.concat([encodeVlu(groupId), publicKey])]], false);
-  return Buffer.concat([SKRC_PREFIX, key]);
+/** What a session uses of the RFC 7425 packet options, per direction. */
+export interface Negotiation {
+  hmacSend: boolean;
+  hmacReceive: boolean;
+  /** The initiator's tag length (when hmacReceive). */
+  hmacReceiveLength: number;
+  sseqSend: boolean;
+  sseqReceive: boolean;
 }
 
-/** An SKIC like Flash's (client side and tests): group select, 64 random bytes, HMAC and SSEQ on request. */
-export function buildSkic(groupId: number, random: Uint8Array = randomBytes(64)): Buffer {
+/** The responder's side of the negotiation; null if the initiator sends tags of a length outside 4..32. */
+export function negotiate(c: InitiatorComponent): Negotiation | null {
+  const hmacReceive = (c.hmacFlags & NegotiationFlag.SEND_ALWAYS) !== 0;
+  if (hmacReceive && (c.hmacLength < HMAC_MIN_LENGTH || c.hmacLength > HMAC_MAX_LENGTH)) {
+    return null;
+  }
+  return {
+    hmacSend: (c.hmacFlags & NegotiationFlag.REQUIRE) !== 0,
+    hmacReceive,
+    hmacReceiveLength: hmacReceive ? c.hmacLength : 0,
+    sseqSend: (c.sseqFlags & NegotiationFlag.REQUIRE) !== 0,
+    sseqReceive: (c.sseqFlags & NegotiationFlag.SEND_ALWAYS) !== 0,
+  };
+}
+
+/** Our flags for one option: SOR, plus SND and REQ as negotiated; 0 (Flash's answer) when unused. */
+const answerFlags = (send: boolean, receive: boolean): number =>
+  send || receive ? NegotiationFlag.SEND_ON_REQUEST | (send ? NegotiationFlag.SEND_ALWAYS : 0) | (receive ? NegotiationFlag.REQUIRE : 0) : 0;
+
+/** Our SKRC for `publicKey` (already padded to the prime size). */
+export function buildSkrc(groupId: number, publicKey: Uint8Array, n: Negotiation | null = null): Buffer {
+  const key = encodeOptions([[KeyingOption.DH_PUBLIC_KEY, Buffer.concat([encodeVlu(groupId), publicKey])]], false);
+  const hmac = n === null ? 0 : answerFlags(n.hmacSend, n.hmacReceive);
+  const sseq = n === null ? 0 : answerFlags(n.sseqSend, n.sseqReceive);
+  if (hmac === 0 && sseq === 0) {
+    return Buffer.concat([SKRC_PREFIX, key]);
+  }
+  const prefix = encodeOptions(
+    [
+      [KeyingOption.HMAC_NEGOTIATION, Buffer.from(hmac === 0 ? [0, 0] : [hmac, HMAC_SEND_LENGTH])],
+      [KeyingOption.SSEQ_NEGOTIATION, Buffer.from([sseq])],
+    ],
+    false,
+  );
+  return Buffer.concat([prefix, key]);
+}
+
+/** What rtmfp-cpp's initiators offer by default: always send, on request, require (both options). */
+export const REQUIRE_ALL = NegotiationFlag.SEND_ALWAYS | NegotiationFlag.SEND_ON_REQUEST | NegotiationFlag.REQUIRE;
+
+/**
+ * An SKIC (client side and tests): group select, 64 random bytes, HMAC and SSEQ negotiation,
+ * by default as Flash offers them (on request, tag length 10); `flags` REQUIRE_ALL with
+ * `hmacLength` 16 is rtmfp-cpp's default.
+ */
+export function buildSkic(groupId: number, random: Uint8Array = randomBytes(64), flags: number = NegotiationFlag.SEND_ON_REQUEST, hmacLength = 10): Buffer {
   return encodeOptions(
     [
       [KeyingOption.DH_GROUP_SELECT, encodeVlu(groupId)],
       [KeyingOption.EXTRA_RANDOMNESS, random],
-      [KeyingOption.HMAC_NEGOTIATION, Buffer.from([NegotiationFlag.SEND_ON_REQUEST, 10])],
-      [KeyingOption.SSEQ_NEGOTIATION, Buffer.from([NegotiationFlag.SEND_ON_REQUEST])],
+      [KeyingOption.HMAC_NEGOTIATION, Buffer.from([flags, hmacLength])],
+      [KeyingOption.SSEQ_NEGOTIATION, Buffer.from([flags])],
     ],
     false,
   );
+}
+
+/**
+ * The initiator's side of the negotiation (rtmfp-cpp `negotiateFlags`) for our `flags` (the same
+ * for both options) and the responder's SKRC; null when we require an option the responder will
+ * not send, or its tag length is outside 4..32.
+ */
+export function negotiateAsInitiator(flags: number, skrc: Buffer): Negotiation | null {
+  const r = readSkic(skrc);
+  if (r === null) {
+    return null;
+  }
+  const requires = (flags & NegotiationFlag.REQUIRE) !== 0;
+  const offers = (peer: number): boolean => (peer & (NegotiationFlag.SEND_ALWAYS | NegotiationFlag.SEND_ON_REQUEST)) !== 0;
+  if (requires && (!offers(r.hmacFlags) || !offers(r.sseqFlags))) {
+    return null;
+  }
+  const hmacReceive = requires || (r.hmacFlags & NegotiationFlag.SEND_ALWAYS) !== 0;
+  if (hmacReceive && (r.hmacLength < HMAC_MIN_LENGTH || r.hmacLength > HMAC_MAX_LENGTH)) {
+    return null;
+  }
+  const always = (flags & NegotiationFlag.SEND_ALWAYS) !== 0;
+  return {
+    hmacSend: always || (r.hmacFlags & NegotiationFlag.REQUIRE) !== 0,
+    hmacReceive,
+    hmacReceiveLength: hmacReceive ? r.hmacLength : 0,
+    sseqSend: always || (r.sseqFlags & NegotiationFlag.REQUIRE) !== 0,
+    sseqReceive: requires || (r.sseqFlags & NegotiationFlag.SEND_ALWAYS) !== 0,
+  };
 }
 
 /** The responder's DH group and public key from an SKRC (client side); null if absent. */
