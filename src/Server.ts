@@ -8,6 +8,7 @@ import { RtmfpProtocol } from './protocols/rtmfp/RtmfpProtocol.js';
 import { RtmpProtocol } from './protocols/rtmp/RtmpProtocol.js';
 import { MediaWorkers } from './protocols/worker/MediaWorkers.js';
 import { RtmpWorkerOffload } from './protocols/worker/RtmpOffload.js';
+import { WireContext } from './protocols/WireContext.js';
 import { loadSocketHandover } from './kernels/index.js';
 import { AppHost } from './scripting/AppHost.js';
 import { DescriptorWatch } from './util/DescriptorWatch.js';
@@ -35,6 +36,8 @@ export class Server {
   readonly mesh: Mesh | null;
   /** The media worker threads RTMP and RTMFP sessions run on (null: everything on this thread). */
   readonly workers: MediaWorkers | null;
+  /** The main thread's packet-path state, for the RTMP and RTMFP sessions served here (each media worker has its own). */
+  readonly wire = new WireContext();
   private manageTimer: NodeJS.Timeout | null = null;
   /** `ulimit -n` reached: libuv then refuses connections in silence; this says so once a second. */
   private readonly descriptors = new DescriptorWatch((message) => log.error(message));
@@ -86,14 +89,14 @@ export class Server {
             { computeKeys: (args) => (rtmfp === null ? null : rtmfp.requests.computeKeys(args)) },
             new Logger('workers'),
           );
-    this.rtmp = config.rtmp.port > 0 ? new RtmpProtocol(this.core, config.rtmp) : null;
+    this.rtmp = config.rtmp.port > 0 ? new RtmpProtocol(this.core, config.rtmp, this.wire) : null;
     if (this.rtmp !== null) {
       this.protocols.push(this.rtmp);
       if (this.workers !== null && rtmpWorkers > 0 && typeof handover !== 'string') {
         this.rtmp.offload = new RtmpWorkerOffload(this.workers, rtmpWorkers, handover, this.rtmp, this.rtmp.log);
       }
     }
-    rtmfp = config.rtmfp.port > 0 ? new RtmfpProtocol(this.core, config.rtmfp, this.workers) : null;
+    rtmfp = config.rtmfp.port > 0 ? new RtmfpProtocol(this.core, config.rtmfp, this.wire, this.workers) : null;
     this.rtmfp = rtmfp;
     if (this.rtmfp !== null) {
       this.protocols.push(this.rtmfp);
@@ -106,7 +109,7 @@ export class Server {
             version: VERSION,
             workerThreads: count,
             sessions: () => Object.fromEntries(this.protocols.map((p) => [p.name, p.sessionCount])),
-          })
+          }, this.wire)
         : null;
     if (this.http !== null) {
       this.protocols.push(this.http);

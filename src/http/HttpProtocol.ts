@@ -18,6 +18,7 @@ import { LiveStreams } from './live/LiveStreams.js';
 import { parseRequestPath } from './requestPath.js';
 import { sendPreflight, sendText, setCors } from './responses.js';
 import { WebSocketUpgrades } from './WebSocketUpgrades.js';
+import type { WireContext } from '../protocols/WireContext.js';
 
 const log = new Logger('http');
 
@@ -64,10 +65,12 @@ export class HttpProtocol implements Protocol {
     private readonly core: Core,
     private readonly config: Config,
     source: StatsSource,
+    /** The main thread's packet-path state (`Server.wire`): FLV viewers share its RTMP write batch and wire slots. */
+    wire: WireContext,
   ) {
     const http = config.http;
     this.perAddress = new AddressLimits(http.maxConnectionsPerAddress);
-    this.live = new LiveStreams(core);
+    this.live = new LiveStreams(core, wire);
     this.hls = new HlsPlayback(core, http.hls);
     this.live.formats.push(this.hls);
     this.apps = new HttpApps(core, join(config.application.dir, 'www'), { index: http.index, maxBodySize: http.maxBodySize }, this.live);
@@ -76,7 +79,7 @@ export class HttpProtocol implements Protocol {
     this.api = new ApiRoutes(this.stats, this.metrics, http.apiToken);
     // No compression: media does not shrink and per-message deflate costs a zlib context per socket.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: http.webSocketMaxPayload, perMessageDeflate: false, clientTracking: true });
-    this.webSockets = new WebSocketUpgrades(core, this.wss, http.webSocketTimeoutMs);
+    this.webSockets = new WebSocketUpgrades(core, this.wss, http.webSocketTimeoutMs, wire);
   }
 
   get sessionCount(): number {

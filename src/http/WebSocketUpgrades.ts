@@ -5,6 +5,7 @@ import { Client, formatAddress } from '../core/Client.js';
 import type { Core } from '../core/Core.js';
 import { errorMessage } from '../errors.js';
 import { Logger } from '../util/Logger.js';
+import type { WireContext } from '../protocols/WireContext.js';
 import { FlvViewer } from './live/FlvViewer.js';
 import { WsFlvTransport } from './live/WsFlvTransport.js';
 import { parseRequestPath, requestProperties, type RequestPath } from './requestPath.js';
@@ -27,6 +28,8 @@ export class WebSocketUpgrades {
     private readonly core: Core,
     private readonly wss: WebSocketServer,
     private readonly timeoutMs: number,
+    /** The thread's packet-path state: WebSocket-FLV viewers encode with its wire slots. */
+    private readonly wire: WireContext,
   ) {}
 
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -67,7 +70,7 @@ export class WebSocketUpgrades {
     client.path = target.path;
     client.query = target.query;
     client.properties = properties;
-    const viewer = new FlvViewer(this.core, client, transport);
+    const viewer = new FlvViewer(this.core, client, transport, this.wire.wireSlots);
     let gone = false;
     ws.once('close', () => {
       gone = true;

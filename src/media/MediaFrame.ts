@@ -3,8 +3,9 @@
  * sniffed once at creation so fan-out, caches and drop policies never parse the payload again.
  * `wire` memoizes the frame's serialized forms (one per output format: RTMP chunks at a chunk
  * size, RTMFP fragments, mesh frames) so a frame is encoded once, whatever the subscriber count.
- * Formats are numbered once per process (`wireSlot`), so a subscriber that kept its format's slot
- * reads its bytes with one array index, without hashing a string per frame.
+ * Formats are numbered once per thread (`WireSlots`, in the thread's `WireContext`), so a
+ * subscriber that kept its format's slot reads its bytes with one array index, without hashing a
+ * string per frame.
  */
 export const FrameKind = { AUDIO: 8, VIDEO: 9, DATA: 18 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
@@ -67,8 +68,6 @@ const sniffAudio = (p: Buffer): number => {
   return 0;
 };
 
-/** Wire format name → slot in `MediaFrame.wire` (process-wide, never removed, so bounded). */
-const wireSlots = new Map<string, number>();
 /**
  * Formats that get a slot; later ones are memoized by name (`MediaFrame.wireByName`). Names can
  * come from clients (an RTMP stream id is part of its format), so the table must not grow with them.
@@ -76,19 +75,33 @@ const wireSlots = new Map<string, number>();
 export const MAX_WIRE_SLOTS = 16;
 
 /**
- * The slot of a wire format (stable for the process): keep it and use `wireAt`/`store`. -1 once
- * `MAX_WIRE_SLOTS` formats have one: then use `wireFor`/`encoded` with the name.
+ * Wire format name → slot in `MediaFrame.wire`: one table per thread (`WireContext.wireSlots`),
+ * used by every encoder of the frames of that thread; slots are never removed, so it is bounded.
  */
-export function wireSlot(format: string): number {
-  let slot = wireSlots.get(format);
-  if (slot === undefined) {
-    if (wireSlots.size >= MAX_WIRE_SLOTS) {
-      return -1;
-    }
-    slot = wireSlots.size;
-    wireSlots.set(format, slot);
+export class WireSlots {
+  private readonly slots = new Map<string, number>();
+
+  /** Formats with a slot. */
+  get size(): number {
+    return this.slots.size;
   }
-  return slot;
+
+  /**
+   * The slot of a wire format (stable for the table's life): keep it and use `wireAt`/`store`. -1
+   * once `MAX_WIRE_SLOTS` formats have one: then use `wireFor`/`encoded` with the name.
+   */
+  slotOf(format: string): number {
+    const slots = this.slots;
+    let slot = slots.get(format);
+    if (slot === undefined) {
+      if (slots.size >= MAX_WIRE_SLOTS) {
+        return -1;
+      }
+      slot = slots.size;
+      slots.set(format, slot);
+    }
+    return slot;
+  }
 }
 
 /** AMF0 string "onMetaData" at the start of a data payload: 02 00 0A "onMetaData". */
@@ -96,7 +109,7 @@ const ON_METADATA = Buffer.from('02000a6f6e4d65746144617461', 'hex');
 
 export class MediaFrame {
   readonly flags: number;
-  /** Serialized forms, indexed by `wireSlot(format)`; filled lazily by the first subscriber of each format. */
+  /** Serialized forms, indexed by `WireSlots.slotOf(format)`; filled lazily by the first subscriber of each format. */
   wire: (Buffer | null)[] | null = null;
   /** Serialized forms of the formats without a slot, by name. */
   wireByName: Map<string, Buffer> | null = null;
@@ -134,23 +147,23 @@ export class MediaFrame {
     return (this.flags & (FrameFlag.SEQUENCE_HEADER | FrameFlag.METADATA)) !== 0;
   }
 
-  /** The serialized form for `format` if it was built already (no closure). */
-  wireFor(format: string): Buffer | undefined {
-    const slot = wireSlot(format);
+  /** The serialized form for `format` (slots: the thread's table) if it was built already (no closure). */
+  wireFor(slots: WireSlots, format: string): Buffer | undefined {
+    const slot = slots.slotOf(format);
     return slot >= 0 ? (this.wireAt(slot) ?? undefined) : this.wireByName?.get(format);
   }
 
-  /** The serialized form in `slot` (a `wireSlot`, not -1) if it was built already: the fan-out fast path. */
+  /** The serialized form in `slot` (a `WireSlots` slot, not -1) if it was built already: the fan-out fast path. */
   wireAt(slot: number): Buffer | null {
     const wire = this.wire;
     return wire !== null && slot < wire.length ? wire[slot] : null;
   }
 
-  /** The serialized form for `format`, built by `encode` the first time it is asked for. */
-  encoded(format: string, encode: (frame: MediaFrame) => Buffer): Buffer {
-    const slot = wireSlot(format);
+  /** The serialized form for `format` (slots: the thread's table), built by `encode` the first time it is asked for. */
+  encoded(slots: WireSlots, format: string, encode: (frame: MediaFrame) => Buffer): Buffer {
+    const slot = slots.slotOf(format);
     if (slot >= 0) {
-      return this.wireAt(slot) ?? this.store(slot, encode(this));
+      return this.wireAt(slot) ?? this.store(slots, slot, encode(this));
     }
     let byName = this.wireByName;
     if (byName === null) {
@@ -164,12 +177,12 @@ export class MediaFrame {
     return bytes;
   }
 
-  /** Keeps `bytes` as the serialized form in `slot` (a `wireSlot`, not -1) and returns them. */
-  store(slot: number, bytes: Buffer): Buffer {
+  /** Keeps `bytes` as the serialized form in `slot` (of `slots`, not -1) and returns them. */
+  store(slots: WireSlots, slot: number, bytes: Buffer): Buffer {
     let wire = this.wire;
     if (wire === null || slot >= wire.length) {
       // Room for every format known so far (a packed array: in-bounds reads for all of them).
-      const size = Math.max(slot + 1, wireSlots.size);
+      const size = Math.max(slot + 1, slots.size);
       const grown: (Buffer | null)[] = [];
       for (let i = 0; i < size; i++) {
         grown.push(wire !== null && i < wire.length ? wire[i] : null);

@@ -138,7 +138,7 @@ export const targets: FuzzTarget[] = [
         readRangeAck(input, start, payloadEnd, ack);
         readBitmapAck(input, start, payloadEnd, ack);
         readFlowException(input, start, payloadEnd, exception);
-        readBufferProbe(input, start, payloadEnd);
+        readBufferProbe(input, start, payloadEnd, { pos: 0 });
         readIHello(input, start, payloadEnd);
         readIIKeying(input, start, payloadEnd);
         readRHello(input, start, payloadEnd);

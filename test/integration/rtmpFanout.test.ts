@@ -11,7 +11,6 @@ import { after, before, describe, it } from 'node:test';
 import { RtmpClient } from '../../src/client/RtmpClient.js';
 import { NativeSocketIo } from '../../src/kernels/index.js';
 import { loadNativeAddon } from '../../src/kernels/native/nativeAddon.js';
-import { FrameWriteBatch } from '../../src/protocols/rtmp/RtmpSocketWriter.js';
 import type { Server } from '../../src/Server.js';
 import { withTimeout } from '../helpers/ffmpeg.js';
 import { sleep, startInProcess } from '../helpers/inProcess.js';
@@ -71,12 +70,12 @@ describe('RTMP fan-out to many players', { timeout: 120_000 }, () => {
 
   before(async () => {
     // No frame dropped for the player that stops reading: its queue may grow to the whole stream.
-    // On the main thread: the test swaps this thread's write batch (the write paths it compares).
+    // On the main thread: the test swaps the main thread's write batch (server.wire: the write paths it compares).
     ({ server, url } = await startInProcess({ 'media.subscriberQueueBytes': String(64 << 20), 'RTMP.workers': '0' }));
   });
 
   after(async () => {
-    FrameWriteBatch.useForThisThread(null);
+    server.wire.useFrameBatch(null);
     await server.stop();
   });
 
@@ -109,7 +108,7 @@ describe('RTMP fan-out to many players', { timeout: 120_000 }, () => {
 
   for (const arm of arms) {
     it(`${arm.name} writes: the same bytes to every player, every payload in order`, { skip: arm.skip }, async () => {
-      const batch = FrameWriteBatch.useForThisThread(arm.io);
+      const batch = server.wire.useFrameBatch(arm.io);
       const name = 'fan';
       const players: Player[] = [];
       const publisher = new RtmpClient();

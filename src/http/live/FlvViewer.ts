@@ -3,7 +3,7 @@ import type { Core } from '../../core/Core.js';
 import type { Listener, ListenerOwner } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { errorMessage } from '../../errors.js';
-import type { MediaFrame } from '../../media/MediaFrame.js';
+import type { MediaFrame, WireSlots } from '../../media/MediaFrame.js';
 import { Subscriber, type SubscriberSink } from '../../media/Subscriber.js';
 import { Logger } from '../../util/Logger.js';
 import { FLV_HEADER, flvTagOf } from './flvTag.js';
@@ -39,6 +39,8 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
     private readonly core: Core,
     readonly client: Client,
     private readonly transport: FlvTransport,
+    /** The thread's wire slots (`WireContext.wireSlots`), where the frames keep their FLV tag. */
+    private readonly slots: WireSlots,
   ) {}
 
   /**
@@ -70,7 +72,7 @@ export class FlvViewer implements SubscriberSink, ListenerOwner {
   }
 
   write(frame: MediaFrame): void {
-    const tag = flvTagOf(frame);
+    const tag = flvTagOf(frame, this.slots);
     this.client.traffic.sent += tag.length;
     this.transport.writeTag(tag);
   }

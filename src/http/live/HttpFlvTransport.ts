@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { RtmpSocketWriter } from '../../protocols/rtmp/RtmpSocketWriter.js';
+import { type FrameWriteBatch, RtmpSocketWriter } from '../../protocols/rtmp/RtmpSocketWriter.js';
 import type { FlvTransport } from './FlvViewer.js';
 
 /**
@@ -11,11 +11,15 @@ import type { FlvTransport } from './FlvViewer.js';
 export class HttpFlvTransport implements FlvTransport {
   private readonly writer: RtmpSocketWriter;
 
-  constructor(private readonly res: ServerResponse) {
+  /** `frames`: the thread's write batch (`WireContext.frames`). */
+  constructor(
+    private readonly res: ServerResponse,
+    frames: FrameWriteBatch,
+  ) {
     // Close-delimited: Node must not add chunk framing to bytes it never sees.
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
-    this.writer = new RtmpSocketWriter(res.socket!);
+    this.writer = new RtmpSocketWriter(res.socket!, frames);
   }
 
   get queuedBytes(): number {

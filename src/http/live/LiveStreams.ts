@@ -8,6 +8,7 @@ import type { RequestPath } from '../requestPath.js';
 import { setCors, sendText } from '../responses.js';
 import { FlvViewer } from './FlvViewer.js';
 import { HttpFlvTransport } from './HttpFlvTransport.js';
+import type { WireContext } from '../../protocols/WireContext.js';
 
 const log = new Logger('http');
 
@@ -24,7 +25,11 @@ export interface LiveFormat {
 export class LiveStreams implements LiveFallback {
   readonly formats: LiveFormat[] = [];
 
-  constructor(private readonly core: Core) {}
+  constructor(
+    private readonly core: Core,
+    /** The thread's packet-path state: HTTP-FLV bodies go in its write batch, tags are encoded with its wire slots. */
+    private readonly wire: WireContext,
+  ) {}
 
   async serve(req: IncomingMessage, res: ServerResponse, target: RequestPath, client: Client): Promise<boolean> {
     if (target.file.endsWith('.flv') && target.file.length > 4) {
@@ -51,7 +56,7 @@ export class LiveStreams implements LiveFallback {
     if (socket === null) {
       return;
     }
-    const viewer = new FlvViewer(this.core, client, new HttpFlvTransport(res));
+    const viewer = new FlvViewer(this.core, client, new HttpFlvTransport(res, this.wire.frames), this.wire.wireSlots);
     socket.once('close', () => viewer.close());
     try {
       await viewer.start(target.query === '' ? name : `${name}?${target.query}`, () => {

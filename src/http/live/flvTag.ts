@@ -1,4 +1,4 @@
-import type { MediaFrame } from '../../media/MediaFrame.js';
+import type { MediaFrame, WireSlots } from '../../media/MediaFrame.js';
 
 /** "FLV", version 1, audio+video flags, header size 9, then PreviousTagSize0. */
 export const FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x05, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]);
@@ -21,4 +21,5 @@ export const encodeFlvTag = (frame: MediaFrame): Buffer => {
   return tag;
 };
 
-export const flvTagOf = (frame: MediaFrame): Buffer => frame.encoded(FLV_FORMAT, encodeFlvTag);
+/** The frame's FLV tag, encoded once per frame (`slots`: the thread's wire slots). */
+export const flvTagOf = (frame: MediaFrame, slots: WireSlots): Buffer => frame.encoded(slots, FLV_FORMAT, encodeFlvTag);

@@ -13,6 +13,7 @@ import { readSessionId } from './RtmfpPacket.js';
 import { RtmfpFanOut } from './RtmfpFanOut.js';
 import { RtmfpSession, type RtmfpSessionHost, type RtmfpSessionSettings } from './RtmfpSession.js';
 import type { SessionEvents } from './SessionLink.js';
+import type { WireContext } from '../WireContext.js';
 
 /** Who handles what a data plane cannot decide alone (the main thread's protocol, or a worker's link to it). */
 export interface DataPlaneControl {
@@ -85,6 +86,8 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
     readonly log: Logger,
     readonly options: DataPlaneOptions,
     private readonly control: DataPlaneControl,
+    /** The packet-path state of the thread this plane runs on (one per thread, shared with its RTMP sessions). */
+    readonly wire: WireContext,
   ) {
     this.handshake = new RtmfpHandshake({
       kernels,

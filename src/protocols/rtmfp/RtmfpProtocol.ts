@@ -6,6 +6,7 @@ import type { Kernels } from '../../kernels/Kernels.js';
 import { loadKernels } from '../../kernels/index.js';
 import { Logger } from '../../util/Logger.js';
 import type { Protocol } from '../Protocol.js';
+import type { WireContext } from '../WireContext.js';
 import { TRAFFIC_REPORT_MS, readTraffic } from '../SessionTraffic.js';
 import { AddressOrigin, type RtmfpAddress, formatAddress, parseHostPort } from './address.js';
 import { computeKeysSync } from './crypto/computeKeys.js';
@@ -61,6 +62,8 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
   constructor(
     readonly core: Core,
     readonly options: RtmfpProtocolOptions,
+    /** The main thread's packet-path state (`Server.wire`), for the local data plane. */
+    wire: WireContext,
     /** The media workers (shared with RTMP); the first `options.workers` have an RTMFP socket. */
     private readonly pool: MediaWorkers | null = null,
   ) {
@@ -81,6 +84,7 @@ export class RtmfpProtocol implements Protocol, ControlHost, DataPlaneControl, W
         ...(this.keyPool === null ? {} : { computeKeys: this.keyPool.computeKeys }),
       },
       this,
+      wire,
     );
   }
 

@@ -17,6 +17,7 @@ import { Mode } from './RtmfpPacket.js';
 import { RtmfpSessionInput } from './RtmfpSessionInput.js';
 import { RtmfpSessionOutput } from './RtmfpSessionOutput.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
+import type { WireContext } from '../WireContext.js';
 import type { FanOutSession, RtmfpFanOut } from './RtmfpFanOut.js';
 import { GROUP_METADATA, TC_HEADER_SIZE, classifyFlow, encodeTcFrame, tcMetadata } from './tcMessage.js';
 
@@ -35,6 +36,8 @@ export interface RtmfpSessionHost {
   readonly kernels: Kernels;
   readonly log: Logger;
   readonly settings: RtmfpSessionSettings;
+  /** The packet-path state of this host's thread, shared by its sessions' input and output. */
+  readonly wire: WireContext;
   /** Seals `packet[6, end)` for `session` and sends it (batched per event-loop turn where possible). */
   sendPacket(session: RtmfpSession, packet: Buffer, end: number): void;
   /** Where the next packet may be built in place (RtmfpEndpoint.packetBuffer). */
@@ -81,7 +84,7 @@ class RtmfpPlayer implements SubscriberSink {
 
   write(frame: MediaFrame): void {
     // The TC message is the same for every subscriber of this thread: built once per frame.
-    const message = frame.encoded('rtmfp:tc', encodeTcFrame);
+    const message = frame.encoded(this.session.host.wire.wireSlots, 'rtmfp:tc', encodeTcFrame);
     const fanOut = this.session.host.fanOut;
     if (fanOut !== null && !frame.isConfig && frame.kind !== FrameKind.DATA) {
       fanOut.add(this.session, this.streamId, message, frame.kind);
@@ -135,8 +138,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
     public address: RtmfpAddress,
     now: number,
   ) {
-    this.input = new RtmfpSessionInput(this);
-    this.output = new RtmfpSessionOutput(this);
+    this.input = new RtmfpSessionInput(this, host.wire);
+    this.output = new RtmfpSessionOutput(this, host.wire);
     this.lastReceptionAt = now;
   }
 

@@ -1,19 +1,11 @@
 import { RTMFP_CONTENT_OFFSET } from '../../kernels/Kernels.js';
 import { readForwardedIHello } from './handshakeChunks.js';
-import { Chunk, ChunkIterator, Mode, PacketHeader, readPacketHeader } from './RtmfpPacket.js';
+import { Chunk, Mode, readPacketHeader } from './RtmfpPacket.js';
 import type { RtmfpEndpoint } from './RtmfpEndpoint.js';
 import {
-  AckChunk, FlowException, FlowOptions, UserDataChunk, UserDataFlag, readBitmapAck, readBufferProbe, readFlowException, readFlowOptions,
-  readNextUserData, readRangeAck, readUserData,
+  type UserDataChunk, UserDataFlag, readBitmapAck, readBufferProbe, readFlowException, readFlowOptions, readNextUserData, readRangeAck, readUserData,
 } from './sessionChunks.js';
-
-/** Scratch shared by every session of a thread: parsing is synchronous, one packet at a time. */
-const header = new PacketHeader();
-const chunks = new ChunkIterator();
-const userData = new UserDataChunk();
-const flowOptions = new FlowOptions();
-const ack = new AckChunk();
-const exception = new FlowException();
+import { WireContext } from '../WireContext.js';
 
 /** Counters of what a session dropped, for logs and tests. */
 export class InputStats {
@@ -26,7 +18,8 @@ export class InputStats {
 /**
  * The receiving half of a session: decrypts a datagram with the session key, checks its header,
  * and walks its chunks into the session's flows (data, acks, probes, exceptions, pings, close).
- * Malformed input is dropped and counted, never thrown.
+ * Malformed input is dropped and counted, never thrown. Parsing is synchronous, one packet at a
+ * time per thread: the chunks are read into the thread's `WireContext` objects.
  */
 export class RtmfpSessionInput {
   readonly stats = new InputStats();
@@ -34,7 +27,14 @@ export class RtmfpSessionInput {
   peerTimestamp = -1;
   peerTimestampAt = 0;
 
-  constructor(private readonly session: RtmfpEndpoint) {}
+  /**
+   * `wire`: the packet-path state of the thread the session runs on; an endpoint built without
+   * one gets its own.
+   */
+  constructor(
+    private readonly session: RtmfpEndpoint,
+    private readonly wire: WireContext = new WireContext(),
+  ) {}
 
   /**
    * Decrypts and processes one datagram. Returns false if it was not a valid packet of this
@@ -52,6 +52,7 @@ export class RtmfpSessionInput {
    */
   receiveOpened(datagram: Buffer, length: number, now: number): boolean {
     const session = this.session;
+    const { header, chunks, userData, ack, exception } = this.wire;
     if (length < 0) {
       this.stats.badChecksum++;
       return false;
@@ -75,7 +76,7 @@ export class RtmfpSessionInput {
       switch (chunks.type) {
         case Chunk.USER_DATA: {
           if (readUserData(datagram, start, chunkEnd, userData)) {
-            this.onUserData(datagram, now);
+            this.onUserData(datagram, now, userData);
           } else {
             this.stats.malformedChunks++;
           }
@@ -83,7 +84,7 @@ export class RtmfpSessionInput {
         }
         case Chunk.NEXT_USER_DATA: {
           if (readNextUserData(datagram, start, chunkEnd, userData)) {
-            this.onUserData(datagram, now);
+            this.onUserData(datagram, now, userData);
           } else {
             this.stats.malformedChunks++;
           }
@@ -97,7 +98,7 @@ export class RtmfpSessionInput {
           break;
         }
         case Chunk.BUFFER_PROBE: {
-          const flowId = readBufferProbe(datagram, start, chunkEnd);
+          const flowId = readBufferProbe(datagram, start, chunkEnd, this.wire.cursor);
           const flow = session.recvFlows.get(flowId);
           if (flow !== undefined) {
             output.ackNow(flow);
@@ -141,8 +142,9 @@ export class RtmfpSessionInput {
     return true;
   }
 
-  private onUserData(datagram: Buffer, now: number): void {
+  private onUserData(datagram: Buffer, now: number, userData: UserDataChunk): void {
     const session = this.session;
+    const flowOptions = this.wire.flowOptions;
     let flow = session.recvFlows.get(userData.flowId);
     if (flow === undefined) {
       const hasOptions = (userData.flags & UserDataFlag.OPTIONS) !== 0;
@@ -183,6 +185,7 @@ export class RtmfpSessionInput {
   /** A closing session still answers the peer's close request (`opened`: the plaintext length if already opened). */
   receiveWhileClosing(datagram: Buffer, opened?: number): void {
     const session = this.session;
+    const { header, chunks } = this.wire;
     const length = opened ?? session.kernels.decryptPacket(session.keys.decryptKey, datagram, 0, datagram.length, datagram, 4);
     if (length < 0 || !readPacketHeader(datagram, RTMFP_CONTENT_OFFSET, 4 + length, header)) {
       return;

@@ -1,19 +1,14 @@
-import { RTMFP_CONTENT_OFFSET, RTMFP_MAX_CONTENT, RTMFP_MAX_DATAGRAM } from '../../kernels/Kernels.js';
+import { RTMFP_CONTENT_OFFSET, RTMFP_MAX_CONTENT } from '../../kernels/Kernels.js';
 import type { RtmfpRecvFlow } from './flows/RtmfpRecvFlow.js';
 import type { RtmfpSendFlow } from './flows/RtmfpSendFlow.js';
 import { Chunk, HeaderFlag, Mode, timestampOf, writePacketHeader } from './RtmfpPacket.js';
 import type { RtmfpEndpoint } from './RtmfpEndpoint.js';
+import { WireContext } from '../WireContext.js';
 import {
   nextUserDataHeaderLength, userDataHeaderLength, writeFlowException, writeNextUserDataHeader, writePing, writeRangeAck,
   writeSessionClose, writeUserDataHeader,
 } from './sessionChunks.js';
 
-/** One packet is built at a time per thread: a shared scratch buffer (room for padding)... */
-const sharedScratch = Buffer.alloc(RTMFP_MAX_DATAGRAM + 32);
-/** ...or the send batch's next slot when the endpoint offers one (`packetBuffer`): set per packet. */
-let scratch: Buffer = sharedScratch;
-const rangeFrom = new Float64Array(32);
-const rangeTo = new Float64Array(32);
 /** Header flags: servers send time-critical-reverse as Cumulus and MonaServer do, clients time-critical as Flash. */
 const flagsFor = (mode: number): number => (mode === Mode.RESPONDER ? HeaderFlag.TIME_CRITICAL_REVERSE : HeaderFlag.TIME_CRITICAL) | mode;
 /** Content limit of one packet. */
@@ -24,14 +19,12 @@ const MAX_PACKETS_PER_FLUSH = 64;
 const ACK_DELAY_MS = 50;
 const MAX_QUEUED_CONTROL = 64;
 
-/** Numbers the packets built on this thread (see `RtmfpSendFlow.packetMark`). */
-let packetNumber = 0;
-
-
 /**
  * The sending half of a session: assembles packets from acks, small control chunks and the
  * flows' fragments (round robin across flows, up to the congestion window the flows consult),
- * then seals each with the session key through the kernels and sends it.
+ * then seals each with the session key through the kernels and sends it. One packet is built at
+ * a time per thread: in the thread's `WireContext` scratch, or in the send batch's next slot when
+ * the endpoint offers one (`packetBuffer`).
  */
 export class RtmfpSessionOutput {
   private readonly ackDue = new Set<RtmfpRecvFlow>();
@@ -40,8 +33,19 @@ export class RtmfpSessionOutput {
   private readonly control: Buffer[] = [];
   private roundRobin = 0;
   packetsSent = 0;
+  /** Where the packet being built is: set per packet (`header`). */
+  private packet: Buffer;
 
-  constructor(private readonly session: RtmfpEndpoint) {}
+  /**
+   * `wire`: the packet-path state of the thread the session runs on; an endpoint built without
+   * one gets its own.
+   */
+  constructor(
+    private readonly session: RtmfpEndpoint,
+    private readonly wire: WireContext = new WireContext(),
+  ) {
+    this.packet = wire.packetScratch;
+  }
 
   ackNow(flow: RtmfpRecvFlow): void {
     this.delayedAcks.delete(flow);
@@ -80,7 +84,7 @@ export class RtmfpSessionOutput {
   /** Sends a Session Close Request (0x0C) or Acknowledgement (0x4C) at once, alone in its packet. */
   sendClose(ack: boolean, now: number): void {
     const start = this.header(now);
-    this.seal(writeSessionClose(scratch, start, ack));
+    this.seal(writeSessionClose(this.packet, start, ack));
   }
 
   /**
@@ -113,8 +117,9 @@ export class RtmfpSessionOutput {
 
   /** Starts a packet: where it is built, and its header. Returns where the chunks start. */
   private header(now: number): number {
-    scratch = this.session.packetBuffer?.() ?? sharedScratch;
-    return this.writeHeader(scratch, RTMFP_CONTENT_OFFSET, now);
+    const packet = this.session.packetBuffer?.() ?? this.wire.packetScratch;
+    this.packet = packet;
+    return this.writeHeader(packet, RTMFP_CONTENT_OFFSET, now);
   }
 
   /** This session's packet header (flags, timestamp, echo) at `buf[offset...]`; returns its end. */
@@ -134,13 +139,15 @@ export class RtmfpSessionOutput {
   }
 
   private writeAcks(o: number): number {
+    const { ackRangeFrom: rangeFrom, ackRangeTo: rangeTo } = this.wire;
+    const packet = this.packet;
     for (const flow of this.ackDue) {
       const count = flow.ackRanges(rangeFrom, rangeTo, rangeFrom.length);
       // Worst case: header 3, three 5-byte VLUs, two per range.
       if (LIMIT - o < 18 + count * 10) {
         break;
       }
-      o = writeRangeAck(scratch, o, flow.id, flow.bufferBlocksAvailable, flow.cumulative, rangeFrom, rangeTo, count);
+      o = writeRangeAck(packet, o, flow.id, flow.bufferBlocksAvailable, flow.cumulative, rangeFrom, rangeTo, count);
       flow.unacked = 0;
       this.ackDue.delete(flow);
     }
@@ -150,7 +157,7 @@ export class RtmfpSessionOutput {
   private writeControl(o: number): number {
     while (this.control.length > 0 && LIMIT - o >= this.control[0].length) {
       const chunk = this.control.shift()!;
-      scratch.set(chunk, o);
+      this.packet.set(chunk, o);
       o += chunk.length;
     }
     return o;
@@ -166,7 +173,8 @@ export class RtmfpSessionOutput {
     let previousSeq = -1;
     let previousFsn = -1;
     // Flows already in this packet carry their options once: marked with the packet's number, no Set per packet.
-    const packet = ++packetNumber;
+    const packetMark = ++this.wire.packetNumber;
+    const packet = this.packet;
     let progress = true;
     while (progress) {
       progress = false;
@@ -176,7 +184,7 @@ export class RtmfpSessionOutput {
         if (fragment === null) {
           continue;
         }
-        const options = flow.optionsAcked || flow.packetMark === packet ? null : flow.options;
+        const options = flow.optionsAcked || flow.packetMark === packetMark ? null : flow.options;
         const optionsLength = options === null ? 0 : options.length;
         const fsn = flow.fsn;
         const next = previous === flow && fragment.seq === previousSeq + 1 && fsn === previousFsn;
@@ -187,12 +195,12 @@ export class RtmfpSessionOutput {
           continue;
         }
         o = next
-          ? writeNextUserDataHeader(scratch, o, fragment.flags, options, length)
-          : writeUserDataHeader(scratch, o, fragment.flags, flow.id, fragment.seq, fsnOffset, options, length);
-        scratch.set(fragment.data, o);
+          ? writeNextUserDataHeader(packet, o, fragment.flags, options, length)
+          : writeUserDataHeader(packet, o, fragment.flags, flow.id, fragment.seq, fsnOffset, options, length);
+        packet.set(fragment.data, o);
         o += length;
         flow.markSent(fragment, now);
-        flow.packetMark = packet;
+        flow.packetMark = packetMark;
         previous = flow;
         previousSeq = fragment.seq;
         previousFsn = fsn;
@@ -217,9 +225,9 @@ export class RtmfpSessionOutput {
     }
   }
 
-  /** Has the packet in `scratch` up to `end` padded, checksummed, encrypted and sent. */
+  /** Has the packet being built, up to `end`, padded, checksummed, encrypted and sent. */
   private seal(end: number): void {
-    this.session.sendPacket(scratch, end);
+    this.session.sendPacket(this.packet, end);
     this.packetsSent++;
   }
 }

@@ -6,11 +6,13 @@
  *
  * These are on the per-packet path: readers fill reusable fixed-shape objects with numbers and
  * offsets (no views, no allocation) and return false on malformed input; writers write into the
- * caller's packet buffer and return the offset after what they wrote.
+ * caller's packet buffer and return the offset after what they wrote. The module keeps no state:
+ * each reader's position (and option reader) is in the object the caller owns and passes in (one
+ * set per thread: `WireContext`).
  */
 import { OptionReader, OptionsEnd, optionLength, writeOption } from './options.js';
 import { CHUNK_HEADER_SIZE, Chunk, writeChunkHeader } from './RtmfpPacket.js';
-import { readVlu, vluLength, writeVlu } from './vlu.js';
+import { type VluCursor, readVlu, vluLength, writeVlu } from './vlu.js';
 
 export const UserDataFlag = {
   OPTIONS: 0x80,
@@ -32,11 +34,12 @@ export const FlowOption = {
   MANDATORY_CUTOFF: 0x2000,
 } as const;
 
-const cursor = { pos: 0 };
-const options = new OptionReader();
-
 /** One User Data chunk; for 0x11 the previous chunk's fields carry over (`readNextUserData`). */
-export class UserDataChunk {
+export class UserDataChunk implements VluCursor {
+  /** Read position while a reader fills this chunk (its cursor). */
+  pos = 0;
+  /** Walks the chunk's option list. */
+  readonly options = new OptionReader();
   flags = 0;
   /** -1 until a 0x10 chunk was read in the current packet (see `clear`). */
   flowId = -1;
@@ -61,9 +64,9 @@ export class UserDataChunk {
 
 function readFlagsOptionsData(buf: Uint8Array, end: number, flags: number, out: UserDataChunk): boolean {
   out.flags = flags;
-  out.optionsStart = out.optionsEnd = cursor.pos;
+  out.optionsStart = out.optionsEnd = out.pos;
   if ((flags & UserDataFlag.OPTIONS) !== 0) {
-    const r = options.reset(buf, cursor.pos, end);
+    const r = out.options.reset(buf, out.pos, end);
     while (r.next()) {
       // walk to the marker
     }
@@ -71,9 +74,9 @@ function readFlagsOptionsData(buf: Uint8Array, end: number, flags: number, out: 
       return false;
     }
     out.optionsEnd = r.pos - 1;
-    cursor.pos = r.pos;
+    out.pos = r.pos;
   }
-  out.dataStart = cursor.pos;
+  out.dataStart = out.pos;
   out.dataEnd = end;
   return true;
 }
@@ -84,10 +87,10 @@ export function readUserData(buf: Uint8Array, start: number, end: number, out: U
     return false;
   }
   const flags = buf[start];
-  cursor.pos = start + 1;
-  const flowId = readVlu(buf, end, cursor);
-  const sequence = flowId < 0 ? -1 : readVlu(buf, end, cursor);
-  const fsnOffset = sequence < 0 ? -1 : readVlu(buf, end, cursor);
+  out.pos = start + 1;
+  const flowId = readVlu(buf, end, out);
+  const sequence = flowId < 0 ? -1 : readVlu(buf, end, out);
+  const fsnOffset = sequence < 0 ? -1 : readVlu(buf, end, out);
   if (fsnOffset < 0 || fsnOffset > sequence || !readFlagsOptionsData(buf, end, flags, out)) {
     out.flowId = -1;
     return false;
@@ -103,7 +106,7 @@ export function readNextUserData(buf: Uint8Array, start: number, end: number, ou
   if (start >= end || out.flowId < 0) {
     return false;
   }
-  cursor.pos = start + 1;
+  out.pos = start + 1;
   if (!readFlagsOptionsData(buf, end, buf[start], out)) {
     out.flowId = -1;
     return false;
@@ -122,13 +125,15 @@ export class FlowOptions {
   returnFlowId = -1;
   /** An option type below 0x2000 we do not understand: the flow must be rejected (0x5E). */
   unknownMandatory = false;
+  /** Walks the option list. */
+  readonly reader = new OptionReader();
 }
 
 /** Decodes `buf[start, end)` (`UserDataChunk.optionsStart/End`) into `out`; false if malformed. */
 export function readFlowOptions(buf: Uint8Array, start: number, end: number, out: FlowOptions): boolean {
   out.metadataStart = out.metadataEnd = out.returnFlowId = -1;
   out.unknownMandatory = false;
-  const r = options.reset(buf, start, end);
+  const r = out.reader.reset(buf, start, end);
   while (r.next()) {
     if (r.type === FlowOption.METADATA) {
       out.metadataStart = r.valueStart;
@@ -214,7 +219,9 @@ export const MAX_ACK_RANGES = 64;
  * An acknowledgement, from 0x51 or converted from 0x50: everything up to `cumulativeAck` is
  * received, plus the inclusive sequence ranges `[rangeFrom[i], rangeTo[i]]` for i < rangeCount.
  */
-export class AckChunk {
+export class AckChunk implements VluCursor {
+  /** Read position while a reader fills this ack (its cursor). */
+  pos = 0;
   flowId = 0;
   /** Receive window in 1024-byte blocks; 0 = closed (not a failure: probe with 0x18). */
   bufferBlocks = 0;
@@ -226,10 +233,10 @@ export class AckChunk {
 }
 
 function readAckHead(buf: Uint8Array, start: number, end: number, out: AckChunk): boolean {
-  cursor.pos = start;
-  const flowId = readVlu(buf, end, cursor);
-  const bufferBlocks = flowId < 0 ? -1 : readVlu(buf, end, cursor);
-  const cumulativeAck = bufferBlocks < 0 ? -1 : readVlu(buf, end, cursor);
+  out.pos = start;
+  const flowId = readVlu(buf, end, out);
+  const bufferBlocks = flowId < 0 ? -1 : readVlu(buf, end, out);
+  const cumulativeAck = bufferBlocks < 0 ? -1 : readVlu(buf, end, out);
   if (cumulativeAck < 0) {
     return false;
   }
@@ -247,9 +254,9 @@ export function readRangeAck(buf: Uint8Array, start: number, end: number, out: A
     return false;
   }
   let last = out.cumulativeAck;
-  while (cursor.pos < end) {
-    const holesMinusOne = readVlu(buf, end, cursor);
-    const receivedMinusOne = holesMinusOne < 0 ? -1 : readVlu(buf, end, cursor);
+  while (out.pos < end) {
+    const holesMinusOne = readVlu(buf, end, out);
+    const receivedMinusOne = holesMinusOne < 0 ? -1 : readVlu(buf, end, out);
     if (receivedMinusOne < 0) {
       break;
     }
@@ -280,7 +287,7 @@ export function readBitmapAck(buf: Uint8Array, start: number, end: number, out: 
   }
   let seq = out.cumulativeAck + 2;
   let open = false;
-  for (let j = cursor.pos; j < end; j++) {
+  for (let j = out.pos; j < end; j++) {
     for (let bits = buf[j], k = 0; k < 8; k++, bits >>= 1, seq++) {
       if ((bits & 1) !== 0) {
         if (!open) {
@@ -328,8 +335,8 @@ export function writeRangeAck(
   return o;
 }
 
-/** Reads a 0x18 payload: the flow ID, or -1. */
-export function readBufferProbe(buf: Uint8Array, start: number, end: number): number {
+/** Reads a 0x18 payload with the caller's `cursor`: the flow ID, or -1. */
+export function readBufferProbe(buf: Uint8Array, start: number, end: number, cursor: VluCursor): number {
   cursor.pos = start;
   return readVlu(buf, end, cursor);
 }
@@ -340,16 +347,18 @@ export function writeBufferProbe(buf: Uint8Array, offset: number, flowId: number
 }
 
 /** A 0x5E report; reuse one instance. */
-export class FlowException {
+export class FlowException implements VluCursor {
+  /** Read position while `readFlowException` fills this report (its cursor). */
+  pos = 0;
   flowId = 0;
   code = 0;
 }
 
 export function readFlowException(buf: Uint8Array, start: number, end: number, out: FlowException): boolean {
-  cursor.pos = start;
-  const flowId = readVlu(buf, end, cursor);
+  out.pos = start;
+  const flowId = readVlu(buf, end, out);
   // Some senders omit the code: treat it as 0.
-  const code = flowId < 0 ? -1 : cursor.pos < end ? readVlu(buf, end, cursor) : 0;
+  const code = flowId < 0 ? -1 : out.pos < end ? readVlu(buf, end, out) : 0;
   if (code < 0) {
     return false;
   }

@@ -3,7 +3,7 @@ import type { SubscriptionControl } from '../../core/Listener.js';
 import type { Publication } from '../../core/Publication.js';
 import { ProtocolError, type SessionCause, causeOf, sessionEnd } from '../../errors.js';
 import type { SocketHandover } from '../../kernels/index.js';
-import { FrameKind, type MediaFrame, wireSlot } from '../../media/MediaFrame.js';
+import { FrameKind, type MediaFrame, type WireSlots } from '../../media/MediaFrame.js';
 import type { SubscriberSink } from '../../media/Subscriber.js';
 import type { Logger } from '../../util/Logger.js';
 import type { TrafficSource } from '../SessionTraffic.js';
@@ -15,6 +15,7 @@ import type { RtmpCommands, RtmpDataOptions, RtmpDataState, RtmpEvents } from '.
 import { unpackAggregate } from './aggregate.js';
 import { ChunkStreamId, MessageType, UserControlEvent } from './constants.js';
 import { RtmpSocketWriter } from './RtmpSocketWriter.js';
+import type { WireContext } from '../WireContext.js';
 
 const PING_INTERVAL_MS = 10_000;
 
@@ -63,8 +64,10 @@ class RtmpPlayer implements SubscriberSink {
     private readonly out: RtmpSocketWriter,
     private readonly streamId: number,
     private readonly chunkSize: number,
+    /** The thread's wire slots (`WireContext.wireSlots`). */
+    private readonly slots: WireSlots,
   ) {
-    this.slot = wireSlot(`rtmp:${chunkSize}:${streamId}`);
+    this.slot = slots.slotOf(`rtmp:${chunkSize}:${streamId}`);
   }
 
   get queuedBytes(): number {
@@ -73,11 +76,11 @@ class RtmpPlayer implements SubscriberSink {
 
   write(frame: MediaFrame): void {
     const slot = this.slot;
-    // Past the slot table (`wireSlot`), the encoding is memoized by name.
+    // Past the slot table (`WireSlots`), the encoding is memoized by name.
     const bytes =
       slot >= 0
-        ? (frame.wireAt(slot) ?? frame.store(slot, encodeFrame(frame, this.streamId, this.chunkSize)))
-        : frame.encoded(`rtmp:${this.chunkSize}:${this.streamId}`, (f) => encodeFrame(f, this.streamId, this.chunkSize));
+        ? (frame.wireAt(slot) ?? frame.store(this.slots, slot, encodeFrame(frame, this.streamId, this.chunkSize)))
+        : frame.encoded(this.slots, `rtmp:${this.chunkSize}:${this.streamId}`, (f) => encodeFrame(f, this.streamId, this.chunkSize));
     this.out.writeFrame(bytes);
   }
 
@@ -113,6 +116,8 @@ export class RtmpDataSession implements RtmpCommands, TrafficSource {
 
   constructor(
     readonly socket: Socket,
+    /** The packet-path state of this thread: its write batch and wire slots. */
+    wire: WireContext,
     private readonly options: RtmpDataOptions,
     private readonly log: Logger,
     /** For log lines: the client's address. */
@@ -121,9 +126,9 @@ export class RtmpDataSession implements RtmpCommands, TrafficSource {
     private readonly onGone: (session: RtmpDataSession) => void,
     state: RtmpDataState | null = null,
   ) {
-    this.out = new RtmpSocketWriter(socket);
+    this.out = new RtmpSocketWriter(socket, wire.frames);
     this.reader = new RtmpChunkReader((msg) => this.onMessage(msg), { maxMessageSize: options.maxMessageSize });
-    this.media = new SessionMedia((streamId) => new RtmpPlayer(this, this.out, streamId, options.chunkSize));
+    this.media = new SessionMedia((streamId) => new RtmpPlayer(this, this.out, streamId, options.chunkSize, wire.wireSlots));
     if (state === null) {
       this.handshake = new RtmpServerHandshake();
       this.startedAt = Date.now();

@@ -7,9 +7,9 @@ import { Logger } from '../../util/Logger.js';
 
 const STOPPING = sessionEnd('MS_ERR_SERVER_STOPPING', 'server stopping');
 import type { Protocol } from '../Protocol.js';
+import type { WireContext } from '../WireContext.js';
 import { TRAFFIC_REPORT_MS, readTraffic } from '../SessionTraffic.js';
 import { RtmpDataSession } from './RtmpDataSession.js';
-import { FrameWriteBatch } from './RtmpSocketWriter.js';
 import { RtmpSession, type RtmpSessionHost, type RtmpSessionOptions } from './RtmpSession.js';
 import type { RtmpCommands } from './RtmpLink.js';
 
@@ -60,8 +60,10 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
   constructor(
     readonly core: Core,
     readonly options: RtmpProtocolOptions,
+    /** The main thread's packet-path state (`Server.wire`): the write batch of the sessions served here. */
+    readonly wire: WireContext,
   ) {
-    FrameWriteBatch.forThisThread().mergeMs = options.mergeWriteMs;
+    wire.frames.mergeMs = options.mergeWriteMs;
     this.perAddress = new AddressLimits(options.maxConnectionsPerAddress);
   }
 
@@ -131,7 +133,7 @@ export class RtmpProtocol implements Protocol, RtmpSessionHost {
       onPing: (rtt: number) => session?.onPing(rtt),
       onClosed: (cause: SessionCause) => session?.onClosed(cause),
     };
-    const data = new RtmpDataSession(socket, this.options, this.log, address, events, (d) => this.local.delete(d));
+    const data = new RtmpDataSession(socket, this.wire, this.options, this.log, address, events, (d) => this.local.delete(d));
     this.local.add(data);
     session = new RtmpSession(this, sid, address, ip, data);
     this.sessions.set(sid, session);

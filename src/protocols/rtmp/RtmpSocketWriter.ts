@@ -1,14 +1,15 @@
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { type SocketIo, loadSocketIo } from '../../kernels/index.js';
+import type { SocketIo } from '../../kernels/index.js';
 
 /**
  * The write side of one RTMP session's socket. Control messages and commands go out at once,
  * through Node (`write`). Media frames (`writeFrame`, the fan-out hot path) are queued in the
- * thread's `FrameWriteBatch` and leave once the current event-loop turn's synchronous work is
- * done, all players together: with the native addon (Linux) in one call that writes every
- * player's bytes with one sendmsg(2) each, otherwise one `socket.write` per player (several
- * frames of one turn as one corked writev). Either way each player gets one send per turn.
+ * thread's `FrameWriteBatch` (its `WireContext.frames`) and leave once the current event-loop
+ * turn's synchronous work is done, all players together: with the native addon (Linux) in one
+ * call that writes every player's bytes with one sendmsg(2) each, otherwise one `socket.write`
+ * per player (several frames of one turn as one corked writev). Either way each player gets one
+ * send per turn.
  *
  * Byte order is kept by two rules: a direct (native) write happens only while Node has nothing
  * queued or in flight for the socket (`writableLength === 0`, not corked, still writable), and
@@ -37,7 +38,8 @@ export class RtmpSocketWriter {
 
   constructor(
     readonly socket: Socket,
-    private readonly batch: FrameWriteBatch = FrameWriteBatch.forThisThread(),
+    /** The batch of this thread's writers (`WireContext.frames`). */
+    private readonly batch: FrameWriteBatch,
   ) {}
 
   /**
@@ -159,27 +161,6 @@ const MAX_PIECES = 4096;
  * same chunk size and stream id), so a turn costs no allocation per player.
  */
 export class FrameWriteBatch {
-  private static current: FrameWriteBatch | null = null;
-
-  /** This thread's batch, on the native socket calls when they are loaded and can write TCP. */
-  static forThisThread(): FrameWriteBatch {
-    if (FrameWriteBatch.current === null) {
-      const io = loadSocketIo();
-      FrameWriteBatch.current = new FrameWriteBatch(io.batchedTcp ? io : null);
-    }
-    return FrameWriteBatch.current;
-  }
-
-  /**
-   * Replaces this thread's batch for the sessions created from now on (tests run both write
-   * paths in one process: `null` = through Node only). Returns the new batch.
-   */
-  static useForThisThread(io: SocketIo | null): FrameWriteBatch {
-    FrameWriteBatch.current?.flush();
-    FrameWriteBatch.current = new FrameWriteBatch(io !== null && io.batchedTcp ? io : null);
-    return FrameWriteBatch.current;
-  }
-
   /** What the flushes did, per writer and flush (diagnostics and tests). */
   readonly stats = {
     /** Written directly (native), whole. */

@@ -4,8 +4,8 @@ import type { SocketHandover } from '../../kernels/index.js';
 import type { Logger } from '../../util/Logger.js';
 import type { SessionMedia } from '../flash/SessionMedia.js';
 import { RtmpDataSession } from '../rtmp/RtmpDataSession.js';
-import { FrameWriteBatch } from '../rtmp/RtmpSocketWriter.js';
 import type { RtmpDataOptions, RtmpEvents } from '../rtmp/RtmpLink.js';
+import type { WireContext } from '../WireContext.js';
 import { type FromWorker, type ToWorker, asBuffer, wireBytes } from './MediaChannel.js';
 
 type Post = (message: FromWorker, moved?: readonly ArrayBuffer[]) => void;
@@ -26,8 +26,10 @@ export class WorkerRtmp {
     private readonly log: Logger,
     private readonly post: Post,
     private readonly handover: SocketHandover | null,
+    /** This worker's packet-path state: the write batch of its sessions. */
+    private readonly wire: WireContext,
   ) {
-    FrameWriteBatch.forThisThread().mergeMs = options.mergeWriteMs;
+    wire.frames.mergeMs = options.mergeWriteMs;
     this.timer = setInterval(() => {
       const now = Date.now();
       for (const session of this.sessions.values()) {
@@ -86,7 +88,7 @@ export class WorkerRtmp {
       onPing: (rtt) => this.post({ op: 'rtmpPing', sid, rtt }),
       onClosed: (cause) => this.post({ op: 'rtmpClosed', sid, code: cause.code, message: cause.message }),
     };
-    const session = new RtmpDataSession(socket, this.options, this.log, address, events, () => this.sessions.delete(sid), message.state);
+    const session = new RtmpDataSession(socket, this.wire, this.options, this.log, address, events, () => this.sessions.delete(sid), message.state);
     this.sessions.set(sid, session);
     session.start();
   }

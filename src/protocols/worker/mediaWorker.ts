@@ -21,6 +21,7 @@ import { WorkerMedia } from './WorkerMedia.js';
 import { QueueBudget } from '../../media/QueueBudget.js';
 import { WorkerRtmp } from './WorkerRtmp.js';
 import { WorkerTraffic } from './WorkerTraffic.js';
+import { WireContext } from '../WireContext.js';
 import { TRAFFIC_REPORT_MS, type TrafficSource } from '../SessionTraffic.js';
 import { type FromWorker, MediaChannel, type MainRequests, type ToWorker, type WorkerRequests, asBuffer, wireBytes } from './MediaChannel.js';
 
@@ -158,8 +159,10 @@ const computeKeys: ComputeKeys = async (request) => {
 };
 
 const handover = loadSocketHandover();
-rtmp = new WorkerRtmp(setup.rtmp, log, (message, moved) => channel.send(message, moved), typeof handover === 'string' ? null : handover);
-plane = setup.rtmfp === null ? null : new RtmfpDataPlane(loadKernels(), log, { ...setup.rtmfp, computeKeys }, control);
+/** This thread's packet-path state, for its RTMP sessions and its RTMFP data plane. */
+const wire = new WireContext();
+rtmp = new WorkerRtmp(setup.rtmp, log, (message, moved) => channel.send(message, moved), typeof handover === 'string' ? null : handover, wire);
+plane = setup.rtmfp === null ? null : new RtmfpDataPlane(loadKernels(), log, { ...setup.rtmfp, computeKeys }, control, wire);
 
 // Drop counts for the scripts' listener.droppedFrames (the drop decisions themselves are taken here).
 const drops = setInterval(() => media.reportDrops(), 1000);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DropPolicy, Verdict } from '../../../src/media/DropPolicy.js';
 import { FrameCache } from '../../../src/media/FrameCache.js';
 import fc from 'fast-check';
-import { FrameKind, MAX_WIRE_SLOTS, MediaFrame, wireSlot } from '../../../src/media/MediaFrame.js';
+import { FrameKind, MAX_WIRE_SLOTS, MediaFrame, WireSlots } from '../../../src/media/MediaFrame.js';
 
 const video = (key: boolean, t: number, seq = false): MediaFrame =>
   new MediaFrame(FrameKind.VIDEO, t, Buffer.from([key ? 0x17 : 0x27, seq ? 0 : 1, 0, 0, 0, 1, 2, 3]));
@@ -27,47 +27,64 @@ describe('MediaFrame', () => {
   });
 
   it('encodes once per format', () => {
+    const slots = new WireSlots();
     const f = video(true, 0);
     let calls = 0;
-    const a = f.encoded('x', () => { calls++; return Buffer.from('a'); });
-    const b = f.encoded('x', () => { calls++; return Buffer.from('b'); });
+    const a = f.encoded(slots, 'x', () => { calls++; return Buffer.from('a'); });
+    const b = f.encoded(slots, 'x', () => { calls++; return Buffer.from('b'); });
     assert.equal(a, b);
     assert.equal(calls, 1);
   });
 
   it('keeps each format in its slot, whichever API filled it, also for formats added later', () => {
+    const slots = new WireSlots();
     const f = video(true, 0);
-    const s1 = wireSlot('test:slot:1');
-    assert.equal(wireSlot('test:slot:1'), s1, 'a format keeps its slot');
+    const s1 = slots.slotOf('test:slot:1');
+    assert.equal(slots.slotOf('test:slot:1'), s1, 'a format keeps its slot');
     assert.equal(f.wireAt(s1), null);
-    assert.equal(f.wireFor('test:slot:1'), undefined);
+    assert.equal(f.wireFor(slots, 'test:slot:1'), undefined);
     const a = Buffer.from('a');
-    assert.equal(f.store(s1, a), a);
-    assert.equal(f.wireFor('test:slot:1'), a);
-    assert.equal(f.encoded('test:slot:1', () => Buffer.from('other')), a);
-    const s2 = wireSlot('test:slot:2:added-later');
+    assert.equal(f.store(slots, s1, a), a);
+    assert.equal(f.wireFor(slots, 'test:slot:1'), a);
+    assert.equal(f.encoded(slots, 'test:slot:1', () => Buffer.from('other')), a);
+    const s2 = slots.slotOf('test:slot:2:added-later');
     assert.ok(s2 > s1);
     assert.equal(f.wireAt(s2), null, 'past the end of the frame\'s slots');
-    const b = f.encoded('test:slot:2:added-later', () => Buffer.from('b'));
+    const b = f.encoded(slots, 'test:slot:2:added-later', () => Buffer.from('b'));
     assert.equal(f.wireAt(s2), b);
     assert.equal(f.wireAt(s1), a, 'growing keeps the other formats');
   });
 
   it('memoizes formats past the slot table by name, without growing the table', () => {
+    const slots = new WireSlots();
+    assert.equal(slots.slotOf('test:slot:1'), 0);
     for (let i = 0; i <= MAX_WIRE_SLOTS; i++) {
-      wireSlot(`test:fill:${i}`);
+      slots.slotOf(`test:fill:${i}`);
     }
-    assert.equal(wireSlot('test:unslotted'), -1);
-    assert.equal(wireSlot('test:unslotted'), -1, 'still none: the table stays bounded');
+    assert.equal(slots.slotOf('test:unslotted'), -1);
+    assert.equal(slots.slotOf('test:unslotted'), -1, 'still none: the table stays bounded');
+    assert.equal(slots.size, MAX_WIRE_SLOTS);
     const f = video(false, 0);
-    assert.equal(f.wireFor('test:unslotted'), undefined);
+    assert.equal(f.wireFor(slots, 'test:unslotted'), undefined);
     let calls = 0;
-    const a = f.encoded('test:unslotted', () => { calls++; return Buffer.from('a'); });
-    assert.equal(f.encoded('test:unslotted', () => { calls++; return Buffer.from('b'); }), a);
-    assert.equal(f.wireFor('test:unslotted'), a);
+    const a = f.encoded(slots, 'test:unslotted', () => { calls++; return Buffer.from('a'); });
+    assert.equal(f.encoded(slots, 'test:unslotted', () => { calls++; return Buffer.from('b'); }), a);
+    assert.equal(f.wireFor(slots, 'test:unslotted'), a);
     assert.equal(calls, 1);
     assert.equal(f.wire, null, 'no slot array for it');
-    assert.equal(f.wireFor('test:slot:1'), undefined, 'slotted formats unaffected');
+    assert.equal(f.wireFor(slots, 'test:slot:1'), undefined, 'slotted formats unaffected');
+  });
+
+  it('numbers the slots per table: two threads\' tables are independent', () => {
+    const [a, b] = [new WireSlots(), new WireSlots()];
+    assert.equal(a.slotOf('rtmp:128:1'), 0);
+    assert.equal(a.slotOf('flv'), 1);
+    assert.equal(b.slotOf('flv'), 0, 'a format new to the other table gets its first slot');
+    for (let i = 0; i < MAX_WIRE_SLOTS; i++) {
+      a.slotOf(`fill:${i}`);
+    }
+    assert.equal(a.slotOf('rtmfp:tc'), -1, 'one table full...');
+    assert.equal(b.slotOf('rtmfp:tc'), 1, '...the other not');
   });
 });
 

@@ -50,7 +50,7 @@ function parseEverything(buf: Buffer): void {
   sc.readRangeAck(buf, 0, end, ack);
   sc.readBitmapAck(buf, 0, end, ack);
   assert.ok(ack.rangeCount <= sc.MAX_ACK_RANGES);
-  sc.readBufferProbe(buf, 0, end);
+  sc.readBufferProbe(buf, 0, end, { pos: 0 });
   sc.readFlowException(buf, 0, end, exception);
   parseEpd(buf);
   parseRtmfpUrl(buf.toString('latin1'));

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FrameKind, MediaFrame } from '../../../src/media/MediaFrame.js';
+import { FrameKind, MediaFrame, WireSlots } from '../../../src/media/MediaFrame.js';
 import { encodeTcFrame, encodeTcMessage } from '../../../src/protocols/rtmfp/tcMessage.js';
 
 describe('RTMFP frame messages', () => {
@@ -13,8 +13,9 @@ describe('RTMFP frame messages', () => {
     // A small payload from Node's shared pool, as a publisher's frames usually are.
     const payload = Buffer.from([0xaf, 0x01, 1, 2, 3, 4, 5]);
     const audio = new MediaFrame(FrameKind.AUDIO, 0x1_0000_0123, payload);
-    const a = audio.encoded('rtmfp:tc', encodeTcFrame);
-    const b = audio.encoded('rtmfp:tc', encodeTcFrame);
+    const slots = new WireSlots();
+    const a = audio.encoded(slots, 'rtmfp:tc', encodeTcFrame);
+    const b = audio.encoded(slots, 'rtmfp:tc', encodeTcFrame);
     assert.equal(a, b, 'one encoding shared by the subscribers');
     assert.ok(a.equals(encodeTcMessage(FrameKind.AUDIO, 0x1_0000_0123, payload)));
     assert.equal(a.byteOffset, 0);
