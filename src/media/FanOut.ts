@@ -132,12 +132,13 @@ export class FanOut implements MediaOutput {
     }
   }
 
-  /** A new publisher begins with a keyframe anyway: every drop policy starts over. */
+  /** A new publisher begins with a keyframe anyway: every drop policy starts over. The sinks hear it too. */
   onPublishing(running: boolean): void {
-    if (running) {
-      for (const subscriber of this.subscribers) {
+    for (const subscriber of this.subscribers) {
+      if (running) {
         subscriber.drops.reset();
       }
+      subscriber.sink.onPublishing?.(running);
     }
   }
 }

@@ -20,6 +20,11 @@ export interface SubscriberSink {
   write(frame: MediaFrame): void;
   /** It stayed behind past the timeout and the fan-out let it go: its session closes. */
   tooSlow(): void;
+  /**
+   * The publication it plays got a publisher (`running`) or lost it; frames of a new publisher
+   * may already have come (media sent while the publish hook was pending). RTMFP uses it for Flow Sync.
+   */
+  onPublishing?(running: boolean): void;
 }
 
 /** `Subscriber.skip` bits: a frame is skipped when its bit is set (`FanOut` ANDs them). */

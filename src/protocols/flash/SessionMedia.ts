@@ -52,6 +52,8 @@ export class SessionMedia {
   constructor(
     /** The protocol's sink for a playing stream. */
     private readonly sinkFor: (streamId: number) => SubscriberSink,
+    /** A stream stopped playing, whichever thread or path stopped it (RTMFP ends its media flows). */
+    private readonly onStopped: ((streamId: number) => void) | null = null,
   ) {}
 
   play(streamId: number, feed: MediaFeed): Subscriber {
@@ -71,6 +73,7 @@ export class SessionMedia {
     if (subscriber !== undefined) {
       this.players.delete(streamId);
       subscriber.detach();
+      this.onStopped?.(streamId);
     }
   }
 

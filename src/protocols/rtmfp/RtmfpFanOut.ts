@@ -9,7 +9,7 @@ export interface FanOutSession {
   readonly closed: boolean;
   readonly address: RtmfpAddress;
   readonly keys: { readonly farSsid: number; readonly encryptKey: PacketKey };
-  /** The unreliable flow of NetStream `streamId` for `kind` (audio or video), opened on first use. */
+  /** The unreliable flow of NetStream `streamId` for `kind` (audio or video), null when it plays nothing. */
   mediaFlow(streamId: number, kind: number): RtmfpSendFlow | null;
   /**
    * Whether NetStream `streamId` has nothing reliable waiting (statuses, decoder configurations):

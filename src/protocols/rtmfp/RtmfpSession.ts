@@ -19,7 +19,7 @@ import { RtmfpSessionOutput } from './RtmfpSessionOutput.js';
 import type { SessionCommands, SessionEvents } from './SessionLink.js';
 import type { WireContext } from '../WireContext.js';
 import type { FanOutSession, RtmfpFanOut } from './RtmfpFanOut.js';
-import { GROUP_METADATA, TC_HEADER_SIZE, classifyFlow, encodeTcFrame, tcMetadata } from './tcMessage.js';
+import { GROUP_METADATA, TC_HEADER_SIZE, TcUserControl, classifyFlow, encodeTcFrame, encodeUserControl, tcMetadata } from './tcMessage.js';
 
 export interface RtmfpSessionSettings {
   /** Sent to the client in user control 41 (Set Keepalive Timers). */
@@ -71,8 +71,21 @@ interface StreamFlows {
   clientFlowId: number;
 }
 
-/** One playing NetStream as its publication's fan-out sees it: the frame's TC message to its flows. */
+/**
+ * One playing NetStream as its publication's fan-out sees it: the frame's TC message to its flows.
+ * Before the first frame of a play, and before the first frame of each new publisher of the
+ * stream it plays, its flows get a Flow Sync (RtmfpSession.syncStream), so that the receiver
+ * starts the control, audio and video flows together.
+ */
 class RtmfpPlayer implements SubscriberSink {
+  /** A Flow Sync goes before the next frame written. */
+  private syncDue = true;
+  /**
+   * The publisher stopped and no new one started yet: frames written meanwhile are the next
+   * publisher's (sent while its publish hook was pending), so the sync they got is that publisher's.
+   */
+  private betweenPublishers = false;
+
   constructor(
     private readonly session: RtmfpSession,
     private readonly streamId: number,
@@ -82,7 +95,24 @@ class RtmfpPlayer implements SubscriberSink {
     return this.session.queuedBytes(this.streamId);
   }
 
+  onPublishing(running: boolean): void {
+    if (!running) {
+      this.syncDue = true;
+      this.betweenPublishers = true;
+    } else if (this.betweenPublishers) {
+      // Due still, or sent before the new publisher's first frames: nothing more to sync.
+      this.betweenPublishers = false;
+    } else {
+      // A publisher began with none stopping first (the play began before any publisher).
+      this.syncDue = true;
+    }
+  }
+
   write(frame: MediaFrame): void {
+    if (this.syncDue) {
+      this.syncDue = false;
+      this.session.syncStream(this.streamId);
+    }
     // The TC message is the same for every subscriber of this thread: built once per frame.
     const message = frame.encoded(this.session.host.wire.wireSlots, 'rtmfp:tc', encodeTcFrame);
     const fanOut = this.session.host.fanOut;
@@ -123,11 +153,17 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
   /** The control half; set right after creation. */
   events: SessionEvents | null = null;
   /** What its NetStreams play and publish, on this thread. */
-  readonly media = new SessionMedia((streamId) => new RtmfpPlayer(this, streamId));
+  readonly media = new SessionMedia(
+    (streamId) => new RtmfpPlayer(this, streamId),
+    // Also when a media worker stops the play (WorkerMedia calls the SessionMedia directly).
+    (streamId) => this.finishStream(streamId),
+  );
   private readonly streamFlows = new Map<number, StreamFlows>();
   /** The flows of the control half's `newWriter()` writers, by writer id. */
   private readonly writerFlows = new Map<number, RtmfpSendFlow>();
   private nextSendFlowId = 1;
+  /** The syncID of the next Flow Sync (RFC 7425 §5.2), per session. */
+  private nextSyncId = 1;
   lastReceptionAt: number;
   closed = false;
   private closeRepeats = 0;
@@ -300,8 +336,8 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
   }
 
   stopPlaying(streamId: number): void {
+    // Its media flows end (SessionMedia's onStopped: finishStream).
     this.media.stopPlaying(streamId);
-    this.finishStream(streamId);
   }
 
   publish(streamId: number, publication: Publication): void {
@@ -323,22 +359,53 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
       // Metadata and decoder configurations must arrive: reliable, on the control flow.
       flows.control.write(message, true, now);
     } else {
-      this.queueMedia(this.mediaFlow(streamId, kind)!, message);
+      const flow = this.mediaFlow(streamId, kind);
+      if (flow !== null) {
+        this.queueMedia(flow, message);
+      }
       return;
     }
     this.requestFlush();
   }
 
-  /** The unreliable flow of NetStream `streamId` for audio or video (opened on first use), null if it plays nothing. */
+  /**
+   * The unreliable flow of NetStream `streamId` for audio or video, null if it plays nothing: the
+   * media flows are opened by the play's first Flow Sync (`syncStream`), before its first frame,
+   * and end when it stops (a frame still on its way then is dropped, it opens no flow).
+   */
   mediaFlow(streamId: number, kind: number): RtmfpSendFlow | null {
     const flows = this.streamFlows.get(streamId);
     if (flows === undefined || this.closed) {
       return null;
     }
-    if (kind === FrameKind.AUDIO) {
-      return (flows.audio ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId));
+    return kind === FrameKind.AUDIO ? flows.audio : flows.video;
+  }
+
+  /**
+   * Flow Sync (RFC 7425 §5.2, user control 0x22: syncID, count) on every flow that carries
+   * NetStream `streamId`'s media: its control flow (metadata, decoder configurations) and its audio
+   * and video flows, opened here when the play has none yet (a media flow begins with the sync,
+   * even the video flow of an audio-only stream: the count is known). A receiver holds each flow
+   * at the sync until all `count` flows reached it (rtmfp-cpp FlowSyncManager, Flash Player),
+   * which starts audio, video and data together. It goes reliably on the media flows too, ahead of
+   * their unreliable frames, in their sequence: it is never abandoned. A fresh syncID each time:
+   * the play's start, each new publisher of the stream it plays, media flows opened anew.
+   */
+  syncStream(streamId: number): void {
+    const flows = this.streamFlows.get(streamId);
+    if (flows === undefined || this.closed || streamId === 0) {
+      return;
     }
-    return (flows.video ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId));
+    flows.audio ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId);
+    flows.video ??= this.openSendFlow(tcMetadata(streamId), flows.clientFlowId);
+    // A flow the client rejected (0x5E) would never take the sync: counting it would hold the others.
+    const synced = [flows.control, flows.audio, flows.video].filter((flow) => flow.failure === null && !flow.closed);
+    const message = encodeUserControl(TcUserControl.FLOW_SYNC, this.nextSyncId++, synced.length);
+    const now = Date.now();
+    for (const flow of synced) {
+      flow.write(message, true, now);
+    }
+    this.requestFlush();
   }
 
   controlIdle(streamId: number): boolean {

@@ -77,6 +77,23 @@ describe('media output model', () => {
     assert.equal(f.outputCount, 0, 'an empty fan-out leaves the outputs');
   });
 
+  it('tells its sinks when the publisher starts and stops (RTMFP Flow Sync), in order with the frames', () => {
+    const f = feed();
+    const sink = new (class extends Sink {
+      onPublishing(running: boolean): void {
+        this.got.push(running ? 'start' : 'stop');
+      }
+    })();
+    f.subscribers().add(new Subscriber(sink, limits));
+    f.subscribers().add(new Subscriber(new Sink(), limits)); // a sink without the hook (RTMP) is fine
+    f.start();
+    f.push(key(0));
+    f.stop();
+    f.push(key(1000));
+    f.start();
+    assert.deepEqual(sink.got, ['start', 'K0', 'stop', 'K1000', 'start']);
+  });
+
   it('waits for a keyframe when the cache has no GOP to give', () => {
     const f = new MediaFeed({ gopCache: false, gopCacheMaxBytes: 0 }, limits);
     f.start();
