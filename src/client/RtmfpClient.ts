@@ -335,7 +335,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   }
 
   private get peerResponder(): RtmfpHandshake {
-    this.responder ??= new RtmfpHandshake({ kernels: this.kernels, certificate: this.identity.certificate });
+    this.responder ??= new RtmfpHandshake({ kernels: this.kernels, certificate: this.identity.certificate, staticPrivateKey: this.identity.privateKey });
     return this.responder;
   }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kernels, PacketKey } from '../../kernels/Kernels.js';
 import { RTMFP_CONTENT_OFFSET } from '../../kernels/Kernels.js';
 import type { RtmfpAddress } from '../../protocols/rtmfp/address.js';
-import { buildClientCertificate, peerIdOf } from '../../protocols/rtmfp/crypto/certificate.js';
+import { buildClientCertificate, certificateDhKey, peerIdOf } from '../../protocols/rtmfp/crypto/certificate.js';
 import { SESSION_KEY_SIZE, deriveFullKeys, hmacKeyOf } from '../../protocols/rtmfp/crypto/computeKeys.js';
 import { type DhGroupId, dhExchange, newPrivateKey, publicKeyOf } from '../../protocols/rtmfp/crypto/dhGroups.js';
 import { NegotiationFlag, REQUIRE_ALL, buildSkic, negotiateAsInitiator, readSkrc } from '../../protocols/rtmfp/crypto/keyComponents.js';
@@ -166,12 +166,15 @@ export class RtmfpInitiator {
   }
 
   private onRIKeying(responderSsid: number, skrc: Buffer): void {
+    // An ephemeral key in the SKRC (servers), else the static one of the responder's certificate
+    // (Flash peers answering a P2P handshake).
     const server = readSkrc(skrc);
-    if (server === null || server.groupId !== this.groupId) {
+    const publicKey = server === null ? certificateDhKey(this.responderCertificate!, this.groupId) : server.groupId === this.groupId ? server.publicKey : null;
+    if (publicKey === null) {
       this.finish(new Error('RTMFP handshake: responder key component unreadable'));
       return;
     }
-    const exchange = dhExchange(this.groupId, server.publicKey, this.privateKey);
+    const exchange = dhExchange(this.groupId, publicKey, this.privateKey);
     if (exchange === null) {
       this.finish(new Error('RTMFP handshake: invalid responder public key'));
       return;

@@ -74,6 +74,12 @@ export interface RtmfpHandshakeOptions {
   urlDecisions?: boolean;
   /** Our certificate; default a fresh 77-byte Stratus-layout one. */
   certificate?: Buffer;
+  /**
+   * The private key of the static DH key in `certificate` (a client answering P2P handshakes, as
+   * Flash does): sessions are keyed with it, not with a fresh key, because a Flash-style
+   * initiator derives the secret from our certificate before it even sees our SKRC.
+   */
+  staticPrivateKey?: Buffer;
   /** Clock in ms (tests). */
   now?: () => number;
 }
@@ -153,6 +159,7 @@ export class RtmfpHandshake {
   private readonly defaultKey: PacketKey;
   private readonly cookies: StatelessCookies;
   private readonly computeKeys: ComputeKeys;
+  private readonly staticPrivateKey: Buffer | null;
   private readonly maxInFlight: number;
   private readonly maxAnswers: number;
   private readonly urlDecisions: boolean;
@@ -172,6 +179,7 @@ export class RtmfpHandshake {
     this.now = options.now ?? Date.now;
     this.cookies = new StatelessCookies(options.secret, options.cookieLifetimeMs, this.now);
     this.computeKeys = options.computeKeys ?? computeKeysInThread;
+    this.staticPrivateKey = options.staticPrivateKey ?? null;
     this.maxInFlight = options.maxKeyingInFlight ?? 16;
     this.perAddress = new AddressLimits(options.maxKeyingPerAddress ?? 4);
     this.maxAnswers = options.maxAnswers ?? 4096;
@@ -324,6 +332,10 @@ export class RtmfpHandshake {
       stats.badKeying++;
       return null;
     }
+    if (this.staticPrivateKey !== null && certificateDhKey(this.certificate, component.groupId) === null) {
+      stats.unsupportedGroup++; // our static key is of another group
+      return null;
+    }
     if (this.inFlight >= this.maxInFlight) {
       stats.overloaded++;
       return null;
@@ -343,7 +355,8 @@ export class RtmfpHandshake {
     this.inFlight++;
     let result: KeyResult | null;
     try {
-      result = await this.computeKeys({ groupId, clientPublicKey: Buffer.from(clientKey), skic });
+      const staticKey = this.staticPrivateKey === null ? {} : { privateKey: this.staticPrivateKey, staticKey: true };
+      result = await this.computeKeys({ groupId, clientPublicKey: Buffer.from(clientKey), skic, ...staticKey });
     } catch (err) {
       this.answers.delete(cookieKey);
       throw err;

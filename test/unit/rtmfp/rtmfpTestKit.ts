@@ -114,13 +114,14 @@ export class TestInitiator {
   constructor(
     readonly groupId: DhGroupId,
     readonly ssid = 0x02000000,
+    skic: Buffer | null = null,
   ) {
     const name = groupId === 2 ? 'modp2' : groupId === 5 ? 'modp5' : 'modp14';
     this.dh = createDiffieHellman(getDiffieHellman(name).getPrime(), 2);
     this.dh.setPrivateKey(randomBytes(32));
     this.publicKey = this.dh.generateKeys();
     this.certificate = buildClientCertificate([{ groupId, publicKey: this.publicKey }]);
-    this.skic = buildSkic(groupId);
+    this.skic = skic ?? buildSkic(groupId);
   }
 
   iikeying(cookie: Buffer): Buffer {

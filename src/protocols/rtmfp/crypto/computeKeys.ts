@@ -12,7 +12,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { PacketKeyOptions } from '../../../kernels/Kernels.js';
-import { HMAC_SEND_LENGTH, type Negotiation, buildSkrc, negotiate, readSkic } from './keyComponents.js';
+import { HMAC_SEND_LENGTH, type Negotiation, buildSkrc, buildStaticSkrc, negotiate, readSkic } from './keyComponents.js';
 import { dhExchange, isDhGroup } from './dhGroups.js';
 
 export const SESSION_KEY_SIZE = 16;
@@ -72,6 +72,12 @@ export interface KeyRequest {
   skic: Buffer;
   /** Our DH private exponent; random when absent (tests pass known vectors). */
   privateKey?: Buffer;
+  /**
+   * `privateKey` is the static key of our certificate (a Flash peer answering a P2P handshake):
+   * the initiator already derived S from the certificate, so our SKRC carries 64 random bytes
+   * instead of a public key (librtmfp `FlowManager::getNonce`: 73 bytes with the Flash prefix).
+   */
+  staticKey?: boolean;
 }
 
 export interface KeyResult {
@@ -103,7 +109,7 @@ export function computeKeysSync(request: KeyRequest): KeyResult | null {
   if (exchange === null) {
     return null;
   }
-  const skrc = buildSkrc(groupId, exchange.publicKey, negotiation);
+  const skrc = request.staticKey === true ? buildStaticSkrc(negotiation) : buildSkrc(groupId, exchange.publicKey, negotiation);
   const full = deriveFullKeys(exchange.secret, skic, skrc);
   return {
     skrc,

@@ -97,7 +97,16 @@ const answerFlags = (send: boolean, receive: boolean): number =>
 
 /** Our SKRC for `publicKey` (already padded to the prime size). */
 export function buildSkrc(groupId: number, publicKey: Uint8Array, n: Negotiation | null = null): Buffer {
-  const key = encodeOptions([[KeyingOption.DH_PUBLIC_KEY, Buffer.concat([encodeVlu(groupId), publicKey])]], false);
+  return withNegotiation(encodeOptions([[KeyingOption.DH_PUBLIC_KEY, Buffer.concat([encodeVlu(groupId), publicKey])]], false), n);
+}
+
+/** The SKRC of a responder whose key is the static one of its certificate: 64 random bytes instead of a public key. */
+export function buildStaticSkrc(n: Negotiation | null = null, random: Uint8Array = randomBytes(64)): Buffer {
+  return withNegotiation(encodeOptions([[KeyingOption.EXTRA_RANDOMNESS, random]], false), n);
+}
+
+/** The negotiation options, then `key` (the DH public key or the randomness). */
+function withNegotiation(key: Buffer, n: Negotiation | null): Buffer {
   const hmac = n === null ? 0 : answerFlags(n.hmacSend, n.hmacReceive);
   const sseq = n === null ? 0 : answerFlags(n.sseqSend, n.sseqReceive);
   if (hmac === 0 && sseq === 0) {

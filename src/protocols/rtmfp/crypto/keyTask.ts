@@ -13,5 +13,6 @@ export default function keyTask(request: KeyRequest): KeyResult | null {
     clientPublicKey: asBuffer(request.clientPublicKey),
     skic: asBuffer(request.skic),
     ...(request.privateKey === undefined ? {} : { privateKey: asBuffer(request.privateKey) }),
+    ...(request.staticKey === true ? { staticKey: true } : {}),
   });
 }
