@@ -35,6 +35,23 @@ const HANDSHAKE_MS = 10_000;
 const REJECT_LINGER_MS = 1000;
 
 /**
+ * What a socket error means for the link. A peer that exits, crashes or is killed ends the TCP
+ * connection with a FIN or with a RST depending on timing alone: the kernel sends RST when the
+ * dead process left unread bytes (a heartbeat PING, a message) in its receive buffer, or when we
+ * write after its FIN; we then see ECONNRESET (on read) or EPIPE (on write) instead of a clean end.
+ * Neither says anything a script can act on, so both are the same cause as a clean end: the
+ * peer closed the connection. Other errors (ETIMEDOUT, EHOSTUNREACH: the network, not the peer,
+ * failed) keep the system's message.
+ */
+const PEER_GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/** The cause given for a link whose peer went away (FIN or RST alike). */
+const peerClosed = (): MeshError => new MeshError('MS_ERR_MESH_CLOSED', 'connection closed by the peer');
+
+const linkError = (err: NodeJS.ErrnoException): MeshError =>
+  err.code !== undefined && PEER_GONE.has(err.code) ? peerClosed() : new MeshError('MS_ERR_MESH_CLOSED', err.message);
+
+/**
  * One TCP connection between two instances (MonaServer's ServerConnection): the HELLO exchange
  * (and the secret's challenge when one is configured), framing with handler-name compression,
  * REJECT, and Nimbus's improvements: a heartbeat on idle links, and a queue that scripts see
@@ -75,10 +92,13 @@ export class MeshLink {
         this.close(error);
       }
     });
-    socket.on('error', (err) => {
-      this.error ??= new MeshError('MS_ERR_MESH_CLOSED', err.message);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.error === null && err.code !== undefined && PEER_GONE.has(err.code)) {
+        this.log.debug(`server ${address}: ${err.message} (the peer is gone)`);
+      }
+      this.error ??= linkError(err);
     });
-    socket.on('close', () => this.closed(this.error ?? new MeshError('MS_ERR_MESH_CLOSED', 'connection closed by the peer')));
+    socket.on('close', () => this.closed(this.error ?? peerClosed()));
     if (isTarget) {
       this.sendHello(new Map(this.nonce === '' ? [] : [[NIMBUS_NONCE, this.nonce]]));
     }

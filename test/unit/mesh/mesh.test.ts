@@ -208,6 +208,21 @@ describe('mesh (in process)', { timeout: 60_000 }, () => {
     await until(() => t.h.messages.some((m) => m.handler === 'still'), 2000, 'the mesh link still works');
   });
 
+  it('reports a peer that vanishes with a RST (ECONNRESET) exactly as one that ends with a FIN', async () => {
+    const { t, i } = await pair({}, {});
+    await until(() => t.h.connections.length === 1 && i.h.connections.length === 1, 3000, 'joined');
+    // A killed process with unread bytes in its receive buffer makes its kernel send RST.
+    t.h.connections[0].link.socket.resetAndDestroy();
+    await until(() => i.h.disconnections.length === 1, 3000, 'initiator sees the reset');
+    assert.equal(i.h.disconnections[0].error, 'connection closed by the peer');
+    assert.ok(logs.some((l) => /\[servers\] server 127\.0\.0\.1:\d+: read ECONNRESET \(the peer is gone\)/.test(l)), 'the RST path ran');
+    await until(() => t.h.connections.length === 2 && i.h.connections.length === 2, 4000, 'rejoined');
+    // A clean end (FIN): the same cause.
+    t.h.connections[1].link.socket.destroy();
+    await until(() => i.h.disconnections.length === 2, 3000, 'initiator sees the end');
+    assert.equal(i.h.disconnections[1].error, 'connection closed by the peer');
+  });
+
   it('joins a target given by host name', async () => {
     const port = await freeTcpPort();
     const t = await start({ 'servers.port': String(port) });
