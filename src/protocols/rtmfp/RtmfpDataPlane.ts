@@ -222,6 +222,7 @@ export class RtmfpDataPlane implements RtmfpSessionHost {
         encryptKey: this.kernels.createPacketKey(decision.encryptKey, decision.options.encrypt),
         decryptKey: this.kernels.createPacketKey(decision.decryptKey, decision.options.decrypt),
         peerId: decision.peerId,
+        packetOptions: decision.options.encrypt.hmacKey !== undefined || decision.options.encrypt.sequenceNumbers === true,
       },
       address,
       Date.now(),

@@ -56,6 +56,8 @@ export interface RtmfpSessionKeys {
   encryptKey: PacketKey;
   decryptKey: PacketKey;
   peerId: Buffer;
+  /** Whether `encryptKey` adds RFC 7425 options (HMAC, sequence numbers): datagrams are then longer. */
+  packetOptions?: boolean;
 }
 
 /** Send flows of one NetStream: commands and data on `control` (reliable), media on its own flows. */
@@ -192,7 +194,7 @@ export class RtmfpSession implements RtmfpEndpoint, SessionCommands, FanOutSessi
   }
 
   sendPacket(packet: Buffer, end: number): void {
-    this.bytesSent += rtmfpDatagramLength(end);
+    this.bytesSent += this.keys.packetOptions === true ? this.kernels.sealedLength(this.keys.encryptKey, end) : rtmfpDatagramLength(end);
     this.host.sendPacket(this, packet, end);
   }
 
