@@ -178,6 +178,29 @@ void describe('RFC 7425 packet options: native equals TS through every entry poi
     );
   });
 
+  void it('both refuse the same option misuse with the same error', () => {
+    const ts = new TsKernels();
+    const native = implementations[1].kernels();
+    for (const options of [{ hmacKey: Buffer.alloc(16), hmacLength: 10 }, { hmacKey: HMAC_KEY, hmacLength: 3 }, { hmacKey: HMAC_KEY, hmacLength: 33 }, { hmacKey: HMAC_KEY }]) {
+      const errorOf = (kernels: Kernels): string => {
+        try {
+          kernels.createPacketKey(AES, options);
+          return 'no error';
+        } catch (err) {
+          return `${(err as Error).name}: ${(err as Error).message}`;
+        }
+      };
+      assert.equal(errorOf(native), errorOf(ts));
+      assert.match(errorOf(ts), /^RangeError/);
+    }
+    // A short output buffer for a key whose datagrams are longer than the Flash profile's.
+    for (const kernels of [ts, native]) {
+      const key = kernels.createPacketKey(AES, profiles.both);
+      const { packet, end } = packetOf(Buffer.alloc(16));
+      assert.throws(() => kernels.encryptPacket(key, 1, packet, end, Buffer.alloc(kernels.sealedLength(key, end) - 1), 0), /RangeError|too short/);
+    }
+  });
+
   void it('an AES failure throws and leaves the key as if the failed packet never happened (chain, sequence number)', () => {
     const native = implementations[1].kernels() as NativeKernels;
     const ts = new TsKernels();
