@@ -11,8 +11,9 @@ import { startInProcess } from '../helpers/inProcess.js';
 import { until } from '../helpers/rtmfpServer.js';
 
 /**
- * The writer API from a JS app (in its worker thread): writeAMFMessage, writeRaw and newWriter,
- * as scriptWriters.test.ts checks them for Lua, with a real RTMP client decoding what arrives.
+ * The writer API from a JS app (in its worker thread): writeAMFMessage, writeRaw, newWriter, flush
+ * and writes after close, as scriptWriters.test.ts checks them for Lua, with a real RTMP client
+ * decoding what arrives.
  */
 const APP = `
 let sub = null;
@@ -33,9 +34,16 @@ export function onConnection(client) {
   };
   client.closeSub = () => {
     sub.writeInvocation('lastOfSub');
+    const wrote = sub.flush();
     sub.close();
-    sub.writeInvocation('never');
+    let error = null;
+    try {
+      sub.writeInvocation('never');
+    } catch (err) {
+      error = err.message;
+    }
     client.writer.writeInvocation('afterSubClose');
+    return [wrote, sub.flush(), error];
   };
 }
 `;
@@ -100,7 +108,8 @@ describe('JS app writers (worker thread)', { timeout: 60_000 }, () => {
     const sub = commands().find((m) => commandValues(m)[0] === 'fromSub')!;
     assert.ok(sub.csid >= 7, `sub-writer on csid ${sub.csid}`);
     assert.equal(commands().find((m) => commandValues(m)[0] === 'amfSub')!.csid, sub.csid);
-    await client.call('closeSub');
+    // As in Lua apps: a write to a writer the script closed is an error at that line, not a silent drop.
+    assert.deepEqual(await client.call('closeSub'), [[true, false, 'writer.writeInvocation: this writer is closed (writer.close() was called)']]);
     await until(() => got.some(([n]) => n === 'afterSubClose'));
     assert.deepEqual(got.map(([n]) => n).filter((n) => n !== '_result'), ['fromSub', 'amfSub', 'lastOfSub', 'afterSubClose'], 'nothing written once the sub-writer closed');
     assert.equal(commands().find((m) => commandValues(m)[0] === 'lastOfSub')!.csid, sub.csid);

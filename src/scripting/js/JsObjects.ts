@@ -94,6 +94,11 @@ const rawBytes = (value: unknown, index: number): Buffer | null => {
  * LUAFlowWriter, as luaWriters.ts gives Lua apps): on `writer`, the session's own or a sub-writer.
  */
 export class JsWriter {
+  /** The script called close(): later writes are its bug and throw, as in Lua apps (luaWriters.ts). */
+  private closedByScript = false;
+  /** Something was written since the previous flush() (its return value, as MonaServer's). */
+  private wrote = false;
+
   constructor(
     private readonly client: Client,
     private readonly writer: ClientWriter = client.writer,
@@ -110,19 +115,33 @@ export class JsWriter {
     }
   }
 
+  /** Whether a write goes anywhere: throws once the script closed this writer; false when the session did. */
+  private writable(method: string): boolean {
+    if (this.closedByScript) {
+      throw new Error(`writer.${method}: this writer is closed (writer.close() was called)`);
+    }
+    if (this.client.state === 'closed' || this.writer.isClosed === true) {
+      return false;
+    }
+    this.wrote = true;
+    return true;
+  }
+
   writeInvocation(name: string, ...args: unknown[]): void {
-    if (this.client.state !== 'closed') {
+    if (this.writable('writeInvocation')) {
       this.writer.writeInvocation(name, ...args);
     }
   }
 
   /** Cumulus's FlowWriter::writeAMFMessage: the same AMF invocation as writeInvocation. */
   writeAMFMessage(name: string, ...args: unknown[]): void {
-    this.writeInvocation(name, ...args);
+    if (this.writable('writeAMFMessage')) {
+      this.writer.writeInvocation(name, ...args);
+    }
   }
 
   writeMessage(...args: unknown[]): void {
-    if (this.client.state !== 'closed') {
+    if (this.writable('writeMessage')) {
       this.writer.writeMessage(...args);
     }
   }
@@ -137,7 +156,7 @@ export class JsWriter {
     if (this.writer.writeRaw === undefined) {
       throw new Error(`writer.writeRaw is not supported by ${this.client.protocol}`);
     }
-    if (this.client.state === 'closed' || this.writer.isClosed === true) {
+    if (!this.writable('writeRaw')) {
       return;
     }
     for (const chunk of chunks) {
@@ -150,6 +169,9 @@ export class JsWriter {
    * stream); this writer itself where the protocol has no other (MonaServer's Writer::newWriter).
    */
   newWriter(): JsWriter {
+    if (this.closedByScript) {
+      throw new Error('writer.newWriter: this writer is closed (writer.close() was called)');
+    }
     if (this.client.state === 'closed' || this.writer.newWriter === undefined) {
       return this;
     }
@@ -161,9 +183,18 @@ export class JsWriter {
     return this.newWriter();
   }
 
-  flush(): void {}
+  /** Writes leave at once: whether something was written since the previous flush (MonaServer's return value). */
+  flush(): boolean {
+    const wrote = this.wrote && !this.closedByScript && this.client.state !== 'closed' && this.writer.isClosed !== true;
+    this.wrote = false;
+    return wrote;
+  }
 
   close(reason = 'closed by the application'): void {
+    if (this.closedByScript) {
+      return;
+    }
+    this.closedByScript = true;
     this.writer.close(reason);
   }
 }
