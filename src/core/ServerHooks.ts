@@ -42,6 +42,12 @@ export interface ServerHooks {
    * undefined: no such hook (serve it); otherwise what the script decided.
    */
   onRead?(client: Client, file: string, parameters: Record<string, string>): Awaitable<ReadDecision | undefined>;
+  /**
+   * HTTP: `client:onWrite(file, parameters)` before a PUT writes its body to `file` of the client's
+   * folder, with onRead's answers (nil refuses, a name renames, a table is accepted). null: the
+   * client has no such hook (the PUT is refused); undefined: it returned nothing (write `file`).
+   */
+  onWrite?(client: Client, file: string, parameters: Record<string, string>): Awaitable<ReadDecision | undefined | null>;
   /** RPC only when the client has the method (HTTP GET of a file without extension): null when it has none. */
   callIfDefined?(client: Client, name: string, args: readonly unknown[]): Awaitable<readonly unknown[] | null>;
 }

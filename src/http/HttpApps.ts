@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import type { Core } from '../core/Core.js';
 import type { Client } from '../core/Client.js';
 import { RejectionError, errorMessage } from '../errors.js';
@@ -44,6 +46,9 @@ export const statusOf = (err: unknown): number => {
 
 class BodyTooLarge extends Error {}
 
+/** An app's own scripts (www/<app>/main.*): never written by a PUT. */
+const SCRIPT_FILES = new Set(['main.lua', 'main.js', 'main.mjs']);
+
 /**
  * MonaServer's HTTP application model (mona-api.md §1.5): the files of `www/<app>/`, the folder
  * index, `client:onRead`, RPC by GET (a file name without extension that is a client method) and
@@ -63,8 +68,9 @@ export class HttpApps {
 
   async handle(req: IncomingMessage, res: ServerResponse, target: RequestPath, connection: HttpConnection): Promise<void> {
     let client: Client;
-    const body = req.method === 'POST' ? await this.readBody(req, res) : null;
-    if (req.method === 'POST' && body === null) {
+    const withBody = req.method === 'POST' || req.method === 'PUT';
+    const body = withBody ? await this.readBody(req, res) : null;
+    if (withBody && body === null) {
       return;
     }
     try {
@@ -77,6 +83,8 @@ export class HttpApps {
     try {
       if (req.method === 'POST') {
         await this.post(req, res, target, client, connection, body ?? Buffer.alloc(0));
+      } else if (req.method === 'PUT') {
+        await this.put(res, target, client, connection, body ?? Buffer.alloc(0));
       } else {
         await this.get(req, res, target, client, connection);
       }
@@ -221,6 +229,73 @@ export class HttpApps {
     }
     const [name, rest] = values !== null && typeof values[0] === 'string' ? [values[0], values.slice(1)] : ['onMessage', args];
     reply(await this.core.call(client, name, rest));
+  }
+
+  /**
+   * PUT: `client:onWrite(file, parameters)` decides, with onRead's answers (MonaServer's one
+   * file-access hook: nil refuses with 403, a name writes that file of the same folder instead, a
+   * table or nothing accepts); an app without the hook refuses every PUT (405), as MonaServer, which
+   * knows no PUT, does. The body (HTTP.maxBodySize, else 413) replaces the file of the client's folder
+   * (201 when it is new, 204 when it replaced one), written whole then renamed into place, and only
+   * inside `www/` (the folder resolved through its symlinks as reads are); a folder, a link leading
+   * out of `www/`, or an app's script (main.lua, main.js, main.mjs) cannot be written (403).
+   */
+  private async put(res: ServerResponse, target: RequestPath, client: Client, connection: HttpConnection, body: Buffer): Promise<void> {
+    const decision = this.core.hooks.onWrite === undefined ? null : await this.core.hooks.onWrite(client, target.file, { ...target.parameters });
+    this.applyCookies(res, connection);
+    if (decision === null) {
+      sendText(res, 405, `${target.path}/${target.file} can't be written (the application has no onWrite)`, { Allow: 'GET, HEAD, POST, OPTIONS' });
+      return;
+    }
+    if (decision !== undefined && decision.forbidden) {
+      sendText(res, 403, `No authorization to write ${target.path}/${target.file}`);
+      return;
+    }
+    // A name returned is a name (MonaServer keeps only the name, preventing path insertion).
+    const name = decision === undefined ? target.file : basename(decision.file.replace(/\\/g, '/'));
+    if (name === '' || name === '.' || name === '..' || target.file === '') {
+      sendText(res, 403, `No authorization to write the folder ${target.path}/`);
+      return;
+    }
+    if (SCRIPT_FILES.has(name.toLowerCase())) {
+      sendText(res, 403, `No authorization to write ${target.path}/${name}, an application's script`);
+      return;
+    }
+    const folder = await this.files.resolve(target.segments);
+    if (folder === null || !folder.stats.isDirectory()) {
+      sendText(res, 409, `Folder ${target.path}/ doesn't exist`);
+      return;
+    }
+    let path = join(folder.file, name);
+    let existed = false;
+    const present = await fs.lstat(path).catch(() => null);
+    if (present !== null) {
+      // An existing entry: written through its real path, which must be a file inside www/.
+      const found = await this.files.resolve([...target.segments, name]);
+      if (found === null || !found.stats.isFile()) {
+        sendText(res, 403, `No authorization to write ${target.path}/${name}`);
+        return;
+      }
+      path = found.file;
+      existed = true;
+    }
+    const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+    try {
+      await fs.writeFile(temporary, body, { flag: 'wx' });
+      await fs.rename(temporary, path);
+    } catch (err) {
+      await fs.rm(temporary, { force: true }).catch(() => undefined);
+      log.warn(`${connection.address} PUT ${target.path}/${name}: ${errorMessage(err)}`);
+      sendText(res, 500, `Impossible to write ${target.path}/${name}`);
+      return;
+    }
+    res.setHeader('Content-Location', `${target.path}/${encodeURIComponent(name)}`);
+    if (existed) {
+      res.statusCode = 204;
+      res.end();
+    } else {
+      sendText(res, 201, `${target.path}/${name} written`, { Location: `${target.path}/${encodeURIComponent(name)}` });
+    }
   }
 
   /** An XML-RPC call's answer: a methodResponse of the values, then what the script wrote during it. */

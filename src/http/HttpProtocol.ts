@@ -175,8 +175,8 @@ export class HttpProtocol implements Protocol {
       sendText(res, 400, 'Bad Request (invalid path)');
       return;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
-      sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD, POST, OPTIONS' });
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST' && req.method !== 'PUT') {
+      sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD, POST, PUT, OPTIONS' });
       return;
     }
     const socket = req.socket;

@@ -19,7 +19,7 @@ export const setCors = (req: IncomingMessage, res: ServerResponse): void => {
 /** OPTIONS preflight: what the browser may send. */
 export const sendPreflight = (req: IncomingMessage, res: ServerResponse): void => {
   setCors(req, res);
-  res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');
+  res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, PUT, OPTIONS');
   const asked = req.headers['access-control-request-headers'];
   res.setHeader('Access-Control-Allow-Headers', typeof asked === 'string' && /^[\w\-, ]{0,512}$/.test(asked) ? asked : 'Content-Type, Authorization, Range');
   res.setHeader('Access-Control-Max-Age', '86400');
