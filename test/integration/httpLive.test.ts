@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -197,6 +198,63 @@ describe('HTTP-FLV, WebSocket-FLV and HLS', { timeout: 120_000 }, () => {
       feed.stop();
       controller.abort();
       await reading;
+      stalled.destroy();
+      publisher.close();
+    }
+  });
+
+  it('drops a WebSocket-FLV viewer that never reads (too slow) while another WebSocket-FLV viewer keeps receiving', async () => {
+    const publisher = new RtmpClient();
+    await publisher.connect(rtmp('live'));
+    const id = await publisher.publish('smoke');
+    // A WebSocket viewer that completes its handshake and never reads a byte again.
+    const stalled = connect(server.http!.boundPort, '127.0.0.1');
+    stalled.on('error', () => undefined);
+    const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    stalled.write(
+      'GET /live/smoke.flv HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await new Promise<void>((resolve) => stalled.once('data', () => resolve()));
+    stalled.pause();
+    await waitForLog(/onSubscribe WebSocket smoke/);
+    let good = 0;
+    const healthy = new WebSocket(`${ws}/live/smoke.flv`);
+    healthy.on('message', (data) => {
+      good += (data as Buffer).length;
+    });
+    const healthyClosed = new Promise<number>((resolve) => healthy.on('close', (c) => resolve(c)));
+    await new Promise<void>((resolve, reject) => {
+      healthy.once('open', () => resolve());
+      healthy.once('error', reject);
+    });
+    const feed = publishSynthetic(publisher, id, { videoSize: 60_000, intervalMs: 10, maxFrames: 3000 });
+    try {
+      await waitForLog(/WebSocket viewer 127\.0\.0\.1:\d+ of smoke too slow \(MS_ERR_SUBSCRIBER_TOO_SLOW\): closed/, 30_000);
+      // It never reads the close frame: the server ends its TCP connection all the same (a paused
+      // socket sees nothing, so it reads again once the server gave up: what was queued, then the end).
+      await sleep(1500);
+      stalled.on('data', () => undefined);
+      stalled.resume();
+      await withTimeout(stalledClosed, 5000, 'the stalled WebSocket viewer closed');
+      // It left the publication; the healthy one is still there.
+      let subscribers: unknown;
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(50)) {
+        const publications = (await (await fetch(`${http}/api/v1/publications`)).json()) as Record<string, unknown>[];
+        subscribers = publications.find((p) => p.name === 'smoke')?.subscribers;
+        if (JSON.stringify(subscribers) === JSON.stringify({ WebSocket: 1 })) {
+          break;
+        }
+      }
+      assert.deepEqual(subscribers, { WebSocket: 1 });
+      const seen = good;
+      await sleep(500);
+      assert.ok(good > seen, 'the reading WebSocket viewer keeps receiving');
+      assert.equal(healthy.readyState, healthy.OPEN);
+    } finally {
+      feed.stop();
+      healthy.close();
+      await healthyClosed;
       stalled.destroy();
       publisher.close();
     }
