@@ -46,6 +46,29 @@ export const statusOf = (err: unknown): number => {
 
 class BodyTooLarge extends Error {}
 
+/**
+ * Resolves once `res` is answered whole (or can no longer be: its connection closed), so the next
+ * pipelined request's script runs after it. A close-delimited live stream holds its connection's
+ * later requests until it ends, as HTTP/1.1 wants.
+ */
+const answeredOf = (res: ServerResponse, connection: HttpConnection): Promise<void> =>
+  new Promise((resolve) => {
+    const socket = connection.socket;
+    const done = (): void => {
+      res.off('finish', done);
+      res.off('close', done);
+      socket.off('close', done);
+      resolve();
+    };
+    if (res.writableFinished || res.destroyed || socket.destroyed) {
+      resolve();
+      return;
+    }
+    res.once('finish', done);
+    res.once('close', done);
+    socket.once('close', done);
+  });
+
 /** An app's own scripts (www/<app>/main.*): never written by a PUT. */
 const SCRIPT_FILES = new Set(['main.lua', 'main.js', 'main.mjs']);
 
@@ -66,7 +89,25 @@ export class HttpApps {
     this.files = new StaticFiles(wwwDir);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, target: RequestPath, connection: HttpConnection): Promise<void> {
+  /**
+   * One request of `connection`, in its turn: pipelined requests (several written at once on a
+   * keep-alive connection) run their scripts one after the other in the order they came, each
+   * from its body's reading to its answer's last byte, so a script's messages and cookies are its
+   * request's and a slow answer is never overtaken (Node keeps the answers' order; this keeps the
+   * scripts' and what each writes).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, target: RequestPath, connection: HttpConnection): Promise<void> {
+    return connection.serialize(async () => {
+      const answered = answeredOf(res, connection);
+      try {
+        await this.handleInTurn(req, res, target, connection);
+      } finally {
+        await answered;
+      }
+    });
+  }
+
+  private async handleInTurn(req: IncomingMessage, res: ServerResponse, target: RequestPath, connection: HttpConnection): Promise<void> {
     let client: Client;
     const withBody = req.method === 'POST' || req.method === 'PUT';
     const body = withBody ? await this.readBody(req, res) : null;
@@ -74,7 +115,7 @@ export class HttpApps {
       return;
     }
     try {
-      client = await connection.serialize(() => connection.clientFor(target, req));
+      client = await connection.clientFor(target, req);
     } catch (err) {
       sendText(res, statusOf(err), errorMessage(err));
       return;

@@ -40,8 +40,9 @@ export class HttpConnection {
   }
 
   /**
-   * Runs `task` after the previous request of this connection finished its script part (pipelined
-   * requests reach the hooks in order).
+   * Runs `task` after the previous task of this connection finished (HttpApps runs each request,
+   * from its body to its answer's end, as one: pipelined requests reach the hooks in order, one
+   * at a time, and each answer gets its own script's messages and cookies).
    */
   serialize<T>(task: () => Promise<T>): Promise<T> {
     const run = this.pending.then(task, task);
