@@ -251,6 +251,29 @@ export class AppHost implements ServerHooks {
     return { forbidden: true };
   }
 
+  async onWrite(client: Client, file: string, parameters: Record<string, string>): Promise<ReadDecision | undefined | null> {
+    // MonaServer declares onWrite beside onRead (one file-access hook, the same answers); it is the
+    // only way a PUT is accepted here: without it, null.
+    const result = await this.clientHook(client, 'onWrite', [file, parameters], callFailed);
+    if (!result.defined) {
+      return null;
+    }
+    if (result.values.length === 0 || result.values[0] === undefined) {
+      // Nothing returned (a JS hook's undefined): write the file asked for.
+      return undefined;
+    }
+    const [first, second] = result.values;
+    const table = (v: unknown): Record<string, unknown> | null =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) ? (v as Record<string, unknown>) : null;
+    if (typeof first === 'string') {
+      return { forbidden: false, file: first, properties: table(second) };
+    }
+    if (table(first) !== null) {
+      return { forbidden: false, file, properties: table(first) };
+    }
+    return { forbidden: true };
+  }
+
   async callIfDefined(client: Client, name: string, args: readonly unknown[]): Promise<readonly unknown[] | null> {
     const result = await this.clientHook(client, name, args, callFailed);
     return result.defined ? result.values : null;
@@ -284,29 +307,6 @@ export class AppHost implements ServerHooks {
       return [];
     }
     const result = await quietly(root, 'onRendezVousUnknown', () => runtime.callAppHook(root, 'onRendezVousUnknown', true, [protocol, peerId]));
-  async onWrite(client: Client, file: string, parameters: Record<string, string>): Promise<ReadDecision | undefined | null> {
-    // MonaServer declares onWrite beside onRead (one file-access hook, the same answers); it is the
-    // only way a PUT is accepted here: without it, null.
-    const result = await this.clientHook(client, 'onWrite', [file, parameters], callFailed);
-    if (!result.defined) {
-      return null;
-    }
-    if (result.values.length === 0 || result.values[0] === undefined) {
-      // Nothing returned (a JS hook's undefined): write the file asked for.
-      return undefined;
-    }
-    const [first, second] = result.values;
-    const table = (v: unknown): Record<string, unknown> | null =>
-      typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) ? (v as Record<string, unknown>) : null;
-    if (typeof first === 'string') {
-      return { forbidden: false, file: first, properties: table(second) };
-    }
-    if (table(first) !== null) {
-      return { forbidden: false, file, properties: table(first) };
-    }
-    return { forbidden: true };
-  }
-
     return this.addresses(result.values, protocol);
   }
 
