@@ -10,6 +10,8 @@ export interface Config {
     readonly timeoutMs: number;
     /** Cap on the Lua heap, and on each JS app tree's worker heap (at least 16 MiB), in bytes (0 = none). */
     readonly memoryMax: number;
+    /** Hooks run into a limit, by clients of one address within a minute, before it is refused for a minute (0 = never). */
+    readonly limitStrikes: number;
     /** Where recordings go (absolute), null when recording is off. */
     readonly recordDir: string | null;
     /** Where the scripts' persistent data is kept (absolute), null when it is kept in memory only. */

@@ -220,6 +220,7 @@ export const loadConfig = (options: LoadConfigOptions = {}): LoadedConfig => {
       dir: resolve(cwd, str('application.dir')),
       timeoutMs: num('application.timeout') * 1000,
       memoryMax: num('application.memoryMax'),
+      limitStrikes: num('application.limitStrikes'),
       recordDir: recordDir(resolve(cwd, str('application.dir')), str('application.recordDir')),
       dataDir: dataDir(resolve(cwd, str('application.dir')), str('application.dataDir')),
       socketBuffer: num('application.socketBuffer'),

@@ -27,6 +27,7 @@ export const schema = {
   'application.timeout': { kind: seconds(3600), default: '5', doc: 'seconds one script hook may run before it fails (0 = no limit)' },
   'application.recordDir': { kind: { type: 'string' }, default: '', doc: 'folder NetStream publish(name, "record"|"append") and the scripts\' media writers record into (empty: records/ under application.dir; relative: to application.dir; "off": no recording)' },
   'application.dataDir': { kind: { type: 'string' }, default: '', doc: 'folder of the scripts\' persistent data, MonaServer\'s data (empty: data/ under application.dir; relative: to application.dir; "off": kept in memory only)' },
+  'application.limitStrikes': { kind: { type: 'int', min: 0, max: 1000 }, default: '3', doc: 'a client whose script hook runs past application.timeout or memoryMax is disconnected; an address whose clients do it this many times within a minute is refused for a minute (0 = never refused; loopback never is)' },
   'application.memoryMax': { kind: { type: 'int', min: 0, max: 0x7fffffff }, default: '268435456', doc: 'bytes the Lua applications may allocate, and the heap of each JS app tree\'s worker thread (at least 16 MiB; 0 = no limit)' },
   'application.socketBuffer': { kind: { type: 'int', min: 1024, max: 0x7fffffff }, default: '1048576', doc: 'bytes a script TCP socket may keep unconsumed by onData, or queued to send, before it is closed' },
 

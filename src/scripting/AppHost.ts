@@ -16,6 +16,7 @@ import { resolveAddresses } from './addresses.js';
 import type { JsWorkers } from './js/JsWorkers.js';
 import type { LuaRuntime } from './lua/LuaRuntime.js';
 import { ScriptApi } from './ScriptApi.js';
+import { ScriptLimitStrikes, hostOf } from './ScriptLimitStrikes.js';
 import { type ScriptServer, type ServerDirectory, ServerListView, noServers } from './ServerDirectory.js';
 
 const log = new Logger('app');
@@ -35,9 +36,12 @@ export class AppHost implements ServerHooks {
   onAppStarted: ((path: string) => void) | null = null;
   /** The servers each app's `onServerConnection` ran for (its `onServerDisconnection` runs for those). */
   private readonly announced = new Map<App, Set<ScriptServer>>();
+  /** Clients whose hooks ran into a script limit: disconnected, their address refused after repeats. */
+  readonly strikes: ScriptLimitStrikes;
 
   constructor(core: Core, config: Config, servers: ServerDirectory = noServers) {
     this.api = new ScriptApi(core, config, servers);
+    this.strikes = new ScriptLimitStrikes(config.application.limitStrikes);
     this.apps = new AppLoader(this.api, config);
     this.apps.events = {
       started: (app) => this.appStarted(app),
@@ -85,8 +89,18 @@ export class AppHost implements ServerHooks {
     this.js?.manage();
   }
 
-  /** Runs a hook whose failure is the client's answer: limits are logged, the message becomes the rejection. */
-  private async decisive(app: App, hook: string, call: () => HookResult | Promise<HookResult>, reject: (m: string) => RejectionError): Promise<HookResult> {
+  /**
+   * Runs a hook whose failure is the client's answer: limits are logged, the message becomes the
+   * rejection. A hook of `client` that ran into a limit also costs the client its connection
+   * (after the answer) and its address a strike (ScriptLimitStrikes).
+   */
+  private async decisive(
+    app: App,
+    hook: string,
+    call: () => HookResult | Promise<HookResult>,
+    reject: (m: string) => RejectionError,
+    client: Client | null = null,
+  ): Promise<HookResult> {
     try {
       return await call();
     } catch (err) {
@@ -95,10 +109,25 @@ export class AppHost implements ServerHooks {
       }
       if (err instanceof ScriptError && err.limit !== null) {
         log.error(err.message);
+        if (client !== null) {
+          this.struck(client, hook);
+        }
       } else {
         log.debug(`app ${app.label} ${hook}: ${errorMessage(err)}`);
       }
       throw reject(errorMessage(err));
+    }
+  }
+
+  /** `client`'s hook ran into a script limit: it is disconnected once its answer is out, its address gets a strike. */
+  private struck(client: Client, hook: string): void {
+    const host = hostOf(client.address);
+    if (this.strikes.record(host)) {
+      log.warn(`${host}: refused for ${this.strikes.windowMs / 1000} s, its clients ran ${this.strikes.strikes} script hooks into a limit (application.limitStrikes)`);
+    }
+    if (hook !== 'onConnection') {
+      // After the answer (Call.Failed, a rejection) has been written.
+      setImmediate(() => client.writer.close(`its ${hook} ran into a script limit`));
     }
   }
 
@@ -107,6 +136,10 @@ export class AppHost implements ServerHooks {
   async onConnection(client: Client, args: readonly unknown[]): Promise<ConnectionResponse | undefined> {
     if (!this.tree.enabled) {
       return undefined;
+    }
+    const host = hostOf(client.address);
+    if (this.strikes.refused(host)) {
+      throw rejectConnection(`${host} is refused for a while: its clients ran script hooks into a limit`);
     }
     const app = this.apps.resolve(client.path);
     await this.apps.open(app);
@@ -121,7 +154,7 @@ export class AppHost implements ServerHooks {
     }
     let result: HookResult;
     try {
-      result = await this.decisive(app, 'onConnection', () => runtime.callAppHook(app, 'onConnection', false, [client, ...args]), rejectConnection);
+      result = await this.decisive(app, 'onConnection', () => runtime.callAppHook(app, 'onConnection', false, [client, ...args]), rejectConnection, client);
     } catch (err) {
       this.api.clientApps.delete(client);
       runtime.release(client);
@@ -164,7 +197,7 @@ export class AppHost implements ServerHooks {
       // CumulusServer's form: a global `onPublish(client, publication)` when the client has none.
       return own.defined || !CUMULUS_EVENTS.has(name) ? own : runtime.callAppHook(app, name, false, [client, ...args]);
     };
-    return reject === null ? quietly(app, name, call) : this.decisive(app, name, call, reject);
+    return reject === null ? quietly(app, name, call) : this.decisive(app, name, call, reject, client);
   }
 
   async onPublish(client: Client, publication: Publication): Promise<void> {

@@ -64,6 +64,26 @@ describe('Lua applications over RTMP', { timeout: 120_000 }, () => {
     ok.close();
   });
 
+  it('disconnects a client whose RPC runs past application.timeout, after its Call.Failed; the others go on', async () => {
+    const culprit = new RtmpClient();
+    await culprit.connect(url('spin'));
+    const bystander = new RtmpClient();
+    await bystander.connect(url('spin'));
+    const failed = await rejection(culprit.call('spin'));
+    assert.equal(failed.info.code, 'NetConnection.Call.Failed');
+    assert.match(String(failed.info.description), /app \/spin spin: time budget of 500 ms exceeded/);
+    for (const deadline = Date.now() + 3000; !culprit.closed; ) {
+      assert.ok(Date.now() < deadline, 'the culprit was disconnected');
+      await sleep(20);
+    }
+    assert.deepEqual(await bystander.call('ping'), ['pong']);
+    // Loopback is never refused for it (application.limitStrikes): the same machine connects again.
+    const again = new RtmpClient();
+    assert.equal((await again.connect(url('spin'))).code, 'NetConnection.Connect.Success');
+    again.close();
+    bystander.close();
+  });
+
   it('serves a sub-app through super.onConnection and an empty folder through its parent', async () => {
     const sub = new RtmpClient();
     const info = await sub.connect(url('sub?user=ann'));
