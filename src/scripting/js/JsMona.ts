@@ -6,6 +6,7 @@ import { JsMediaWriter } from './JsMediaWriter.js';
 import { jsSocketFunctions, type JsTcpClient, type JsTcpServer, type JsUdpSocket } from '../sockets/JsSockets.js';
 import type { ScriptSockets } from '../sockets/ScriptSockets.js';
 import { jsSerializers, type JsSerializers } from './JsSerializers.js';
+import { createIPAddress, createSocketAddress, dumpLines, type IPAddress, type SocketAddress } from '../sockets/addressObjects.js';
 
 const scriptLog = new Logger('script');
 
@@ -36,6 +37,13 @@ export interface JsMona extends JsSerializers {
   createTCPClient(): JsTcpClient;
   createTCPServer(): JsTcpServer;
   createUDPSocket(allowBroadcast?: boolean): JsUdpSocket;
+  /** MonaServer's IPAddress/SocketAddress objects (addressObjects.ts); a bad argument throws. WithDNS resolves a name now. */
+  createIPAddress(value?: string | IPAddress | SocketAddress | { readonly address: string }): IPAddress;
+  createIPAddressWithDNS(value?: string | IPAddress | SocketAddress | { readonly address: string }): IPAddress;
+  createSocketAddress(...args: unknown[]): SocketAddress;
+  createSocketAddressWithDNS(...args: unknown[]): SocketAddress;
+  /** Logs `data` in hex (DEBUG level) under `name`, as MonaServer's mona:dump; without data: a warning. */
+  dump(name: string, data?: string | Uint8Array, size?: number): void;
 }
 
 const bytes = (v: string | Uint8Array): Buffer => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
@@ -63,6 +71,19 @@ export const createMona = (objects: JsObjectFactory, currentApp: () => App | nul
     log: (level, ...parts) => {
       const app = currentApp();
       scriptLog.log(LogLevel[level], `${app === null ? '' : `app ${app.label}: `}${parts.map(String).join('')}`);
+    },
+    createIPAddress: (...args: unknown[]) => createIPAddress(args, false),
+    createIPAddressWithDNS: (...args: unknown[]) => createIPAddress(args, true),
+    createSocketAddress: (...args) => createSocketAddress(args, false),
+    createSocketAddressWithDNS: (...args) => createSocketAddress(args, true),
+    dump: (name, data, size) => {
+      const app = currentApp();
+      const prefix = app === null ? '' : `app ${app.label}: `;
+      if (data === undefined || data === null) {
+        scriptLog.warn(`${prefix}debugging mona:dump(${String(name)},...) not removed`);
+        return;
+      }
+      scriptLog.debug(`${prefix}${dumpLines(String(name), bytes(data), typeof size === 'number' ? size : undefined)}`);
     },
     ...jsSocketFunctions(sockets, currentApp),
     ...jsSerializers(),

@@ -11,6 +11,8 @@ import { type HostFunction, type LuaArgs, LuaMulti, LuaType } from './LuaVm.js';
 import { textOf } from '../../util/text.js';
 import { serializerFunctions } from './serializerFunctions.js';
 import { listPaths } from './luaFiles.js';
+import { createIPAddress, createSocketAddress, dumpLines, type IPAddress, ipFields, type SocketAddress } from '../sockets/addressObjects.js';
+import { scriptLog } from '../sockets/LuaSockets.js';
 
 /** A 32-byte id given raw or as 64 hex characters. */
 const rawIdOf = (a: LuaArgs, i: number): Buffer | null => {
@@ -60,8 +62,30 @@ export const monaFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
     ...luaSocketFunctions(rt),
     createMediaWriter: luaMediaWriters(rt).create,
     listPaths: (a) => listPaths(api, a.string(1)),
+    // The prelude makes tables of these (P.address): ("ip", fields, key) or ("socket", fields, key, host fields, host key).
+    createIPAddress: (a) => ipResult(createIPAddress(rest(a, 1), false)),
+    createIPAddressWithDNS: (a) => ipResult(createIPAddress(rest(a, 1), true)),
+    createSocketAddress: (a) => socketResult(createSocketAddress(rest(a, 1), false)),
+    createSocketAddressWithDNS: (a) => socketResult(createSocketAddress(rest(a, 1), true)),
+    // LUAInvoker::Dump: the name (its first word is MonaServer's --dump filter), the data if a string follows.
+    dump: (a) => {
+      if (a.count < 1 || a.type(1) === LuaType.NIL) {
+        return;
+      }
+      const name = a.bytes(1).toString('latin1');
+      if (a.count < 2 || a.type(2) !== LuaType.STRING) {
+        scriptLog(rt, 'warn', `debugging mona:dump(${name},...) not removed`);
+        return;
+      }
+      const size = a.count >= 3 && a.type(3) === LuaType.NUMBER ? a.number(3) : undefined;
+      scriptLog(rt, 'debug', dumpLines(name, a.bytes(2), size));
+    },
   };
 };
+
+const ipResult = (ip: IPAddress): LuaMulti => new LuaMulti(['ip', ipFields(ip), ip.key]);
+const socketResult = (address: SocketAddress): LuaMulti =>
+  new LuaMulti(['socket', { value: address.value, port: address.port, isIPv6: address.isIPv6 }, address.key, ipFields(address.host), address.host.key]);
 
 /** Methods of the objects (`obj:method(...)` calls these with the object's handle first). */
 export const objectMethods = (rt: LuaRuntime): Record<string, Record<string, HostFunction>> => {

@@ -370,6 +370,47 @@ mona.createMediaWriter = method(function(format)
   local id, name = createMediaWriter(format, P.takeDead())
   return P.newObject("mediaWriter", id, { format = name })
 end)
+-- MonaServer's IPAddress and SocketAddress objects (LUAIPAddress, LUASocketAddress): tables of their
+-- fields (a script's assignment rawsets, as there), callable for a copy, compared by value (==, <, <=).
+local ADDR = setmetatable({}, { __mode = "k" })  -- address table -> comparison key
+local IPMeta, SocketMeta = { __name = "IPAddress" }, { __name = "SocketAddress" }
+local function newAddress(meta, fields, key)
+  local t = setmetatable(fields, meta)
+  ADDR[t] = key
+  return t
+end
+local function address(kind, fields, key, hostFields, hostKey)
+  if kind == "ip" then return newAddress(IPMeta, fields, key) end
+  fields.host = newAddress(IPMeta, hostFields, hostKey)
+  return newAddress(SocketMeta, fields, key)
+end
+local function copy(t)
+  local fields = {}
+  for k, v in next, t do fields[k] = v end
+  if getmetatable(t) == SocketMeta then
+    local host = {}
+    for k, v in next, t.host do host[k] = v end
+    fields.host = newAddress(IPMeta, host, ADDR[t.host])
+  end
+  return newAddress(getmetatable(t), fields, ADDR[t])
+end
+for _, meta in next, { IPMeta, SocketMeta } do
+  meta.__call = copy
+  meta.__eq = function(a, b) return ADDR[a] ~= nil and ADDR[a] == ADDR[b] end
+  meta.__lt = function(a, b)
+    if ADDR[a] == nil or ADDR[b] == nil then error("attempt to compare " .. meta.__name .. " with another type", 2) end
+    return ADDR[a] < ADDR[b]
+  end
+  meta.__le = function(a, b)
+    if ADDR[a] == nil or ADDR[b] == nil then error("attempt to compare " .. meta.__name .. " with another type", 2) end
+    return ADDR[a] <= ADDR[b]
+  end
+  meta.__tostring = function(t) return tostring(rawget(t, "value")) end
+end
+for _, name in next, { "createIPAddress", "createIPAddressWithDNS", "createSocketAddress", "createSocketAddressWithDNS" } do
+  local create = host.mona[name]
+  mona[name] = method(function(...) return address(create(...)) end)
+end
 mona.clients = P.collection("clients")
 mona.publications = P.collection("publications")
 mona.groups = P.collection("groups")

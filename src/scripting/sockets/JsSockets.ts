@@ -7,7 +7,8 @@ import { TcpServerSocket } from './TcpServerSocket.js';
 import { UdpSocket } from './UdpSocket.js';
 
 /** An address as JS apps pass it: "host:port", a host and a port, a port alone, or an object with an "ip:port" `address`. */
-export type JsAddress = string | number | { readonly address: string };
+/** An address: "host:port", a port, a mesh server or mona.createSocketAddress object, a mona.createIPAddress object (and a port). */
+export type JsAddress = string | number | { readonly address: string } | { readonly value: string };
 
 /** A JS error with where the script threw it (its first stack frame), for the log. */
 const located = (err: unknown): Error => {

@@ -35,10 +35,12 @@ const callerOf = (rt: LuaRuntime): string => {
   return '';
 };
 
-/** MonaServer's SCRIPT_ERROR: logged with the calling script's file:line, the script goes on. */
-const scriptError = (rt: LuaRuntime, message: string): void => {
-  log.error(`${rt.currentApp === null ? '' : `app ${rt.currentApp.label}: `}${callerOf(rt)}${message}`);
+/** MonaServer's SCRIPT_ERROR (SCRIPT_WARN...): logged with the calling script's file:line, the script goes on. */
+export const scriptLog = (rt: LuaRuntime, level: 'error' | 'warn' | 'debug', message: string): void => {
+  log[level](`${rt.currentApp === null ? '' : `app ${rt.currentApp.label}: `}${callerOf(rt)}${message}`);
 };
+
+const scriptError = (rt: LuaRuntime, message: string): void => scriptLog(rt, 'error', message);
 
 /** Reads an address for a method that answers true, or logs why not and answers false. */
 const withAddress = (rt: LuaRuntime, a: LuaArgs, from: number, portOnlyHost: string, use: (address: SocketAddress) => void): boolean => {

@@ -65,7 +65,8 @@ const addressField = (value: object): string | null => {
 /**
  * The address a script passes to `connect`, `start`, `bind` or `send`, as MonaServer reads it: a
  * port alone (on `portOnlyHost`: the wildcard to listen, loopback to reach), "host:port", a host
- * and a port, or an object with an "ip:port" `address` (a mesh server). Throws for anything else.
+ * and a port, an object with an "ip:port" `address` (a mesh server), a SocketAddress object, or an
+ * IPAddress object and a port. Throws for anything else.
  */
 export const readAddress = (args: readonly unknown[], portOnlyHost: string): SocketAddress => {
   const [first, second] = args;
@@ -84,6 +85,12 @@ export const readAddress = (args: readonly unknown[], portOnlyHost: string): Soc
     const address = addressField(first);
     if (address !== null) {
       return parseAddress(address);
+    }
+    // mona:createSocketAddress objects ("ip:port" `value` and a `port`), mona:createIPAddress
+    // objects (an IP `value`) with a port after them (addressObjects.ts; Lua gives their fields).
+    const { value, port } = first as { value?: unknown; port?: unknown };
+    if (typeof value === 'string') {
+      return typeof port === 'number' ? parseAddress(value) : parseAddress(value, second ?? 0);
     }
   }
   throw new Error('No valid SocketAddress available to read');
