@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import { encodeAmf0 } from '../amf/index.js';
 import { type Kernels, rtmfpDatagramLength } from '../kernels/Kernels.js';
+import { WireContext } from '../protocols/WireContext.js';
 import { decodeUdpHost, loadKernels } from '../kernels/index.js';
 import { AddressOrigin, type RtmfpAddress } from '../protocols/rtmfp/address.js';
 import { epdForPeerId, epdForUrl } from '../protocols/rtmfp/epd.js';
@@ -65,9 +66,13 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   /** UDP datagram bytes this client sent and received (handshakes, the server session, P2P). */
   readonly traffic = { sent: 0, received: 0 };
 
+  /** The packet-path state of all our sessions (the shared socket's, in light mode). */
+  private readonly wire: WireContext;
+
   constructor(private readonly options: RtmfpClientOptions = {}) {
     super();
     this.shared = options.socket ?? null;
+    this.wire = this.shared?.wire ?? new WireContext();
   }
 
   /** Our peer ID (hex), as the server and other peers know us. */
@@ -155,6 +160,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
   private sessionOptions(): ClientSessionOptions {
     const shared = this.shared;
     return {
+      wire: this.wire,
       delayedAcks: this.options.delayedAcks === true,
       packetSink:
         shared === null
@@ -293,7 +299,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
       throw new Error('connectToPeer: no P2P on a shared socket');
     }
     const result = await this.handshake(epdForPeerId(Buffer.from(peerIdHex, 'hex')), this.session.address);
-    const session = new RtmfpClientSession(this.kernels, log, result, result.address, (d, a) => this.send(d, a), this);
+    const session = new RtmfpClientSession(this.kernels, log, result, result.address, (d, a) => this.send(d, a), this, Mode.INITIATOR, { wire: this.wire });
     this.peerSessions.set(`${result.address.host}:${result.address.port}`, session);
     this.peerIds.set(session, peerIdHex);
     session.openFlow(Buffer.from('P2P', 'latin1'));
@@ -367,6 +373,7 @@ export class RtmfpClient extends FlashClient implements ClientSessionEvents {
           (d, a) => this.send(d, a),
           this,
           Mode.RESPONDER,
+          { wire: this.wire },
         );
         this.peerSessions.set(`${from.host}:${from.port}`, session);
         this.peerIds.set(session, decision.peerId.toString('hex'));

@@ -9,6 +9,7 @@ import type { ForwardedIHelloChunk } from '../../protocols/rtmfp/handshakeChunks
 import { Mode } from '../../protocols/rtmfp/RtmfpPacket.js';
 import { RtmfpSessionInput } from '../../protocols/rtmfp/RtmfpSessionInput.js';
 import { RtmfpSessionOutput } from '../../protocols/rtmfp/RtmfpSessionOutput.js';
+import { WireContext } from '../../protocols/WireContext.js';
 import { type FlowKind, TC_HEADER_SIZE, TcType, classifyFlow } from '../../protocols/rtmfp/tcMessage.js';
 import type { Logger } from '../../util/Logger.js';
 
@@ -44,6 +45,8 @@ export interface ClientSessionOptions {
    */
   delayedAcks?: boolean;
   packetSink?: ClientPacketSink;
+  /** The packet-path state of the thread (one for all the sessions of a client, or of a shared socket). */
+  wire?: WireContext;
 }
 
 /** Packets of one flow received before a light-mode ack goes out anyway. */
@@ -58,9 +61,10 @@ const noRanges = new Float64Array(1);
 class DelayedAckOutput extends RtmfpSessionOutput {
   constructor(
     session: RtmfpEndpoint,
+    wire: WireContext,
     private readonly flushSoon: () => void,
   ) {
-    super(session);
+    super(session, wire);
   }
 
   override ackNow(flow: RtmfpRecvFlow): void {
@@ -107,8 +111,9 @@ export class RtmfpClientSession implements RtmfpEndpoint {
     this.mode = mode;
     this.delayedAcks = options.delayedAcks === true;
     this.packetSink = options.packetSink ?? null;
-    this.input = new RtmfpSessionInput(this);
-    this.output = this.delayedAcks ? new DelayedAckOutput(this, () => this.requestFlush()) : new RtmfpSessionOutput(this);
+    const wire = options.wire ?? new WireContext();
+    this.input = new RtmfpSessionInput(this, wire);
+    this.output = this.delayedAcks ? new DelayedAckOutput(this, wire, () => this.requestFlush()) : new RtmfpSessionOutput(this, wire);
   }
 
   get label(): string {

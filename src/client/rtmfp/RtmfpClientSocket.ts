@@ -3,6 +3,7 @@ import {
   type Kernels, type PacketKey, type SocketIo, type UdpHandle, UDP_ADDRESS_ENTRY_SIZE, decodeUdpHost, encodeUdpAddress, loadKernels, loadSocketIo, udpHandleOf,
 } from '../../kernels/index.js';
 import { RTMFP_MAX_DATAGRAM, RTMFP_OPTIONS_ROOM } from '../../kernels/Kernels.js';
+import { WireContext } from '../../protocols/WireContext.js';
 import { AddressOrigin, type RtmfpAddress } from '../../protocols/rtmfp/address.js';
 import { readSessionId } from '../../protocols/rtmfp/RtmfpPacket.js';
 import { Logger } from '../../util/Logger.js';
@@ -69,6 +70,8 @@ export class ClientSocketStats {
  */
 export class RtmfpClientSocket {
   readonly stats = new ClientSocketStats();
+  /** The packet-path state its clients' sessions share (they all run on this thread). */
+  readonly wire = new WireContext();
   readonly kernels: Kernels;
   private readonly members = new Map<number, SharedSocketMember>();
   private readonly dirty = new Set<SharedSocketMember>();
