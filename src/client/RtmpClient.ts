@@ -1,5 +1,5 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { AmfReader, encodeAmf0 } from '../amf/index.js';
+import { AmfReader, AmfWriter, encodeAmf0 } from '../amf/index.js';
 import { RtmpChunkReader, type RtmpMessage } from '../protocols/rtmp/RtmpChunkReader.js';
 import { encodeMessage, setChunkSize, userControl, acknowledgement } from '../protocols/rtmp/RtmpChunkWriter.js';
 import { RtmpClientHandshake } from '../protocols/rtmp/RtmpHandshake.js';
@@ -17,6 +17,8 @@ export interface RtmpClientOptions {
   polite?: boolean;
   /** 3: connect with objectEncoding 3 and send commands as AMF3 command messages (type 17). */
   objectEncoding?: 0 | 3;
+  /** With objectEncoding 3: write each argument as an AMF3 value behind the 0x11 marker, as Flash Player does. */
+  amf3Arguments?: boolean;
 }
 
 /**
@@ -146,7 +148,16 @@ export class RtmpClient extends FlashClient {
 
   /** A command message: AMF0 (type 20), or with objectEncoding 3 a type 17 message (one 0 byte, then AMF0). */
   protected sendCommand(streamId: number, name: string, transaction: number, commandObject: unknown, args: unknown[]): void {
-    const payload = encodeAmf0(name, transaction, commandObject, ...args);
+    let payload = encodeAmf0(name, transaction, commandObject);
+    if (this.options.objectEncoding === 3 && this.options.amf3Arguments === true) {
+      const writer = new AmfWriter();
+      for (const arg of args) {
+        writer.writeAmf0SwitchToAmf3(arg);
+      }
+      payload = Buffer.concat([payload, writer.toBuffer()]);
+    } else {
+      payload = Buffer.concat([payload, encodeAmf0(...args)]);
+    }
     const csid = streamId === 0 ? ChunkStreamId.COMMAND : 8;
     if (this.options.objectEncoding === 3) {
       this.send(MessageType.COMMAND_AMF3, streamId, Buffer.concat([Buffer.alloc(1), payload]), csid);

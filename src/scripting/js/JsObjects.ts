@@ -5,6 +5,7 @@ import type { Publication } from '../../core/Publication.js';
 import { FrameKind } from '../../media/MediaFrame.js';
 import type { CollectionSource, Qos, ScriptApi } from '../ScriptApi.js';
 import { type ScriptServer, ServerListView, broadcastTo } from '../ServerDirectory.js';
+import { typedValues } from '../typedObjects.js';
 
 /** Maps core objects to the objects JS apps see (one each, for as long as the core object lives). */
 export interface JsObjectFactory {
@@ -71,7 +72,7 @@ export class ServerCollection extends LiveCollection<ScriptServer> {
   }
 
   broadcast(handler: string, ...args: unknown[]): void {
-    broadcastTo(this.objects.api.servers, this.view.servers(), handler, args);
+    broadcastTo(this.objects.api.servers, this.view.servers(), handler, typedValues(args));
   }
 }
 
@@ -129,20 +130,20 @@ export class JsWriter {
 
   writeInvocation(name: string, ...args: unknown[]): void {
     if (this.writable('writeInvocation')) {
-      this.writer.writeInvocation(name, ...args);
+      this.writer.writeInvocation(name, ...typedValues(args));
     }
   }
 
   /** Cumulus's FlowWriter::writeAMFMessage: the same AMF invocation as writeInvocation. */
   writeAMFMessage(name: string, ...args: unknown[]): void {
     if (this.writable('writeAMFMessage')) {
-      this.writer.writeInvocation(name, ...args);
+      this.writer.writeInvocation(name, ...typedValues(args));
     }
   }
 
   writeMessage(...args: unknown[]): void {
     if (this.writable('writeMessage')) {
-      this.writer.writeMessage(...args);
+      this.writer.writeMessage(...typedValues(args));
     }
   }
 
@@ -274,7 +275,7 @@ export class JsPublication {
   }
 
   pushData(...values: unknown[]): void {
-    this.objects.api.pushData(this.core, values, this.core.lastTime);
+    this.objects.api.pushData(this.core, typedValues(values), this.core.lastTime);
   }
 
   flush(): void {}

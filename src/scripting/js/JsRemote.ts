@@ -22,6 +22,7 @@ import type { ScriptServer, ServerDirectory } from '../ServerDirectory.js';
 import type { DataEntry } from './JsData.js';
 import { JsRuntime } from './JsRuntime.js';
 import { JsClient, JsGroup, JsListener, JsPublication, ServerCollection } from './JsObjects.js';
+import { typedValues } from '../typedObjects.js';
 import { type DoRequest, type FromJsWorker, HANDLE, type SyncAnswer, type SyncRequest, type WireApp, type WireHandle, fromWire, toWire } from './JsWire.js';
 
 /** A server object the worker stands in for: `h` is its handle. */
@@ -230,7 +231,7 @@ export class RemoteServer extends Remote implements ScriptServer {
   }
 
   send(handler: string, ...args: unknown[]): void {
-    this.bridge.do({ what: 'send', h: this.h, handler, args: this.bridge.toWire(args) as unknown[] });
+    this.bridge.do({ what: 'send', h: this.h, handler, args: this.bridge.toWire(typedValues(args)) as unknown[] });
   }
 
   reject(reason?: string): void {

@@ -13,6 +13,7 @@ import { ScriptSockets } from '../sockets/ScriptSockets.js';
 import { type DataAccess, type DataTables, appData, treeAccess } from './JsData.js';
 import { createMona, type JsMona } from './JsMona.js';
 import { JsClient, JsGroup, JsListener, type JsObjectFactory, JsPublication } from './JsObjects.js';
+import { type TypedFound, typedToPlain, typedValues } from '../typedObjects.js';
 
 type Hook = (...args: unknown[]) => unknown;
 
@@ -110,6 +111,12 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
       return null;
     };
     const data = (): Record<string, unknown> => appData(this.dataAccess, app.path, this.dataTables);
+    // Typed objects as MonaServer gives them to Lua: `{ __type: "Cat", ... }` both ways, onTypedObject on read.
+    const amf = {
+      toAMF: (...values: unknown[]): Buffer => this.mona.toAMF(...typedValues(values)),
+      toAMF0: (...values: unknown[]): Buffer => this.mona.toAMF0(...typedValues(values)),
+      fromAMF: (bytes: Uint8Array): unknown[] => this.typedIn(app, this.mona.fromAMF(bytes)),
+    };
     const context: JsAppContext = {
       name: app.name,
       path: app.path,
@@ -117,7 +124,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
         return parentState()?.context ?? null;
       },
       // Sockets made through an app's own `this.mona` are its own, whenever its code runs.
-      mona: { ...this.mona, ...jsSocketFunctions(this.sockets, () => app), get data() { return data(); } },
+      mona: { ...this.mona, ...amf, ...jsSocketFunctions(this.sockets, () => app), get data() { return data(); } },
       get data() {
         return data();
       },
@@ -150,7 +157,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
     if (hook === undefined) {
       return NO_HOOK;
     }
-    return this.run(app, name, () => hook(...args.map((a) => this.wrap(a))));
+    return this.run(app, name, () => hook(...this.typedIn(app, args).map((a) => this.wrap(a))));
   }
 
   async callClientHook(app: App, client: Client, name: string, args: readonly unknown[]): Promise<HookResult> {
@@ -159,7 +166,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
     if (typeof method !== 'function') {
       return NO_HOOK;
     }
-    return this.run(app, name, () => (method as Hook).apply(wrapper, args.map((a) => this.wrap(a))));
+    return this.run(app, name, () => (method as Hook).apply(wrapper, this.typedIn(app, args).map((a) => this.wrap(a))));
   }
 
   async callObjectHook(app: App | null, object: object, name: string, args: readonly unknown[]): Promise<HookResult> {
@@ -168,7 +175,40 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
     if (typeof method !== 'function') {
       return NO_HOOK;
     }
-    return this.run(app, name, () => (method as Hook).apply(target, args.map((a) => this.wrap(a))));
+    return this.run(app, name, () => (method as Hook).apply(target, this.typedIn(app, args).map((a) => this.wrap(a))));
+  }
+
+  /**
+   * Values read from the wire or `fromAMF` as the app sees them: typed objects as `{ __type, ... }`,
+   * each handed to the app's `onTypedObject(type, object)` (its own or inherited), the inner ones
+   * first, as MonaServer's ScriptWriter does. What the hook returns is ignored; an error in it is
+   * logged and the values go on as they are.
+   */
+  private typedIn(app: App | null, values: readonly unknown[]): unknown[] {
+    const found: TypedFound[] = [];
+    const out = typedToPlain(values, found) as unknown[];
+    const state = app === null ? null : this.stateOf(app);
+    const hook = found.length === 0 ? undefined : state?.context.hook('onTypedObject');
+    if (hook !== undefined) {
+      const outer = this.currentApp;
+      this.currentApp = app;
+      const failed = (err: unknown): void => this.ctx.log.error(`app ${app?.label ?? '?'} onTypedObject: ${err instanceof Error ? err.message : String(err)}`);
+      try {
+        for (const [type, object] of found) {
+          try {
+            const result = hook(type, object);
+            if (result instanceof Promise) {
+              result.catch(failed);
+            }
+          } catch (err) {
+            failed(err);
+          }
+        }
+      } finally {
+        this.currentApp = outer;
+      }
+    }
+    return out;
   }
 
   private async run(app: App | null, hook: string, call: () => unknown): Promise<HookResult> {
@@ -185,7 +225,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
     if (value instanceof Promise) {
       value = await this.withBudget(value as Promise<unknown>, `app ${app?.label ?? '?'} ${hook}`);
     }
-    return { defined: true, values: [this.unwrap(value)] };
+    return { defined: true, values: typedValues([this.unwrap(value)]) };
   }
 
   private async withBudget(promise: Promise<unknown>, where: string): Promise<unknown> {
@@ -236,7 +276,7 @@ export class JsRuntime implements AppRuntime, JsObjectFactory {
         if (hooks.onData !== null) {
           let values: unknown[];
           try {
-            values = decodeAmf0(frame.payload);
+            values = typedToPlain(decodeAmf0(frame.payload), []) as unknown[];
           } catch {
             values = [frame.payload];
           }

@@ -235,8 +235,14 @@ export class LuaDataReader {
  */
 export class LuaDataWriter {
   private readonly tables = new Map<object, number>();
+  /** The tables made of typed objects (class name, registry reference), inner ones first. */
+  private readonly typed: Array<[string, number]> = [];
 
-  constructor(private readonly vm: LuaVm) {}
+  /** `onTyped` gets the typed objects' tables once every value is pushed (MonaServer's onTypedObject); it releases their references. */
+  constructor(
+    private readonly vm: LuaVm,
+    private readonly onTyped?: (tables: ReadonlyArray<[string, number]>) => void,
+  ) {}
 
   /** `values` as the results of a host function; the writer's own references are released. */
   results(values: readonly ScriptData[]): LuaMulti {
@@ -246,12 +252,18 @@ export class LuaDataWriter {
         this.push(value);
         refs.push(new LuaRef(this.vm.ref(), true));
       }
+      if (this.typed.length > 0 && this.onTyped !== undefined) {
+        this.onTyped(this.typed.splice(0));
+      }
     } catch (err) {
       for (const r of refs) {
         this.vm.unref(r.ref);
       }
       throw err;
     } finally {
+      for (const [, ref] of this.typed.splice(0)) {
+        this.vm.unref(ref);
+      }
       for (const ref of this.tables.values()) {
         this.vm.unref(ref);
       }
@@ -346,6 +358,10 @@ export class LuaDataWriter {
     } else if (value instanceof AmfTypedObject) {
       this.record(t, value.properties, depth);
       this.set(t, '__type', value.className, depth);
+      if (this.onTyped !== undefined) {
+        vm.pushValueAt(t);
+        this.typed.push([value.className, vm.ref()]);
+      }
     } else if (value instanceof AmfDictionary) {
       for (const [key, v] of value.entries) {
         if (key !== null && key !== undefined && !(typeof key === 'number' && Number.isNaN(key))) {

@@ -29,6 +29,7 @@ interface Prelude {
   clearApp: number;
   appHook: number;
   objectHook: number;
+  typedHook: number;
   gc: number;
   setLogLevel: number;
   H: number;
@@ -56,6 +57,8 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
   private depth = 0;
   /** Which app set a publication's media hooks (to name it in errors). */
   private readonly hookOwners = new Map<Publication, string>();
+  /** The app that set a publication's media hooks (its onTypedObject gets onData's typed objects). */
+  private readonly hookApps = new Map<Publication, App>();
   /** The media hooks each observed publication defines: only those are called. */
   private readonly mediaHooks = new Map<Publication, Set<MediaHook>>();
   private readonly flushPending = new Set<Publication>();
@@ -159,9 +162,15 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
     return this.byId.get(id);
   }
 
-  /** Calls a prelude function; results stay on the stack and their count is returned. */
-  private invoke(fn: number, args: readonly unknown[], budgetMs = 0): number {
+  /**
+   * Calls a prelude function; results stay on the stack and their count is returned. With
+   * `typedApp`, the typed objects among the arguments go to that app's onTypedObject first.
+   */
+  private invoke(fn: number, args: readonly unknown[], budgetMs = 0, typedApp?: App | null): number {
     const base = this.vm.top;
+    const outer = this.values.typedTables;
+    const typed: Array<[string, number]> | null = typedApp === undefined ? null : [];
+    this.values.typedTables = typed;
     try {
       this.vm.ensure(args.length + 8);
       this.vm.pushRef(fn);
@@ -170,9 +179,69 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
       }
     } catch (err) {
       this.vm.top = base;
+      for (const [, ref] of typed ?? []) {
+        this.vm.unref(ref);
+      }
       throw err;
+    } finally {
+      this.values.typedTables = outer;
+    }
+    if (typed !== null && typed.length > 0) {
+      try {
+        this.typedObjects(typedApp ?? null, typed, budgetMs);
+      } catch (err) {
+        this.vm.top = base;
+        throw err;
+      }
     }
     return this.vm.call(args.length, budgetMs);
+  }
+
+  /**
+   * MonaServer's onTypedObject (ScriptWriter::endComplex): for each typed object a read made (class
+   * name, registry reference to its table; inner ones first), `app`'s onTypedObject(type, object),
+   * its own or inherited, is called. What it returns is ignored (MonaServer warns); an error in it
+   * is logged with the script's file:line and the read goes on; a limit (time, memory) fails the
+   * call it is part of. The references are released.
+   */
+  typedObjects(app: App | null, tables: ReadonlyArray<[string, number]>, budgetMs = this.ctx.limits.timeoutMs): void {
+    const vm = this.vm;
+    const base = vm.top;
+    try {
+      if (app === null || !app.loaded || app.effectiveKind !== 'lua') {
+        return;
+      }
+      if (this.invoke(this.prelude.typedHook, [this.envOf(app)]) === 0 || vm.type(-1) !== LuaType.FUNCTION) {
+        return;
+      }
+      const hook = vm.ref();
+      try {
+        for (const [type, ref] of tables) {
+          vm.top = base;
+          vm.ensure(4);
+          vm.pushRef(hook);
+          vm.pushString(type);
+          vm.pushRef(ref);
+          try {
+            if (vm.call(2, budgetMs) > 0) {
+              this.ctx.log.warn(`app ${app.label} onTypedObject: its results are ignored`);
+            }
+          } catch (err) {
+            if (!(err instanceof LuaCallError) || err.kind !== 'error') {
+              throw err;
+            }
+            this.ctx.log.error(`app ${app.label} onTypedObject: ${err.message}`);
+          }
+        }
+      } finally {
+        vm.unref(hook);
+      }
+    } finally {
+      vm.top = base;
+      for (const [, ref] of tables) {
+        vm.unref(ref);
+      }
+    }
   }
 
   private keep(fn: number, args: readonly unknown[]): LuaRef {
@@ -218,6 +287,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
     this.vm.unref(entry.ref);
     if (object instanceof Publication) {
       this.hookOwners.delete(object);
+      this.hookApps.delete(object);
       this.mediaHooks.delete(object);
       this.ctx.taps.set(object, 'lua', null);
     }
@@ -314,7 +384,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
     return this.run(app, hook, () => {
       const base = this.vm.top;
       try {
-        const n = this.invoke(fn, args, this.ctx.limits.timeoutMs);
+        const n = this.invoke(fn, args, this.ctx.limits.timeoutMs, app);
         return n === 0 ? NO_HOOK : { defined: true, values: this.values.readRange(base + 2, n - 1) };
       } finally {
         this.vm.top = base;
@@ -371,6 +441,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
       this.mediaHooks.set(publication, defined);
       if (this.currentApp !== null) {
         this.hookOwners.set(publication, this.currentApp.label);
+        this.hookApps.set(publication, this.currentApp);
       }
     } else {
       this.mediaHooks.delete(publication);
@@ -417,7 +488,7 @@ export class LuaRuntime implements AppRuntime, LuaObjectMap {
     try {
       this.run(null, `publication ${publication.name} ${name}`, () => {
         const base = this.vm.top;
-        this.invoke(this.prelude.objectHook, [publication, name, ...args], this.ctx.limits.timeoutMs);
+        this.invoke(this.prelude.objectHook, [publication, name, ...args], this.ctx.limits.timeoutMs, this.hookApps.get(publication) ?? null);
         this.vm.top = base;
       });
     } catch (err) {

@@ -28,6 +28,14 @@ const MAX_DEPTH = 32;
  * Tables whose keys are 1..n become arrays, other tables objects.
  */
 export class LuaValues {
+  /**
+   * While set, each table a push makes of an AmfTypedObject is added here (its class name and a
+   * registry reference), once complete, the inner ones first: for MonaServer's onTypedObject.
+   */
+  typedTables: Array<[string, number]> | null = null;
+  /** Whether `read` turns a table with a string `__type` into an AmfTypedObject (not for persistent data). */
+  private typed = true;
+
   constructor(
     private readonly vm: LuaVm,
     private readonly objects: LuaObjectMap,
@@ -113,6 +121,10 @@ export class LuaValues {
       vm.pushString('__type');
       vm.pushString(value.className);
       vm.rawSet(-3);
+      if (this.typedTables !== null) {
+        vm.pushValueAt(-1);
+        this.typedTables.push([value.className, vm.ref()]);
+      }
       return;
     }
     if (value instanceof Map) {
@@ -169,6 +181,16 @@ export class LuaValues {
     }
   }
 
+  /** `read` with tables kept as tables whatever their `__type` (persistent data). */
+  readUntyped(index: number): unknown {
+    this.typed = false;
+    try {
+      return this.read(index);
+    } finally {
+      this.typed = true;
+    }
+  }
+
   /** Values from `first` to the top of the stack. */
   readRange(first: number, count: number): unknown[] {
     this.vm.ensure(8);
@@ -207,11 +229,18 @@ export class LuaValues {
       return entries.map(([, v]) => v);
     }
     const record: Record<string, unknown> = {};
+    // MonaServer's ScriptReader: a table whose __type is a string is a typed object of that class.
+    const type = this.typed ? entries.find(([k]) => k === '__type')?.[1] : undefined;
+    const typed = typeof type === 'string' ? new AmfTypedObject(type) : null;
     for (const [k, v] of entries) {
-      if (k === '__proto__') {
+      if (k === '__proto__' || (typed !== null && k === '__type')) {
         continue;
       }
       record[String(k)] = v;
+    }
+    if (typed !== null) {
+      typed.properties = record as AmfTypedObject['properties'];
+      return typed;
     }
     return record;
   }

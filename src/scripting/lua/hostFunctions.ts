@@ -18,7 +18,7 @@ import { monaFunctions, objectMethods } from './monaFunctions.js';
 import { luaWriterField, setLuaWriterField } from './luaWriters.js';
 import { MONA_PRELUDE, PRELUDE } from './prelude.js';
 
-const PRELUDE_EXPORTS = ['newObject', 'collection', 'merge', 'newApp', 'runMain', 'defines', 'clearApp', 'appHook', 'objectHook', 'gc', 'setLogLevel', 'H', 'COLL'];
+const PRELUDE_EXPORTS = ['newObject', 'collection', 'merge', 'newApp', 'runMain', 'defines', 'clearApp', 'appHook', 'objectHook', 'typedHook', 'gc', 'setLogLevel', 'H', 'COLL'];
 
 /** Looks `file` up in the app folder, then each parent's, then relative to the application dir. */
 const findFile = (app: App, file: string, applicationDir: string): string | null => {

@@ -109,7 +109,7 @@ export const dataFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
     dataAppPath: (a) => appDataPath(a.string(1)),
     dataGet: (a) => entry(data.tree.get(a.string(1), a.string(2))),
     dataSet: (a) => {
-      const value = a.type(3) === LuaType.NIL ? undefined : (rt.values.read(3) as DataValue | DataInput);
+      const value = a.type(3) === LuaType.NIL ? undefined : (rt.values.readUntyped(3) as DataValue | DataInput);
       data.tree.set(a.string(1), a.string(2), value);
     },
     dataCount: (a) => data.tree.count(a.string(1)),

@@ -342,6 +342,12 @@ function P.appHook(env, name, own, ...)
   return true, f(...)
 end
 
+-- MonaServer's onTypedObject(type, object) of an app (its own or inherited), for what a read made.
+function P.typedHook(env)
+  local f = env.onTypedObject
+  if type(f) == "function" then return f end
+end
+
 function P.objectHook(obj, name, ...)
   local f = rawget(obj, name)
   if type(f) ~= "function" then return end

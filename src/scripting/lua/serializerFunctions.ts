@@ -15,7 +15,8 @@ import { type HostFunction, type LuaArgs, LuaType } from './LuaVm.js';
 export const serializerFunctions = (rt: LuaRuntime): Record<string, HostFunction> => {
   const vm = rt.vm;
   const values = (a: LuaArgs): ScriptData[] => new LuaDataReader(vm).readRange(1, a.count);
-  const results = (decoded: readonly ScriptData[]): unknown => new LuaDataWriter(vm).results(decoded);
+  // What is read hands its typed objects to the running app's onTypedObject, as MonaServer's ScriptWriter does.
+  const results = (decoded: readonly ScriptData[]): unknown => new LuaDataWriter(vm, (tables) => rt.typedObjects(rt.currentApp, tables)).results(decoded);
   /**
    * MonaServer's toXML/fromXML take an optional error handler first (`mona:fromXML(error, data)`):
    * a failure calls it with the message; without one, the call returns nothing (logged here).
