@@ -24,6 +24,25 @@ const log = new Logger('app');
 /** Client events CumulusServer dispatched to global functions with the client first (mona-api.md §1.8). */
 const CUMULUS_EVENTS = new Set(['onPublish', 'onUnpublish', 'onSubscribe', 'onUnsubscribe', 'onJoinGroup', 'onUnjoinGroup']);
 
+const tableOf = (v: unknown): Record<string, unknown> | null =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) ? (v as Record<string, unknown>) : null;
+
+/**
+ * What onRead/onWrite returned (MonaServer's file-access answers): a name is that file (with a
+ * table of template properties after it), a table the file asked for with those properties, an
+ * explicit nil or anything else a refusal.
+ */
+function fileDecision(values: readonly unknown[], file: string): ReadDecision {
+  const [first, second] = values;
+  if (typeof first === 'string') {
+    return { forbidden: false, file: first, properties: tableOf(second) };
+  }
+  if (tableOf(first) !== null) {
+    return { forbidden: false, file, properties: tableOf(first) };
+  }
+  return { forbidden: true };
+}
+
 /**
  * Server applications (MonaServer's app tree, mona-api.md §3): implements the hook contract by
  * finding the app of a client's path, (re)loading it when its main file changed, and calling its
@@ -271,17 +290,7 @@ export class AppHost implements ServerHooks {
       // No hook, or it returned nothing: the file is served (MonaServer reads only what was returned).
       return undefined;
     }
-    const [first, second] = result.values;
-    const table = (v: unknown): Record<string, unknown> | null =>
-      typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) ? (v as Record<string, unknown>) : null;
-    if (typeof first === 'string') {
-      return { forbidden: false, file: first, properties: table(second) };
-    }
-    if (table(first) !== null) {
-      return { forbidden: false, file, properties: table(first) };
-    }
-    // An explicit nil (or anything else): MonaServer refuses the file.
-    return { forbidden: true };
+    return fileDecision(result.values, file);
   }
 
   async onWrite(client: Client, file: string, parameters: Record<string, string>): Promise<ReadDecision | undefined | null> {
@@ -295,16 +304,7 @@ export class AppHost implements ServerHooks {
       // Nothing returned (a JS hook's undefined): write the file asked for.
       return undefined;
     }
-    const [first, second] = result.values;
-    const table = (v: unknown): Record<string, unknown> | null =>
-      typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) ? (v as Record<string, unknown>) : null;
-    if (typeof first === 'string') {
-      return { forbidden: false, file: first, properties: table(second) };
-    }
-    if (table(first) !== null) {
-      return { forbidden: false, file, properties: table(first) };
-    }
-    return { forbidden: true };
+    return fileDecision(result.values, file);
   }
 
   async callIfDefined(client: Client, name: string, args: readonly unknown[]): Promise<readonly unknown[] | null> {
