@@ -286,8 +286,8 @@ export class AppHost implements ServerHooks {
 
   async onRead(client: Client, file: string, parameters: Record<string, string>): Promise<ReadDecision | undefined> {
     const result = await this.clientHook(client, 'onRead', [file, parameters], callFailed);
-    if (!result.defined || result.values.length === 0) {
-      // No hook, or it returned nothing: the file is served (MonaServer reads only what was returned).
+    if (!result.defined || result.values.length === 0 || result.values[0] === undefined) {
+      // No hook, or it returned nothing (a JS hook's undefined): the file is served (MonaServer reads only what was returned).
       return undefined;
     }
     return fileDecision(result.values, file);

@@ -29,6 +29,7 @@ export function onConnection(client) {
     if (file === 'renamed.txt') return 'other.txt';
     return undefined;
   };
+  client.onRead = (file) => (file === 'secret.txt' ? null : undefined);
 }
 `;
 
@@ -118,6 +119,14 @@ describe('HTTP PUT and client:onWrite', { timeout: 30_000 }, () => {
     assert.equal((await put('/js/refused.txt', 'x')).status, 403);
     assert.equal((await put('/js/renamed.txt', 'y')).status, 201);
     assert.equal(readFileSync(join(dir, 'www', 'js', 'other.txt'), 'utf8'), 'y');
+  });
+
+  it('JS onRead: returning nothing serves the file (as a Lua hook without return), null refuses', async () => {
+    assert.equal((await put('/js/secret.txt', 's')).status, 201);
+    const served = await fetch(`${base}/js/a.txt`);
+    assert.equal(served.status, 200);
+    assert.equal(await served.text(), 'js');
+    assert.equal((await fetch(`${base}/js/secret.txt`)).status, 403);
   });
 
   it('an app without onWrite refuses every PUT (405), as MonaServer refuses PUT', async () => {
