@@ -1,5 +1,6 @@
 import { AmfEcmaArray, AmfTypedObject, AmfXml } from '../../amf/index.js';
 import { type LuaVm, LuaType } from './LuaVm.js';
+import { dateFields } from '../serializers/ScriptData.js';
 
 /**
  * A Lua value kept alive in the registry (a function or table a script handed over). A `once`
@@ -97,7 +98,14 @@ export class LuaValues {
       throw new Error(`value nested deeper than ${MAX_DEPTH} levels`);
     }
     if (value instanceof Date) {
-      vm.pushNumber(value.getTime());
+      // MonaServer's ScriptWriter: a date is a table, `__time` (ms) beside its calendar fields.
+      const fields: Record<string, number | boolean> = { __time: value.getTime(), ...dateFields(value) };
+      vm.newTable(0, Object.keys(fields).length);
+      for (const key of Object.keys(fields)) {
+        vm.pushString(key);
+        this.push(fields[key], depth + 1);
+        vm.rawSet(-3);
+      }
       return;
     }
     if (value instanceof AmfXml) {
@@ -227,6 +235,11 @@ export class LuaValues {
     }
     if (sequence && entries.length > 0) {
       return entries.map(([, v]) => v);
+    }
+    // MonaServer's ScriptReader: a table with a numeric __time is a date.
+    const time = this.typed ? entries.find(([k]) => k === '__time')?.[1] : undefined;
+    if (typeof time === 'number') {
+      return new Date(time);
     }
     const record: Record<string, unknown> = {};
     // MonaServer's ScriptReader: a table whose __type is a string is a typed object of that class.

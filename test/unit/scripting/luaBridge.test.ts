@@ -36,6 +36,28 @@ describe('Lua bridge: values', () => {
     h.host.stop();
   });
 
+  it('gives a date argument to Lua as MonaServer\'s date table (__time and calendar fields) and reads one back as a date', async () => {
+    const h = await harness({
+      'www/main.lua': `
+        function onConnection(client)
+          function client:fields(d) return type(d), d.__time, d.year end
+          function client:echo(d) return d end
+          function client:make(ms) return {__time = ms} end
+        end`,
+    });
+    const client = h.client();
+    await h.connect(client);
+    const date = new Date(Date.UTC(2014, 3, 22, 4, 0, 0));
+    const [type, time, year] = await h.core.call(client, 'fields', [date]);
+    assert.deepEqual([type, time], ['table', date.getTime()]);
+    assert.equal(typeof year, 'number');
+    const [echoed] = await h.core.call(client, 'echo', [date]);
+    assert.ok(echoed instanceof Date && echoed.getTime() === date.getTime(), 'the same date back');
+    const [made] = await h.core.call(client, 'make', [1412082917000]);
+    assert.ok(made instanceof Date && made.getTime() === 1412082917000, 'a {__time} table answered is a date');
+    h.host.stop();
+  });
+
   it('maps numbers, booleans, nil, nested tables and arrays both ways', async () => {
     const h = await harness({
       'www/main.lua': `
